@@ -1,0 +1,99 @@
+using System.CommandLine;
+using FiRST.Runtime;
+using FiRST.Runtime.Generation;
+using FiRST.Runtime.Sampling;
+using FiRST.Runtime.Tokenization;
+
+namespace FiRST.Cli.Commands;
+
+/// <summary>
+/// <c>first generate</c>: streams generated text to stdout and statistics to stderr. Output follows llama2.c's
+/// <c>run.c</c> byte for byte: the prompt is echoed, single bytes that are not printable ASCII are dropped
+/// (unless <c>--raw</c>), and a newline ends the text.
+/// </summary>
+internal static class GenerateCommand
+{
+    public static Command Create(TextWriter error, Func<Stream> openStdout)
+    {
+        var model = CommonOptions.Model();
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer: SentencePiece .model or llama2.c .bin (default: tokenizer.model or tokenizer.bin beside the model)" };
+        var prompt = new Option<string>("--prompt", "-i") { Description = "Prompt text", DefaultValueFactory = _ => "" };
+        var temperature = new Option<float>("--temperature", "-t") { Description = "Sampling temperature; 0 is greedy", DefaultValueFactory = _ => 1.0f };
+        var topP = new Option<float>("--top-p", "-p") { Description = "Nucleus sampling threshold in [0, 1]; 0 or 1 disables it", DefaultValueFactory = _ => 0.9f };
+        var topK = new Option<int>("--top-k", "-k") { Description = "Keep only the k most likely tokens; 0 disables it", DefaultValueFactory = _ => 0 };
+        var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: from the clock, printed with the stats)" };
+        var steps = new Option<int>("--steps", "-n") { Description = "Forward passes, prompt included; 0 = the model's context length", DefaultValueFactory = _ => 256 };
+        var threads = new Option<int>("--threads") { Description = "Threads per kernel", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var raw = new Option<bool>("--raw") { Description = "Write every byte of the text (llama2.c drops single non-printable bytes, which splits multi-byte characters)" };
+
+        var command = new Command("generate", "Generate text from a prompt")
+        {
+            model, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, raw,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            var sampling = new SamplerOptions
+            {
+                Temperature = parse.GetValue(temperature),
+                TopP = parse.GetValue(topP),
+                TopK = parse.GetValue(topK),
+                Seed = parse.GetValue(seed) ?? (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            };
+            sampling.Validate();
+            int stepCount = parse.GetValue(steps);
+            if (stepCount < 0) throw new ArgumentException($"--steps must be >= 0, got {stepCount}");
+            int threadCount = parse.GetValue(threads);
+            if (threadCount < 1) throw new ArgumentException($"--threads must be >= 1, got {threadCount}");
+
+            string modelPath = parse.GetValue(model)!;
+            string tokenizerPath = parse.GetValue(tokenizer) ?? DefaultTokenizer(modelPath);
+            var tok = TextTokenizer.Load(tokenizerPath);
+            using var llama = LlamaModel.Load(modelPath);
+            var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount });
+            var options = new GenerationOptions { Sampling = sampling, MaxSteps = stepCount };
+            var run = generator.Generate(parse.GetValue(prompt)!, options, ct);
+
+            using var stdout = openStdout();
+            bool writeAll = parse.GetValue(raw);
+            // Echo the prompt as llama2.c does: each piece after BOS, decoded against its predecessor.
+            var promptTokens = run.PromptTokens;
+            for (int i = 1; i < promptTokens.Count && i < Math.Max(1, Math.Min(stepCount == 0 ? int.MaxValue : stepCount, llama.Config.MaxSeqLen)); i++)
+                Write(stdout, tok.PieceBytes(promptTokens[i], promptTokens[i - 1]).Span, writeAll);
+            foreach (var token in run)
+                Write(stdout, token.Utf8.Span, writeAll);
+            stdout.WriteByte((byte)'\n');
+            stdout.Flush();
+
+            var s = run.Stats;
+            error.WriteLine(
+                $"prefill: {s.PromptTokens} tokens, {s.PrefillMs:F1} ms ({s.PrefillTokensPerSecond:F1} tok/s) | " +
+                $"decode: {s.GeneratedTokens} tokens, {s.MsPerToken:F3} ms/token ({s.TokensPerSecond:F1} tok/s) | " +
+                $"stop: {s.StopReason} | threads: {s.Threads} | seed: {sampling.Seed} | layers: {s.Mask}");
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static string DefaultTokenizer(string modelPath)
+    {
+        string dir = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        foreach (var name in new[] { "tokenizer.model", "tokenizer.bin" })
+        {
+            string candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new ArgumentException($"no tokenizer given and neither tokenizer.model nor tokenizer.bin is in {dir}; pass --tokenizer PATH");
+    }
+
+    /// <summary>Writes a piece, skipping what llama2.c's <c>safe_printf</c> skips unless <paramref name="writeAll"/>.</summary>
+    private static void Write(Stream stdout, ReadOnlySpan<byte> piece, bool writeAll)
+    {
+        if (piece.IsEmpty) return;
+        if (!writeAll && piece.Length == 1 && !IsPrintableOrSpace(piece[0])) return;
+        stdout.Write(piece);
+        stdout.Flush();
+    }
+
+    // C's isprint || isspace in the "C" locale.
+    private static bool IsPrintableOrSpace(byte b) => b is >= 0x20 and <= 0x7E or (byte)'\t' or (byte)'\n' or 0x0B or 0x0C or (byte)'\r';
+}

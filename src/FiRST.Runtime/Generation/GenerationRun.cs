@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using FiRST.Runtime.Sampling;
+using FiRST.Runtime.Tokenization;
+
+namespace FiRST.Runtime.Generation;
+
+/// <summary>
+/// One generation run: enumerate it (synchronously or with <c>await foreach</c>) to stream tokens, then read
+/// <see cref="Stats"/>. The prompt is encoded when the run is created, so a prompt that does not fit the
+/// context fails there, before any work. Enumerate once.
+/// </summary>
+public sealed class GenerationRun : IEnumerable<GeneratedToken>, IAsyncEnumerable<GeneratedToken>
+{
+    private readonly LlamaModel _model;
+    private readonly TextTokenizer _tokenizer;
+    private readonly SessionOptions _sessionOptions;
+    private readonly GenerationOptions _options;
+    private readonly CancellationToken _cancellation;
+    private readonly HashSet<int> _stop;
+    private int _started;
+
+    internal GenerationRun(LlamaModel model, TextTokenizer tokenizer, SessionOptions sessionOptions, int[] prompt,
+                           GenerationOptions options, CancellationToken cancellation)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _sessionOptions = sessionOptions;
+        _options = options;
+        _cancellation = cancellation;
+        PromptTokens = prompt;
+        _stop = new HashSet<int>(options.StopTokens ?? tokenizer.DefaultStopTokens);
+    }
+
+    /// <summary>The encoded prompt (BOS included when requested).</summary>
+    public IReadOnlyList<int> PromptTokens { get; }
+
+    /// <summary>Counts and timings; final once enumeration has ended.</summary>
+    public GenerationStats Stats { get; private set; } = new();
+
+    /// <summary>Streams the generated text, joining byte tokens so that every string holds whole characters.</summary>
+    public IEnumerable<string> Text()
+    {
+        var decoder = Encoding.UTF8.GetDecoder();
+        var chars = new char[64];
+        foreach (var token in this)
+        {
+            var bytes = token.Utf8.Span;
+            int needed = decoder.GetCharCount(bytes, flush: false);
+            if (needed > chars.Length) chars = new char[needed];
+            int n = decoder.GetChars(bytes, chars, flush: false);
+            if (n > 0) yield return new string(chars, 0, n);
+        }
+        int tail = decoder.GetChars(ReadOnlySpan<byte>.Empty, chars, flush: true);
+        if (tail > 0) yield return new string(chars, 0, tail);
+    }
+
+    /// <inheritdoc />
+    public IEnumerator<GeneratedToken> GetEnumerator() => Run(_cancellation).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <inheritdoc />
+    public async IAsyncEnumerator<GeneratedToken> GetAsyncEnumerator(CancellationToken cancellationToken = default)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancellation, cancellationToken);
+        // The work is CPU-bound; leave the caller's context before starting it.
+        await Task.Yield();
+        foreach (var token in Run(linked.Token))
+        {
+            yield return token;
+        }
+    }
+
+    private IEnumerable<GeneratedToken> Run(CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+            throw new InvalidOperationException("a generation run can be enumerated only once; call Generate again");
+
+        var config = _model.Config;
+        int[] prompt = (int[])PromptTokens;
+        int maxSteps = _options.MaxSteps <= 0 ? config.MaxSeqLen : Math.Min(_options.MaxSteps, config.MaxSeqLen);
+        var sampler = new Sampler(config.VocabSize, _options.Sampling);
+        using var session = _model.CreateSession(_sessionOptions);
+
+        long prefillTicks = 0, decodeTicks = 0;
+        int generated = 0, decodeSteps = 0;
+        var reason = StopReason.None;
+
+        // Prefill: every prompt token but the last only fills the KV cache.
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < prompt.Length - 1 && session.Position < maxSteps; i++)
+        {
+            if (ct.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
+            session.Forward(prompt[i]);
+        }
+        prefillTicks = Stopwatch.GetTimestamp() - start;
+
+        try
+        {
+            int token = prompt[^1];
+            while (reason == StopReason.None)
+            {
+                if (session.Position >= maxSteps)
+                {
+                    reason = session.Position >= config.MaxSeqLen ? StopReason.ContextFull : StopReason.MaxSteps;
+                    break;
+                }
+                if (ct.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
+
+                // Only forward passes and sampling are timed, not the consumer's work between tokens.
+                int position = session.Position;
+                start = Stopwatch.GetTimestamp();
+                var logits = session.Forward(token);
+                int next = sampler.Sample(logits);
+                long elapsed = Stopwatch.GetTimestamp() - start;
+                if (position == prompt.Length - 1) prefillTicks += elapsed;
+                else { decodeTicks += elapsed; decodeSteps++; }
+
+                if (_stop.Contains(next)) { reason = StopReason.StopToken; break; }
+                var piece = _tokenizer.PieceBytes(next, token);
+                token = next;
+                generated++;
+                yield return new GeneratedToken(next, position + 1, piece);
+                if (_options.MaxNewTokens > 0 && generated >= _options.MaxNewTokens) reason = StopReason.MaxNewTokens;
+            }
+        }
+        finally
+        {
+            // Also reached when the consumer stops enumerating early.
+            Stats = new GenerationStats
+            {
+                PromptTokens = prompt.Length,
+                GeneratedTokens = generated,
+                PrefillMs = Stopwatch.GetElapsedTime(0, prefillTicks).TotalMilliseconds,
+                DecodeMs = Stopwatch.GetElapsedTime(0, decodeTicks).TotalMilliseconds,
+                DecodeSteps = decodeSteps,
+                StopReason = reason,
+                Mask = session.Mask.ToString(),
+                Threads = session.Threads,
+                KvBytes = session.KvBytes,
+            };
+        }
+        if (reason == StopReason.Cancelled) ct.ThrowIfCancellationRequested();
+    }
+}

@@ -1,0 +1,58 @@
+namespace FiRST.Runtime.Generation;
+
+/// <summary>Why a generation run ended.</summary>
+public enum StopReason
+{
+    /// <summary>The run has not ended yet.</summary>
+    None,
+    /// <summary>A stop token (end of sequence) was sampled.</summary>
+    StopToken,
+    /// <summary><see cref="GenerationOptions.MaxSteps"/> forward passes were run.</summary>
+    MaxSteps,
+    /// <summary><see cref="GenerationOptions.MaxNewTokens"/> tokens were generated.</summary>
+    MaxNewTokens,
+    /// <summary>The model's context window (<c>max_seq_len</c>) is full.</summary>
+    ContextFull,
+    /// <summary>The run was cancelled.</summary>
+    Cancelled,
+}
+
+/// <summary>Timings and counts of one generation run.</summary>
+public sealed record GenerationStats
+{
+    /// <summary>Prompt tokens, BOS included.</summary>
+    public int PromptTokens { get; init; }
+
+    /// <summary>Tokens generated (stop token excluded).</summary>
+    public int GeneratedTokens { get; init; }
+
+    /// <summary>Milliseconds from the start until the first token was sampled (the whole prompt processed).</summary>
+    public double PrefillMs { get; init; }
+
+    /// <summary>Milliseconds spent in forward passes after prefill.</summary>
+    public double DecodeMs { get; init; }
+
+    /// <summary>Forward passes after prefill.</summary>
+    public int DecodeSteps { get; init; }
+
+    /// <summary>Mean milliseconds per decode forward pass (0 when none ran).</summary>
+    public double MsPerToken => DecodeSteps == 0 ? 0 : DecodeMs / DecodeSteps;
+
+    /// <summary>Decode throughput in tokens per second (0 when no decode step ran).</summary>
+    public double TokensPerSecond => DecodeMs <= 0 ? 0 : DecodeSteps * 1000.0 / DecodeMs;
+
+    /// <summary>Prompt throughput in tokens per second.</summary>
+    public double PrefillTokensPerSecond => PrefillMs <= 0 ? 0 : PromptTokens * 1000.0 / PrefillMs;
+
+    /// <summary>Why the run ended.</summary>
+    public StopReason StopReason { get; init; }
+
+    /// <summary>The layers that ran, one character per layer (<c>1</c> kept, <c>0</c> skipped).</summary>
+    public string Mask { get; init; } = "";
+
+    /// <summary>Threads each kernel was split over.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Bytes of KV cache the run's session held.</summary>
+    public long KvBytes { get; init; }
+}

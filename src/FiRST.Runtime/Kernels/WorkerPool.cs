@@ -1,0 +1,138 @@
+namespace FiRST.Runtime.Kernels;
+
+/// <summary>
+/// A unit of parallel work: <see cref="Execute"/> is called for disjoint index ranges that together cover
+/// <c>[0, count)</c>. Jobs are long-lived objects whose fields the caller sets before each run, so running
+/// one allocates nothing.
+/// </summary>
+public abstract class ParallelJob
+{
+    /// <summary>Processes indices <c>[start, end)</c>.</summary>
+    public abstract void Execute(int start, int end);
+}
+
+/// <summary>
+/// A fixed set of worker threads that split a <see cref="ParallelJob"/>'s index range with the calling
+/// thread. Workers spin briefly between jobs (decode issues matrix-vector products back to back) and then
+/// sleep, so an idle pool costs nothing. No per-call allocation: no tasks, closures or delegates.
+/// </summary>
+public sealed class WorkerPool : IDisposable
+{
+    private const int SpinIterations = 20000;
+
+    private readonly Thread[] _workers;
+    private readonly object _gate = new();
+    private ParallelJob? _job;
+    private int _count;
+    private long _generation;
+    private int _pending;
+    private int _sleepers;
+    private volatile bool _disposed;
+    private Exception? _failure;
+
+    /// <summary>Creates a pool in which <paramref name="threads"/> threads (the caller included) share each job.</summary>
+    public WorkerPool(int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least one thread is needed");
+        Threads = threads;
+        _workers = new Thread[threads - 1];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            int part = i + 1;
+            _workers[i] = new Thread(() => WorkerLoop(part)) { IsBackground = true, Name = $"FiRST worker {part}" };
+            _workers[i].Start();
+        }
+    }
+
+    /// <summary>Threads that share each job, the caller's included.</summary>
+    public int Threads { get; }
+
+    /// <summary>The default thread count: one per processor core.</summary>
+    public static int DefaultThreads => Environment.ProcessorCount;
+
+    /// <summary>
+    /// Runs <paramref name="job"/> over <c>[0, count)</c>, split into <see cref="Threads"/> contiguous ranges
+    /// of whole multiples of <paramref name="grain"/>. Returns when every range is done. Not reentrant:
+    /// one job at a time per pool.
+    /// </summary>
+    public void Run(ParallelJob job, int count, int grain = 1)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_workers.Length == 0 || count <= grain)
+        {
+            job.Execute(0, count);
+            return;
+        }
+        _job = job;
+        _count = count;
+        _grain = grain;
+        Volatile.Write(ref _pending, _workers.Length);
+        Interlocked.Increment(ref _generation);
+        if (Volatile.Read(ref _sleepers) > 0)
+            lock (_gate) Monitor.PulseAll(_gate);
+
+        RunPart(0);
+
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(-1);
+        _job = null;
+        if (_failure is { } failure)
+        {
+            _failure = null;
+            throw new InvalidOperationException("a worker thread failed", failure);
+        }
+    }
+
+    private int _grain = 1;
+
+    private void RunPart(int part)
+    {
+        int units = (_count + _grain - 1) / _grain;
+        int start = (int)((long)units * part / Threads) * _grain;
+        int end = Math.Min(_count, (int)((long)units * (part + 1) / Threads) * _grain);
+        if (start < end) _job!.Execute(start, end);
+    }
+
+    private void WorkerLoop(int part)
+    {
+        long seen = 0;
+        while (true)
+        {
+            long current = Volatile.Read(ref _generation);
+            if (current == seen)
+            {
+                for (int i = 0; i < SpinIterations && (current = Volatile.Read(ref _generation)) == seen && !_disposed; i++)
+                    Thread.SpinWait(8);
+                if (current == seen)
+                {
+                    lock (_gate)
+                    {
+                        Interlocked.Increment(ref _sleepers);
+                        while ((current = Volatile.Read(ref _generation)) == seen && !_disposed) Monitor.Wait(_gate);
+                        Interlocked.Decrement(ref _sleepers);
+                    }
+                }
+            }
+            if (_disposed) return;
+            seen = current;
+            try
+            {
+                RunPart(part);
+            }
+            catch (Exception e)
+            {
+                _failure = e;
+            }
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    /// <summary>Stops the worker threads.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        lock (_gate) Monitor.PulseAll(_gate);
+        foreach (var t in _workers) t.Join();
+    }
+}

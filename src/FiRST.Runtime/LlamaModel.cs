@@ -1,0 +1,130 @@
+using FiRST.Runtime.Inference;
+using FiRST.Runtime.Loading;
+
+namespace FiRST.Runtime;
+
+/// <summary>Options for <see cref="LlamaModel.Load"/>.</summary>
+public sealed class ModelLoadOptions
+{
+    /// <summary>
+    /// Layers to load; <c>null</c> loads all. Weights of other layers are never mapped or converted, and
+    /// sessions of this model can only keep loaded layers.
+    /// </summary>
+    public LayerMask? Layers { get; init; }
+}
+
+/// <summary>
+/// A loaded Llama-family model: configuration and weights, shared read-only by any number of
+/// <see cref="InferenceSession"/>s. Load once, create a session per conversation or thread.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly ModelWeights _weights;
+    private volatile bool _disposed;
+
+    private LlamaModel(string path, ModelConfig config, ModelWeights weights)
+    {
+        Path = path;
+        Config = config;
+        _weights = weights;
+        Rope = new RopeTable(config);
+    }
+
+    /// <summary>Where the model was loaded from.</summary>
+    public string Path { get; }
+
+    /// <summary>The model's shape.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The weights (views into memory this model owns).</summary>
+    public ModelWeights Weights
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _weights;
+        }
+    }
+
+    internal RopeTable Rope { get; }
+
+    /// <summary>
+    /// Loads a model. <paramref name="path"/> is a llama2.c v0 <c>.bin</c> checkpoint, a Hugging Face
+    /// directory (<c>config.json</c> + <c>model.safetensors</c> or its sharded index), or a
+    /// <c>.safetensors</c> file with <c>config.json</c> beside it.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The file is missing, truncated, corrupt or inconsistent.</exception>
+    public static LlamaModel Load(string path, ModelLoadOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Func<int, bool>? loadLayer = options?.Layers is { } mask ? mask.IsKept : null;
+        (ModelConfig config, ModelWeights weights) loaded;
+        if (Directory.Exists(path))
+            loaded = SafetensorsCheckpoint.Load(path, loadLayer);
+        else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer);
+        else
+            loaded = Llama2cCheckpoint.Load(path, loadLayer);
+
+        if (options?.Layers is { } m && m.LayerCount != loaded.config.NLayers)
+        {
+            loaded.weights.Dispose();
+            throw new ModelLoadException(path, "n_layers", $"the layer mask has {m.LayerCount} layers but the model has {loaded.config.NLayers}");
+        }
+        return new LlamaModel(path, loaded.config, loaded.weights);
+    }
+
+    /// <summary>Reads only the configuration of a model file or directory (nothing is kept mapped).</summary>
+    public static ModelConfig ReadConfig(string path)
+    {
+        if (Directory.Exists(path)) return HuggingFaceConfig.Read(System.IO.Path.Combine(path, "config.json"));
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            return HuggingFaceConfig.Read(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, "config.json"));
+        using var file = MappedFile.Open(path);
+        return Llama2cCheckpoint.ReadConfig(file);
+    }
+
+    /// <summary>True when layer <paramref name="layer"/>'s weights were loaded.</summary>
+    public bool IsLayerLoaded(int layer) => _weights.Layers[layer] is not null;
+
+    /// <summary>Creates an independent session (its own KV cache and scratch buffers).</summary>
+    public InferenceSession CreateSession(SessionOptions? options = null)
+    {
+        ThrowIfDisposed();
+        return new InferenceSession(this, options ?? new SessionOptions());
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed) throw new ObjectDisposedException(nameof(LlamaModel), $"the model loaded from {Path} has been disposed");
+    }
+
+    /// <summary>Marks a forward step as using the weights, so <see cref="Dispose"/> waits for it to finish.</summary>
+    internal void Enter()
+    {
+        Interlocked.Increment(ref _users);
+        if (_disposed)
+        {
+            Interlocked.Decrement(ref _users);
+            ThrowIfDisposed();
+        }
+    }
+
+    /// <summary>Ends what <see cref="Enter"/> began.</summary>
+    internal void Exit() => Interlocked.Decrement(ref _users);
+
+    private int _users;
+
+    /// <summary>
+    /// Releases the weights once running forward steps end. Sessions that use the model afterwards fail
+    /// with <see cref="ObjectDisposedException"/> instead of reading freed memory.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _users) != 0) spin.SpinOnce();
+        _weights.Dispose();
+    }
+}

@@ -1,0 +1,37 @@
+namespace FiRST.Runtime.Loading;
+
+/// <summary>
+/// All weights of a model as views into memory this object owns (memory maps, converted buffers).
+/// A layer entry is <c>null</c> when it was not loaded because no caller will ever run it.
+/// </summary>
+public sealed class ModelWeights : IDisposable
+{
+    private readonly IDisposable[] _owned;
+
+    internal ModelWeights(Matrix tokenEmbedding, LayerWeights?[] layers, Matrix rmsFinal, Matrix classifier, IDisposable[] owned)
+    {
+        TokenEmbedding = tokenEmbedding;
+        Layers = layers;
+        RmsFinal = rmsFinal;
+        Classifier = classifier;
+        _owned = owned;
+    }
+
+    /// <summary>Token embedding table <c>[vocab, dim]</c>.</summary>
+    public Matrix TokenEmbedding { get; }
+
+    /// <summary>Per-layer weights; <c>null</c> for a layer that was not loaded.</summary>
+    public IReadOnlyList<LayerWeights?> Layers { get; }
+
+    /// <summary>Final RMSNorm gain <c>[dim]</c>.</summary>
+    public Matrix RmsFinal { get; }
+
+    /// <summary>Classifier <c>[vocab, dim]</c> (the embedding table when shared).</summary>
+    public Matrix Classifier { get; }
+
+    /// <summary>Releases the memory maps and buffers; every <see cref="Matrix"/> from this object dies with it.</summary>
+    public void Dispose()
+    {
+        foreach (var d in _owned) d.Dispose();
+    }
+}

@@ -1,0 +1,176 @@
+using System.Text.Json;
+
+namespace FiRST.Runtime.Loading;
+
+/// <summary>
+/// Loads a Hugging Face Llama checkpoint: <c>config.json</c> plus <c>model.safetensors</c> (or shards listed
+/// in <c>model.safetensors.index.json</c>). F32 tensors are used in place; F16 and BF16 are widened once.
+/// </summary>
+/// <remarks>
+/// Hugging Face stores the query and key rows of each head permuted for its "rotate half" RoPE, which pairs
+/// element i with i + head_size/2. The runtime rotates adjacent pairs (2i, 2i+1) as Meta and llama2.c do,
+/// so those rows are put back in interleaved order here, once; after that both formats run the same code.
+/// </remarks>
+internal static unsafe class SafetensorsCheckpoint
+{
+    public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer)
+    {
+        var config = HuggingFaceConfig.Read(System.IO.Path.Combine(directory, "config.json"));
+        var owned = new List<IDisposable>();
+        try
+        {
+            var tensors = OpenShards(directory, owned);
+            var loader = new TensorReader(tensors, owned);
+            int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim;
+
+            var embedding = loader.Get("model.embed_tokens.weight", config.VocabSize, dim);
+            var layers = new LayerWeights?[config.NLayers];
+            for (int l = 0; l < config.NLayers; l++)
+            {
+                if (loadLayer != null && !loadLayer(l)) continue;
+                string p = $"model.layers.{l}.";
+                layers[l] = new LayerWeights
+                {
+                    RmsAtt = loader.Get(p + "input_layernorm.weight", 1, dim),
+                    Wq = loader.GetRopeRows(p + "self_attn.q_proj.weight", config.NHeads, config.HeadSize, dim),
+                    Wk = loader.GetRopeRows(p + "self_attn.k_proj.weight", config.NKvHeads, config.HeadSize, dim),
+                    Wv = loader.Get(p + "self_attn.v_proj.weight", kv, dim),
+                    Wo = loader.Get(p + "self_attn.o_proj.weight", dim, dim),
+                    RmsFfn = loader.Get(p + "post_attention_layernorm.weight", 1, dim),
+                    W1 = loader.Get(p + "mlp.gate_proj.weight", hid, dim),
+                    W2 = loader.Get(p + "mlp.down_proj.weight", dim, hid),
+                    W3 = loader.Get(p + "mlp.up_proj.weight", hid, dim),
+                };
+            }
+            var rmsFinal = loader.Get("model.norm.weight", 1, dim);
+            var classifier = config.SharedClassifier && !loader.Has("lm_head.weight")
+                ? embedding
+                : loader.Get("lm_head.weight", config.VocabSize, dim);
+            return (config, new ModelWeights(embedding, layers, rmsFinal, classifier, owned.ToArray()));
+        }
+        catch
+        {
+            foreach (var d in owned) d.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the single file or every shard named by the index; maps each tensor name to its file.</summary>
+    private static Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> OpenShards(string directory, List<IDisposable> owned)
+    {
+        string single = System.IO.Path.Combine(directory, "model.safetensors");
+        string index = System.IO.Path.Combine(directory, "model.safetensors.index.json");
+        var files = new List<string>();
+        if (File.Exists(single)) files.Add(single);
+        else if (File.Exists(index)) files.AddRange(ReadIndex(index, directory));
+        else throw new ModelLoadException(single, "", "file not found (nor model.safetensors.index.json)");
+
+        var map = new Dictionary<string, (SafetensorsFile, SafetensorsEntry)>(StringComparer.Ordinal);
+        foreach (var f in files)
+        {
+            var st = SafetensorsFile.Open(f);
+            owned.Add(st);
+            foreach (var (name, entry) in st.Entries) map[name] = (st, entry);
+        }
+        return map;
+    }
+
+    private static IEnumerable<string> ReadIndex(string index, string directory)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
+            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
+                throw new ModelLoadException(index, "weight_map", "missing or not an object");
+            var shards = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var p in wm.EnumerateObject())
+            {
+                string? shard = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : null;
+                if (string.IsNullOrEmpty(shard) || shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
+                    throw new ModelLoadException(index, p.Name, $"invalid shard file name {p.Value.GetRawText()}");
+                shards.Add(shard);
+            }
+            return shards.Select(s => System.IO.Path.Combine(directory, s)).ToArray();
+        }
+        catch (JsonException e)
+        {
+            throw new ModelLoadException(index, "", $"invalid JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Finds tensors, checks their shapes and returns float32 views, converting where needed.</summary>
+    private sealed class TensorReader(Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors, List<IDisposable> owned)
+    {
+        public bool Has(string name) => tensors.ContainsKey(name);
+
+        public Matrix Get(string name, int rows, int cols)
+        {
+            var (file, entry) = Find(name, rows, cols);
+            byte* src = file.DataPointer(entry);
+            if (entry.DType == SafetensorsDType.F32 && ((nuint)src % 4) == 0)
+                return new Matrix((float*)src, rows, cols);
+            var buffer = new NativeBuffer((long)rows * cols);
+            owned.Add(buffer);
+            Widen(entry.DType, src, buffer.Data, buffer.Count);
+            return new Matrix(buffer.Data, rows, cols);
+        }
+
+        /// <summary>Reads a query or key projection and undoes Hugging Face's rotate-half row permutation.</summary>
+        public Matrix GetRopeRows(string name, int heads, int headSize, int cols)
+        {
+            int rows = heads * headSize;
+            var (file, entry) = Find(name, rows, cols);
+            var wide = new NativeBuffer((long)rows * cols);
+            try
+            {
+                Widen(entry.DType, file.DataPointer(entry), wide.Data, wide.Count);
+                var result = new NativeBuffer((long)rows * cols);
+                owned.Add(result);
+                int half = headSize / 2;
+                for (int h = 0; h < heads; h++)
+                    for (int i = 0; i < half; i++)
+                        for (int j = 0; j < 2; j++)
+                        {
+                            // HF row h*hs + j*half + i holds what Meta/llama2.c store at row h*hs + 2i + j.
+                            long from = (long)(h * headSize + j * half + i) * cols;
+                            long to = (long)(h * headSize + 2 * i + j) * cols;
+                            Buffer.MemoryCopy(wide.Data + from, result.Data + to, (long)cols * 4, (long)cols * 4);
+                        }
+                return new Matrix(result.Data, rows, cols);
+            }
+            finally
+            {
+                wide.Dispose();
+            }
+        }
+
+        private (SafetensorsFile, SafetensorsEntry) Find(string name, int rows, int cols)
+        {
+            if (!tensors.TryGetValue(name, out var t))
+                throw new ModelLoadException(tensors.Values.FirstOrDefault().File?.Path ?? "model.safetensors", name, "tensor not found");
+            var shape = t.Entry.Shape;
+            bool ok = rows == 1 ? shape is [var n] && n == cols || shape is [1, var m] && m == cols
+                                : shape is [var r, var c] && r == rows && c == cols;
+            if (!ok)
+                throw new ModelLoadException(t.File.Path, name, $"shape [{string.Join(", ", shape)}] does not match the config; expected [{(rows == 1 ? cols.ToString() : $"{rows}, {cols}")}]");
+            return t;
+        }
+
+        private static void Widen(SafetensorsDType dtype, byte* src, float* dst, long count)
+        {
+            switch (dtype)
+            {
+                case SafetensorsDType.F32:
+                    Buffer.MemoryCopy(src, dst, count * 4, count * 4);
+                    break;
+                case SafetensorsDType.F16:
+                    for (long i = 0; i < count; i++) dst[i] = (float)System.Buffers.Binary.BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(src + 2 * i, 2));
+                    break;
+                case SafetensorsDType.BF16:
+                    // bfloat16 is the top half of a float32.
+                    for (long i = 0; i < count; i++) ((uint*)dst)[i] = (uint)((ushort*)src)[i] << 16;
+                    break;
+            }
+        }
+    }
+}

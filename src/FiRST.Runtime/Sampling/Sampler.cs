@@ -1,0 +1,104 @@
+namespace FiRST.Runtime.Sampling;
+
+/// <summary>
+/// Picks the next token: greedy, temperature, top-k and top-p, with llama2.c's xorshift random numbers so a
+/// seed gives the same choices as its <c>run.c</c>. Buffers are allocated once; sampling allocates nothing.
+/// </summary>
+public sealed class Sampler
+{
+    private readonly SamplerOptions _options;
+    private readonly Candidate[] _candidates;
+    private readonly float[] _probs;
+    private ulong _state;
+
+    /// <summary>Creates a sampler for a vocabulary of <paramref name="vocabSize"/> tokens.</summary>
+    public Sampler(int vocabSize, SamplerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _candidates = new Candidate[vocabSize];
+        _probs = new float[vocabSize];
+        _state = options.Seed;
+    }
+
+    /// <summary>The options in use.</summary>
+    public SamplerOptions Options => _options;
+
+    /// <summary>Chooses a token from <paramref name="logits"/> (not modified).</summary>
+    public int Sample(ReadOnlySpan<float> logits)
+    {
+        if (_options.Temperature == 0f) return Kernels.Ops.ArgMax(logits);
+
+        var probs = _probs.AsSpan(0, logits.Length);
+        for (int i = 0; i < probs.Length; i++) probs[i] = logits[i] / _options.Temperature;
+        Kernels.Ops.Softmax(probs);
+        float coin = NextFloat();
+
+        bool topP = _options.TopP > 0 && _options.TopP < 1;
+        bool topK = _options.TopK > 0 && _options.TopK < probs.Length;
+        if (!topP && !topK) return SampleAll(probs, coin);
+        return SampleTruncated(probs, coin, topP ? _options.TopP : 1f, topK ? _options.TopK : probs.Length);
+    }
+
+    private static int SampleAll(ReadOnlySpan<float> probs, float coin)
+    {
+        float cdf = 0;
+        for (int i = 0; i < probs.Length; i++)
+        {
+            cdf += probs[i];
+            if (coin < cdf) return i;
+        }
+        return probs.Length - 1; // rounding errors
+    }
+
+    /// <summary>Sorts the likely candidates, keeps the top <paramref name="k"/> and the nucleus of mass <paramref name="topP"/>.</summary>
+    private int SampleTruncated(ReadOnlySpan<float> probs, float coin, float topP, int k)
+    {
+        // Tokens below this cutoff cannot be in the nucleus; dropping them first keeps the sort short
+        // (llama2.c's trick). Without top-p every token is a candidate for top-k.
+        float cutoff = topP < 1 ? (1f - topP) / (probs.Length - 1) : float.NegativeInfinity;
+        int n = 0;
+        for (int i = 0; i < probs.Length; i++)
+            if (probs[i] >= cutoff) _candidates[n++] = new Candidate(i, probs[i]);
+        var candidates = _candidates.AsSpan(0, n);
+        candidates.Sort(default(ByProbabilityDescending));
+        if (n > k) candidates = candidates[..k];
+
+        float cumulative = 0;
+        int last = candidates.Length - 1;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            cumulative += candidates[i].Probability;
+            if (cumulative > topP) { last = i; break; }
+        }
+        float r = coin * cumulative;
+        float cdf = 0;
+        for (int i = 0; i <= last; i++)
+        {
+            cdf += candidates[i].Probability;
+            if (r < cdf) return candidates[i].Index;
+        }
+        return candidates[last].Index;
+    }
+
+    /// <summary>xorshift* as in llama2.c: the same seed gives the same sequence.</summary>
+    private uint NextUInt()
+    {
+        _state ^= _state >> 12;
+        _state ^= _state << 25;
+        _state ^= _state >> 27;
+        return (uint)((_state * 0x2545F4914F6CDD1DUL) >> 32);
+    }
+
+    private float NextFloat() => (NextUInt() >> 8) / 16777216.0f;
+
+    private readonly record struct Candidate(int Index, float Probability);
+
+    /// <summary>Descending probability, ascending index on ties (the order of a stable sort, as glibc's qsort gives llama2.c).</summary>
+    private readonly struct ByProbabilityDescending : IComparer<Candidate>
+    {
+        public int Compare(Candidate a, Candidate b) =>
+            a.Probability > b.Probability ? -1 : a.Probability < b.Probability ? 1 : a.Index.CompareTo(b.Index);
+    }
+}
