@@ -1,7 +1,7 @@
 namespace FiRST.Runtime.Tests.Support;
 
 /// <summary>Runs the <c>first</c> CLI in-process and captures stdout bytes, stdout text and stderr.</summary>
-internal static class Cli
+internal static class FirstCli
 {
     public sealed record Result(int ExitCode, byte[] StdoutBytes, string Stdout, string Stderr);
 
