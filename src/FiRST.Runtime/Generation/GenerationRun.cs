@@ -7,11 +7,11 @@ using FiRST.Runtime.Tokenization;
 namespace FiRST.Runtime.Generation;
 
 /// <summary>
-/// One generation run: enumerate it (synchronously or with <c>await foreach</c>) to stream tokens, then read
-/// <see cref="Stats"/>. The prompt is encoded when the run is created, so a prompt that does not fit the
+/// One generation run: enumerate it (or <c>await foreach</c> over <see cref="StreamAsync"/>) to stream tokens,
+/// then read <see cref="Stats"/>. The prompt is encoded when the run is created, so a prompt that does not fit the
 /// context fails there, before any work. Enumerate once.
 /// </summary>
-public sealed class GenerationRun : IEnumerable<GeneratedToken>, IAsyncEnumerable<GeneratedToken>
+public sealed class GenerationRun : IEnumerable<GeneratedToken>
 {
     private readonly LlamaModel _model;
     private readonly TextTokenizer _tokenizer;
@@ -61,8 +61,11 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>, IAsyncEnumerabl
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
-    /// <inheritdoc />
-    public async IAsyncEnumerator<GeneratedToken> GetAsyncEnumerator(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Streams the tokens asynchronously: the work moves off the caller's context, and
+    /// <paramref name="cancellationToken"/> (with the token given to Generate) stops it within one token.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancellation, cancellationToken);
         // The work is CPU-bound; leave the caller's context before starting it.

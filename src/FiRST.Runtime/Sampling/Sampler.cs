@@ -62,7 +62,7 @@ public sealed class Sampler
         for (int i = 0; i < probs.Length; i++)
             if (probs[i] >= cutoff) _candidates[n++] = new Candidate(i, probs[i]);
         var candidates = _candidates.AsSpan(0, n);
-        candidates.Sort(default(ByProbabilityDescending));
+        HeapSort(candidates);
         if (n > k) candidates = candidates[..k];
 
         float cumulative = 0;
@@ -95,10 +95,38 @@ public sealed class Sampler
 
     private readonly record struct Candidate(int Index, float Probability);
 
-    /// <summary>Descending probability, ascending index on ties (the order of a stable sort, as glibc's qsort gives llama2.c).</summary>
-    private readonly struct ByProbabilityDescending : IComparer<Candidate>
+    /// <summary>
+    /// True when <paramref name="a"/> comes before <paramref name="b"/>: descending probability, ascending index on
+    /// ties (the order of a stable sort, which glibc's qsort gives llama2.c).
+    /// </summary>
+    private static bool Before(in Candidate a, in Candidate b) =>
+        a.Probability > b.Probability || (a.Probability == b.Probability && a.Index < b.Index);
+
+    /// <summary>
+    /// In-place heap sort into <see cref="Before"/> order. Written out because <c>Span.Sort</c> with a comparer
+    /// allocates a delegate on every call, and sampling runs once per token.
+    /// </summary>
+    private static void HeapSort(Span<Candidate> a)
     {
-        public int Compare(Candidate a, Candidate b) =>
-            a.Probability > b.Probability ? -1 : a.Probability < b.Probability ? 1 : a.Index.CompareTo(b.Index);
+        // A heap whose root is the element that comes last; repeatedly move the root to the end.
+        for (int i = a.Length / 2 - 1; i >= 0; i--) SiftDown(a, i, a.Length);
+        for (int end = a.Length - 1; end > 0; end--)
+        {
+            (a[0], a[end]) = (a[end], a[0]);
+            SiftDown(a, 0, end);
+        }
+    }
+
+    private static void SiftDown(Span<Candidate> a, int root, int length)
+    {
+        while (true)
+        {
+            int child = 2 * root + 1;
+            if (child >= length) return;
+            if (child + 1 < length && Before(a[child], a[child + 1])) child++;
+            if (!Before(a[root], a[child])) return;
+            (a[root], a[child]) = (a[child], a[root]);
+            root = child;
+        }
     }
 }

@@ -1,0 +1,161 @@
+using FiRST.Runtime.Generation;
+using FiRST.Runtime.Sampling;
+using FiRST.Runtime.Tests.Support;
+using FiRST.Runtime.Tokenization;
+using Xunit;
+
+namespace FiRST.Runtime.Tests;
+
+/// <summary>The public generation API: streaming (sync and async), cancellation, stats, determinism, allocations.</summary>
+public sealed class GenerationApiTests : IDisposable
+{
+    private readonly LlamaModel _model;
+    private readonly TextGenerator _generator;
+
+    public GenerationApiTests()
+    {
+        SharedModels.Require();
+        _model = LlamaModel.Load(SharedModels.Stories260K);
+        _generator = new TextGenerator(_model, TextTokenizer.Load(SharedModels.Tok512), new SessionOptions { Threads = 1 });
+    }
+
+    public void Dispose() => _model.Dispose();
+
+    private static GenerationOptions Options(float temperature = 0, int steps = 64, ulong seed = 42, int topK = 0, float topP = 0.9f) =>
+        new() { MaxSteps = steps, Sampling = new SamplerOptions { Temperature = temperature, Seed = seed, TopK = topK, TopP = topP } };
+
+    [Fact]
+    public async Task SyncAndAsyncStreamsGiveTheSameTokensAndStats()
+    {
+        // This prompt runs the full 40 steps without sampling a stop token (see the golden files).
+        var sync = _generator.Generate("The little cat", Options(steps: 40));
+        var syncIds = sync.Select(t => t.Id).ToList();
+
+        var asyncRun = _generator.Generate("The little cat", Options(steps: 40));
+        var asyncIds = new List<int>();
+        await foreach (var t in asyncRun.StreamAsync()) asyncIds.Add(t.Id);
+
+        Assert.NotEmpty(syncIds);
+        Assert.Equal(syncIds, asyncIds);
+        Assert.Equal(sync.Stats.GeneratedTokens, syncIds.Count);
+        Assert.Equal(sync.PromptTokens.Count, sync.Stats.PromptTokens);
+        Assert.True(sync.Stats.PrefillMs > 0);
+        Assert.Equal(syncIds.Count - 1, sync.Stats.DecodeSteps);
+        Assert.True(sync.Stats.TokensPerSecond > 0);
+        Assert.Equal(StopReason.MaxSteps, sync.Stats.StopReason);
+        Assert.Equal("11111", sync.Stats.Mask);
+        // Prompt positions plus generated tokens fill exactly the requested steps.
+        Assert.Equal(40, sync.PromptTokens.Count - 1 + syncIds.Count);
+    }
+
+    [Fact]
+    public void SameSeedSameOutputDifferentSeedDifferentOutput()
+    {
+        string Run(ulong seed) => string.Concat(_generator.Generate("", Options(temperature: 1, steps: 100, seed: seed)).Select(t => t.Id + ","));
+        Assert.Equal(Run(123), Run(123));
+        Assert.NotEqual(Run(123), Run(124));
+    }
+
+    [Fact]
+    public void TopKOneIsGreedy()
+    {
+        var greedy = _generator.Generate("The cat", Options(temperature: 0, steps: 50)).Select(t => t.Id).ToList();
+        var topK1 = _generator.Generate("The cat", Options(temperature: 1.5f, steps: 50, topK: 1, topP: 1)).Select(t => t.Id).ToList();
+        Assert.Equal(greedy, topK1);
+    }
+
+    [Fact]
+    public async Task CancellationStopsTheAsyncStream()
+    {
+        using var cts = new CancellationTokenSource();
+        var run = _generator.Generate("", Options(steps: 500), cts.Token);
+        int seen = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in run.StreamAsync())
+                if (++seen == 5) cts.Cancel();
+        });
+        Assert.Equal(5, seen);
+        Assert.Equal(StopReason.Cancelled, run.Stats.StopReason);
+    }
+
+    [Fact]
+    public void MaxNewTokensAndContextLimitAreStatedAsStopReasons()
+    {
+        var limited = _generator.Generate("", Options(steps: 0) with { MaxNewTokens = 7 });
+        Assert.Equal(7, limited.Count());
+        Assert.Equal(StopReason.MaxNewTokens, limited.Stats.StopReason);
+
+        // Steps 0 means "up to the context": the run ends because the 512-position context is full.
+        var full = _generator.Generate("", Options(temperature: 0, steps: 0) with { StopTokens = [] });
+        int n = full.Count();
+        Assert.Equal(StopReason.ContextFull, full.Stats.StopReason);
+        Assert.Equal(_model.Config.MaxSeqLen, n);
+    }
+
+    [Fact]
+    public void TextStreamJoinsPiecesIntoTheDecodedText()
+    {
+        var run = _generator.Generate("Once upon a time", Options(steps: 60));
+        string streamed = string.Concat(run.Text());
+        var again = _generator.Generate("Once upon a time", Options(steps: 60));
+        var ids = again.Select(t => t.Id).ToArray();
+        var tokenizer = _generator.Tokenizer;
+        string promptText = tokenizer.Decode([.. again.PromptTokens]);
+        string fullText = tokenizer.Decode([.. again.PromptTokens, .. ids]);
+        Assert.StartsWith(promptText, fullText);
+        Assert.NotEmpty(streamed);
+        Assert.Equal(fullText[promptText.Length..], streamed);
+    }
+
+    [Fact]
+    public void RunCanBeEnumeratedOnlyOnce()
+    {
+        var run = _generator.Generate("", Options(steps: 5));
+        _ = run.ToList();
+        Assert.Throws<InvalidOperationException>(() => run.ToList());
+    }
+
+    [Fact]
+    public void DecodeStepAllocatesNothing()
+    {
+        using var session = _model.CreateSession(new SessionOptions { Threads = 2 });
+        var sampler = new Sampler(_model.Config.VocabSize, new SamplerOptions { Temperature = 0.9f, TopP = 0.9f, TopK = 40, Seed = 1 });
+        int token = 1;
+        for (int i = 0; i < 20; i++) token = sampler.Sample(session.Forward(token)); // warm up (JIT, tiering)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) token = sampler.Sample(session.Forward(token));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void SessionsAreIndependent()
+    {
+        using var a = _model.CreateSession(new SessionOptions { Threads = 1 });
+        using var b = _model.CreateSession(new SessionOptions { Threads = 1 });
+        using var alone = _model.CreateSession(new SessionOptions { Threads = 1 });
+        int[] tokensA = [1, 50, 60, 70, 80], tokensB = [1, 300, 200, 100, 5];
+        var interleaved = new List<float[]>();
+        for (int i = 0; i < tokensA.Length; i++)
+        {
+            interleaved.Add(a.Forward(tokensA[i]).ToArray());
+            b.Forward(tokensB[i]);
+        }
+        for (int i = 0; i < tokensA.Length; i++)
+            Assert.Equal(alone.Forward(tokensA[i]).ToArray(), interleaved[i]);
+    }
+
+    [Fact]
+    public void ForwardPastTheContextThrowsAndDisposedModelIsAClearError()
+    {
+        using var session = _model.CreateSession(new SessionOptions { Threads = 1 });
+        for (int i = 0; i < _model.Config.MaxSeqLen; i++) session.Forward(1);
+        Assert.Throws<ContextFullException>(() => session.Forward(1));
+
+        var other = LlamaModel.Load(SharedModels.Stories260K);
+        var s2 = other.CreateSession();
+        other.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => s2.Forward(1));
+    }
+}
