@@ -55,9 +55,11 @@ internal static class GenerateCommand
 
             using var stdout = openStdout();
             bool writeAll = parse.GetValue(raw);
-            // Echo the prompt as llama2.c does: each piece after BOS, decoded against its predecessor.
+            // Echo the prompt as llama2.c does: each piece after the first, decoded against its predecessor,
+            // one per forward pass (so a step count shorter than the prompt cuts the echo too).
             var promptTokens = run.PromptTokens;
-            for (int i = 1; i < promptTokens.Count && i < Math.Max(1, Math.Min(stepCount == 0 ? int.MaxValue : stepCount, llama.Config.MaxSeqLen)); i++)
+            int forwardPasses = stepCount == 0 ? llama.Config.MaxSeqLen : Math.Min(stepCount, llama.Config.MaxSeqLen);
+            for (int i = 1; i < promptTokens.Count && i <= forwardPasses; i++)
                 Write(stdout, tok.PieceBytes(promptTokens[i], promptTokens[i - 1]).Span, writeAll);
             foreach (var token in run)
                 Write(stdout, token.Utf8.Span, writeAll);
