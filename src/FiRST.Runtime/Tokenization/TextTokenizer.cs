@@ -16,17 +16,18 @@ public sealed class TextTokenizer
     private readonly byte[]?[] _afterBos;
     private readonly int[] _stopTokens;
 
-    private TextTokenizer(string path, LlamaTokenizer inner, byte[][] pieces, int[] stopTokens)
+    private TextTokenizer(string path, LlamaTokenizer inner, byte[][] pieces, bool[] isByteToken, int[] stopTokens)
     {
         Path = path;
         _inner = inner;
         _pieces = pieces;
         _stopTokens = stopTokens;
         // The first piece after BOS loses its leading space (SentencePiece's dummy prefix); precomputed so
-        // streaming a token never allocates.
+        // streaming a token never allocates. A byte token for ' ' (<0x20>) is not a piece with a leading
+        // space: llama2.c keeps it.
         _afterBos = new byte[]?[pieces.Length];
         for (int i = 0; i < pieces.Length; i++)
-            if (pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
+            if (!isByteToken[i] && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
     }
 
     /// <summary>The file the tokenizer was loaded from.</summary>
@@ -73,24 +74,32 @@ public sealed class TextTokenizer
         {
             var inner = Create(path, data);
             var pieces = new byte[inner.Vocabulary.Count][];
+            var isByte = new bool[pieces.Length];
             foreach (var (piece, id) in inner.Vocabulary)
             {
                 if ((uint)id >= (uint)pieces.Length) throw new ModelLoadException(path, "pieces", $"token id {id} outside the vocabulary");
-                pieces[id] = SentencePieceBytes(piece, id, inner);
+                int b = id == inner.BeginningOfSentenceId || id == inner.EndOfSentenceId ? -1 : Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece));
+                isByte[id] = b >= 0;
+                pieces[id] = id == inner.BeginningOfSentenceId || id == inner.EndOfSentenceId ? []
+                           : b >= 0 ? [(byte)b]
+                           : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
             }
-            return new TextTokenizer(path, inner, pieces, [inner.EndOfSentenceId]);
+            return new TextTokenizer(path, inner, pieces, isByte, [inner.EndOfSentenceId]);
         }
         else
         {
             var entries = Llama2cTokenizerFile.Read(path, data);
             var inner = Create(path, Llama2cTokenizerFile.ToSentencePieceModel(path, entries));
+            // Pieces keep llama2.c's bytes, so BOS and EOS print as "\n<s>\n" and "\n</s>\n" as in run.c.
             var pieces = new byte[entries.Length][];
+            var isByte = new bool[entries.Length];
             for (int i = 0; i < entries.Length; i++)
             {
                 int b = Llama2cTokenizerFile.ByteValue(entries[i].Bytes);
+                isByte[i] = b >= 0;
                 pieces[i] = b >= 0 ? [(byte)b] : entries[i].Bytes;
             }
-            return new TextTokenizer(path, inner, pieces, [inner.BeginningOfSentenceId]);
+            return new TextTokenizer(path, inner, pieces, isByte, [inner.BeginningOfSentenceId]);
         }
     }
 
@@ -106,13 +115,6 @@ public sealed class TextTokenizer
             // with several exception types; callers get one.
             throw new ModelLoadException(path, "", $"not a valid SentencePiece BPE model ({e.GetType().Name}: {e.Message})", e);
         }
-    }
-
-    private static byte[] SentencePieceBytes(string piece, int id, LlamaTokenizer inner)
-    {
-        if (id == inner.BeginningOfSentenceId || id == inner.EndOfSentenceId) return [];
-        int b = Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece));
-        return b >= 0 ? [(byte)b] : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
     }
 
     /// <summary>
@@ -140,14 +142,17 @@ public sealed class TextTokenizer
         return _pieces[token];
     }
 
-    /// <summary>Decodes a token sequence to text (BOS-aware, byte tokens joined into characters).</summary>
+    /// <summary>
+    /// Decodes a token sequence to text: byte tokens joined into characters, BOS and EOS left out, and the
+    /// leading space of the first piece after BOS dropped.
+    /// </summary>
     public string Decode(ReadOnlySpan<int> tokens)
     {
         var bytes = new List<byte>();
         int previous = -1;
         foreach (int t in tokens)
         {
-            bytes.AddRange(PieceBytes(t, previous).Span);
+            if (t != BosId && t != EosId) bytes.AddRange(PieceBytes(t, previous).Span);
             previous = t;
         }
         return Encoding.UTF8.GetString(bytes.ToArray());
