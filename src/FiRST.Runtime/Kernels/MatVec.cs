@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using FiRST.Runtime.Loading;
 
 namespace FiRST.Runtime.Kernels;
@@ -42,8 +41,6 @@ public sealed unsafe class MatVec : ParallelJob
     /// <inheritdoc />
     public override void Execute(int start, int end)
     {
-        var x = new ReadOnlySpan<float>(_x, _w.Cols);
-        for (int r = start; r < end; r++)
-            _out[r] = TensorPrimitives.Dot(_w.Row(r), x);
+        DotKernels.Rows(_w.Data, _w.Cols, _x, _out, start, end);
     }
 }

@@ -51,9 +51,9 @@ public sealed class WorkerPool : IDisposable
     public static int DefaultThreads => Environment.ProcessorCount;
 
     /// <summary>
-    /// Runs <paramref name="job"/> over <c>[0, count)</c>, split into <see cref="Threads"/> contiguous ranges
-    /// of whole multiples of <paramref name="grain"/>. Returns when every range is done. Not reentrant:
-    /// one job at a time per pool.
+    /// Runs <paramref name="job"/> over <c>[0, count)</c>, split into contiguous chunks of whole multiples of
+    /// <paramref name="grain"/> that the threads take in turn. Returns when every chunk is done. Not
+    /// reentrant: one job at a time per pool.
     /// </summary>
     public void Run(ParallelJob job, int count, int grain = 1)
     {
@@ -66,6 +66,11 @@ public sealed class WorkerPool : IDisposable
         _job = job;
         _count = count;
         _grain = grain;
+        // About four chunks per thread: enough to even out late starters, few enough that the shared
+        // counter is not contended.
+        int units = (count + grain - 1) / grain;
+        _chunk = Math.Max(1, units / (Threads * 4)) * grain;
+        _next = 0;
         Volatile.Write(ref _pending, _workers.Length);
         Interlocked.Increment(ref _generation);
         if (Volatile.Read(ref _sleepers) > 0)
@@ -84,13 +89,23 @@ public sealed class WorkerPool : IDisposable
     }
 
     private int _grain = 1;
+    private int _chunk;
+    private int _next;
 
+    /// <summary>
+    /// Takes chunks from a shared counter until none are left. Chunks rather than one fixed share per thread,
+    /// so a thread that starts late (woken from sleep, preempted) does not leave the others waiting.
+    /// </summary>
     private void RunPart(int part)
     {
-        int units = (_count + _grain - 1) / _grain;
-        int start = (int)((long)units * part / Threads) * _grain;
-        int end = Math.Min(_count, (int)((long)units * (part + 1) / Threads) * _grain);
-        if (start < end) _job!.Execute(start, end);
+        var job = _job!;
+        int count = _count, chunk = _chunk;
+        while (true)
+        {
+            int start = Interlocked.Add(ref _next, chunk) - chunk;
+            if (start >= count) return;
+            job.Execute(start, Math.Min(count, start + chunk));
+        }
     }
 
     private void WorkerLoop(int part)
