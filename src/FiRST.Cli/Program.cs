@@ -20,6 +20,7 @@ public static class Program
             GenerateCommand.Create(error, openStdout),
             InspectCommand.Create(output),
             MakeModelCommand.Create(output, error),
+            BenchCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -82,6 +82,19 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Processes <paramref name="tokens"/> at positions <see cref="Position"/> onwards and returns the logits
+    /// after the last one (valid until the next call).
+    /// </summary>
+    /// <exception cref="ContextFullException">The tokens do not fit in the remaining context.</exception>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
+        if (tokens.Length > Remaining) throw new ContextFullException(Config.MaxSeqLen);
+        for (int i = 0; i < tokens.Length - 1; i++) Forward(tokens[i]);
+        return Forward(tokens[^1]);
+    }
+
     /// <summary>Forgets every processed position; the KV storage is kept for reuse.</summary>
     public void Reset() => Position = 0;
 

@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using FiRST.Runtime;
+using FiRST.Runtime.Diagnostics;
+
+namespace FiRST.Cli.Commands;
+
+/// <summary>
+/// <c>first bench</c>: prefill and decode speed of a model on this machine, set against the machine's
+/// measured memory bandwidth (decode reads every weight once per token, so bandwidth is its ceiling).
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var model = CommonOptions.Model();
+        var threads = new Option<int>("--threads") { Description = "Threads per kernel", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var steps = new Option<int>("--steps", "-n") { Description = "Decode steps per run", DefaultValueFactory = _ => 64 };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length for the prefill measurement", DefaultValueFactory = _ => 128 };
+        var runs = new Option<int>("--runs") { Description = "Runs; medians are reported", DefaultValueFactory = _ => 5 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
+        var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth")
+        {
+            model, threads, steps, promptTokens, runs, json,
+        };
+        command.SetAction(parse =>
+        {
+            int t = Positive(parse.GetValue(threads), "--threads");
+            int n = Positive(parse.GetValue(steps), "--steps");
+            int p = Positive(parse.GetValue(promptTokens), "--prompt-tokens");
+            int r = Positive(parse.GetValue(runs), "--runs");
+            string path = parse.GetValue(model)!;
+
+            error.WriteLine($"loading {path}");
+            using var llama = LlamaModel.Load(path);
+            var result = Measure(llama, t, n, p, r, error);
+            error.WriteLine("measuring memory bandwidth");
+            result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
+            if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result, BenchJson.Default.BenchResult));
+            else Print(output, result);
+            return 0;
+        });
+        return command;
+    }
+
+    private static int Positive(int value, string name) =>
+        value >= 1 ? value : throw new ArgumentException($"{name} must be at least 1, got {value}");
+
+    internal static BenchResult Measure(LlamaModel model, int threads, int steps, int promptTokens, int runs, TextWriter progress)
+    {
+        var c = model.Config;
+        promptTokens = Math.Min(promptTokens, c.MaxSeqLen / 2);
+        steps = Math.Min(steps, c.MaxSeqLen - promptTokens);
+        var rng = new Random(1234);
+        var prompt = new int[promptTokens];
+        for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.Next(c.VocabSize);
+
+        using var session = model.CreateSession(new SessionOptions { Threads = threads });
+        var prefill = new double[runs];
+        var decode = new double[runs];
+        for (int run = -1; run < runs; run++) // run -1 warms up caches and code
+        {
+            session.Reset();
+            long start = Stopwatch.GetTimestamp();
+            int token = Kernels.ArgMax(session.Prefill(prompt));
+            double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < steps; i++) token = Kernels.ArgMax(session.Forward(token));
+            double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (run < 0) continue;
+            prefill[run] = promptTokens / prefillSeconds;
+            decode[run] = decodeSeconds * 1000 / steps;
+            progress.Write($"\rrun {run + 1}/{runs}: prefill {prefill[run]:F1} tok/s, decode {decode[run]:F3} ms/token   ");
+        }
+        progress.WriteLine();
+
+        double msPerToken = Median(decode);
+        long bytes = WeightBytesPerToken(model);
+        return new BenchResult
+        {
+            Model = model.Path,
+            Threads = threads,
+            PromptTokens = promptTokens,
+            DecodeSteps = steps,
+            Runs = runs,
+            PrefillTokensPerSecond = Median(prefill),
+            DecodeTokensPerSecond = 1000 / msPerToken,
+            MsPerToken = msPerToken,
+            WeightBytesPerToken = bytes,
+            AchievedGBs = bytes / (msPerToken / 1000) / 1e9,
+        };
+    }
+
+    /// <summary>Bytes of weights one decode step reads: every kept layer, the final norm, the classifier and one embedding row.</summary>
+    internal static long WeightBytesPerToken(LlamaModel model)
+    {
+        var w = model.Weights;
+        long bytes = 0;
+        foreach (var layer in w.Layers) bytes += layer?.Bytes ?? 0;
+        return bytes + 4 * (w.RmsFinal.Length + w.Classifier.Length + model.Config.Dim);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static void Print(TextWriter o, BenchResult r)
+    {
+        o.WriteLine($"model                  {r.Model}");
+        o.WriteLine($"threads                {r.Threads}");
+        o.WriteLine($"prefill                {r.PrefillTokensPerSecond,10:F1} tok/s   ({r.PromptTokens}-token prompt, median of {r.Runs})");
+        o.WriteLine($"decode                 {r.DecodeTokensPerSecond,10:F1} tok/s   ({r.MsPerToken:F3} ms/token, {r.DecodeSteps} steps, median of {r.Runs})");
+        o.WriteLine($"weights read per token {r.WeightBytesPerToken,10:N0} bytes");
+        o.WriteLine($"achieved bandwidth     {r.AchievedGBs,10:F2} GB/s");
+        o.WriteLine($"memory bandwidth       {r.MemoryBandwidthGBs,10:F2} GB/s   (streaming-read probe, {r.Threads} threads)");
+        o.WriteLine($"share of bandwidth     {r.BandwidthShare,10:P1}");
+    }
+
+    /// <summary>Short names for the kernels the benchmark calls.</summary>
+    private static class Kernels
+    {
+        public static int ArgMax(ReadOnlySpan<float> logits) => FiRST.Runtime.Kernels.Ops.ArgMax(logits);
+    }
+}
+
+/// <summary>What <c>first bench</c> measured.</summary>
+internal sealed record BenchResult
+{
+    public string Model { get; init; } = "";
+    public int Threads { get; init; }
+    public int PromptTokens { get; init; }
+    public int DecodeSteps { get; init; }
+    public int Runs { get; init; }
+    public double PrefillTokensPerSecond { get; init; }
+    public double DecodeTokensPerSecond { get; init; }
+    public double MsPerToken { get; init; }
+    public long WeightBytesPerToken { get; init; }
+    public double AchievedGBs { get; init; }
+    public double MemoryBandwidthGBs { get; init; }
+    public double BandwidthShare => MemoryBandwidthGBs > 0 ? AchievedGBs / MemoryBandwidthGBs : 0;
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(BenchResult))]
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
+internal sealed partial class BenchJson : System.Text.Json.Serialization.JsonSerializerContext;
