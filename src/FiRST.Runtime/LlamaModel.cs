@@ -11,6 +11,24 @@ public sealed class ModelLoadOptions
     /// sessions of this model can only keep loaded layers.
     /// </summary>
     public LayerMask? Layers { get; init; }
+
+    /// <summary>
+    /// Weight format to run with. <see cref="WeightFormat.Q8"/> quantizes float32 weights at load (int8 with a
+    /// float32 scale per group of <see cref="GroupSize"/>); a file that is already quantized stays as it is.
+    /// </summary>
+    public WeightFormat Format { get; init; } = WeightFormat.AsStored;
+
+    /// <summary>Preferred quantization group size (a power of two); halved where it does not divide a row.</summary>
+    public int GroupSize { get; init; } = Quantizer.DefaultGroupSize;
+}
+
+/// <summary>How weights are held in memory.</summary>
+public enum WeightFormat
+{
+    /// <summary>As the file stores them: float32 (F16/BF16 widened), or int8 for a quantized file.</summary>
+    AsStored,
+    /// <summary>Group-wise symmetric int8 (Q8_0) for every matrix product; norms stay float32.</summary>
+    Q8,
 }
 
 /// <summary>
@@ -70,6 +88,18 @@ public sealed class LlamaModel : IDisposable
         {
             loaded.weights.Dispose();
             throw new ModelLoadException(path, "n_layers", $"the layer mask has {m.LayerCount} layers but the model has {loaded.config.NLayers}");
+        }
+        if (options?.Format == WeightFormat.Q8 && !loaded.weights.IsQuantized)
+        {
+            try
+            {
+                loaded.weights = Quantizer.QuantizeAll(loaded.weights, Quantizer.GroupSizeFor(loaded.config, options.GroupSize), [loaded.weights]);
+            }
+            catch
+            {
+                loaded.weights.Dispose();
+                throw;
+            }
         }
         return new LlamaModel(path, loaded.config, loaded.weights);
     }

@@ -15,6 +15,7 @@ internal static class BenchCommand
     public static Command Create(TextWriter output, TextWriter error)
     {
         var model = CommonOptions.Model();
+        var quant = CommonOptions.Quant();
         var threads = new Option<int>("--threads") { Description = "Threads per kernel", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps", "-n") { Description = "Decode steps per run", DefaultValueFactory = _ => 64 };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length for the prefill measurement", DefaultValueFactory = _ => 128 };
@@ -22,7 +23,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth")
         {
-            model, threads, steps, promptTokens, runs, json,
+            model, quant, threads, steps, promptTokens, runs, json,
         };
         command.SetAction(parse =>
         {
@@ -33,7 +34,7 @@ internal static class BenchCommand
             string path = parse.GetValue(model)!;
 
             error.WriteLine($"loading {path}");
-            using var llama = LlamaModel.Load(path);
+            using var llama = LlamaModel.Load(path, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var result = Measure(llama, t, n, p, r, error);
             error.WriteLine("measuring memory bandwidth");
             result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
@@ -98,7 +99,7 @@ internal static class BenchCommand
         var w = model.Weights;
         long bytes = 0;
         foreach (var layer in w.Layers) bytes += layer?.Bytes ?? 0;
-        return bytes + 4 * (w.RmsFinal.Length + w.Classifier.Length + model.Config.Dim);
+        return bytes + w.RmsFinal.Bytes + w.Classifier.Bytes + w.TokenEmbedding.Bytes / w.TokenEmbedding.Rows;
     }
 
     private static double Median(double[] values)

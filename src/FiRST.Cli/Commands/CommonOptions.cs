@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FiRST.Runtime;
 
 namespace FiRST.Cli.Commands;
 
@@ -10,4 +11,18 @@ internal static class CommonOptions
         Description = "Model: a llama2.c .bin checkpoint, or a Hugging Face directory (config.json + model.safetensors)",
         Required = true,
     };
+
+    public static Option<string> Quant()
+    {
+        var option = new Option<string>("--quant", "-q")
+        {
+            Description = "Weights in memory: 'none' (as stored) or 'q8' (int8, one scale per group of 32, quantized at load)",
+            DefaultValueFactory = _ => "none",
+        };
+        option.AcceptOnlyFromAmong("none", "q8");
+        return option;
+    }
+
+    public static ModelLoadOptions LoadOptions(string quant) =>
+        new() { Format = quant == "q8" ? WeightFormat.Q8 : WeightFormat.AsStored };
 }

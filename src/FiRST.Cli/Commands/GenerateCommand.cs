@@ -16,6 +16,7 @@ internal static class GenerateCommand
     public static Command Create(TextWriter error, Func<Stream> openStdout)
     {
         var model = CommonOptions.Model();
+        var quant = CommonOptions.Quant();
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer: SentencePiece .model or llama2.c .bin (default: tokenizer.model or tokenizer.bin beside the model)" };
         var prompt = new Option<string>("--prompt", "-i") { Description = "Prompt text", DefaultValueFactory = _ => "" };
         var temperature = new Option<float>("--temperature", "-t") { Description = "Sampling temperature; 0 is greedy", DefaultValueFactory = _ => 1.0f };
@@ -28,7 +29,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate text from a prompt")
         {
-            model, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, raw,
+            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, raw,
         };
         command.SetAction((parse, ct) =>
         {
@@ -48,7 +49,7 @@ internal static class GenerateCommand
             string modelPath = parse.GetValue(model)!;
             string tokenizerPath = parse.GetValue(tokenizer) ?? DefaultTokenizer(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
-            using var llama = LlamaModel.Load(modelPath);
+            using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount });
             var options = new GenerationOptions { Sampling = sampling, MaxSteps = stepCount };
             var run = generator.Generate(parse.GetValue(prompt)!, options, ct);

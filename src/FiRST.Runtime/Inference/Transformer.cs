@@ -35,7 +35,7 @@ public sealed class Transformer
     {
         if ((uint)token >= (uint)_c.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(token), token, $"token id outside the vocabulary of {_c.VocabSize}");
-        _w.TokenEmbedding.Row(token).CopyTo(_s.X);
+        _w.TokenEmbedding.CopyRow(token, _s.X);
     }
 
     /// <summary>

@@ -22,7 +22,6 @@ public sealed class LayerWeights
     /// <summary>Up projection <c>[hidden, dim]</c>.</summary>
     public required Matrix W3 { get; init; }
 
-    /// <summary>Bytes of float32 weights in this layer.</summary>
-    public long Bytes => 4 * (RmsAtt.Length + Wq.Length + Wk.Length + Wv.Length + Wo.Length
-                              + RmsFfn.Length + W1.Length + W2.Length + W3.Length);
+    /// <summary>Bytes of weights in this layer (int8 values plus scales for quantized matrices).</summary>
+    public long Bytes => RmsAtt.Bytes + Wq.Bytes + Wk.Bytes + Wv.Bytes + Wo.Bytes + RmsFfn.Bytes + W1.Bytes + W2.Bytes + W3.Bytes;
 }

@@ -1,12 +1,14 @@
 namespace FiRST.Runtime.Loading;
 
 /// <summary>
-/// A read-only, row-major float32 matrix <c>[Rows, Cols]</c> living in unmanaged memory (a memory-mapped
-/// file or a buffer owned by <see cref="ModelWeights"/>). A vector is a matrix with one row.
+/// A read-only, row-major matrix <c>[Rows, Cols]</c> in unmanaged memory (a memory-mapped file or a buffer
+/// owned by <see cref="ModelWeights"/>): either float32, or int8 with one float32 scale per group of
+/// <see cref="GroupSize"/> consecutive elements (symmetric "Q8_0": value = q * scale). A vector is a matrix
+/// with one row. Groups never straddle rows.
 /// </summary>
 public readonly unsafe struct Matrix
 {
-    /// <summary>Wraps memory that the caller keeps alive.</summary>
+    /// <summary>Wraps float32 memory that the caller keeps alive.</summary>
     public Matrix(float* data, int rows, int cols)
     {
         Data = data;
@@ -14,8 +16,32 @@ public readonly unsafe struct Matrix
         Cols = cols;
     }
 
-    /// <summary>First element.</summary>
+    /// <summary>Wraps int8 values and their group scales, memory that the caller keeps alive.</summary>
+    public Matrix(sbyte* quantized, float* scales, int rows, int cols, int groupSize)
+    {
+        if (groupSize <= 0 || cols % groupSize != 0)
+            throw new ArgumentException($"group size {groupSize} does not divide the row length {cols}");
+        Quantized = quantized;
+        Scales = scales;
+        Rows = rows;
+        Cols = cols;
+        GroupSize = groupSize;
+    }
+
+    /// <summary>First element of a float32 matrix; null when quantized.</summary>
     public float* Data { get; }
+
+    /// <summary>First int8 value of a quantized matrix; null when float32.</summary>
+    public sbyte* Quantized { get; }
+
+    /// <summary>Group scales of a quantized matrix, <c>[Rows * Cols / GroupSize]</c>; null when float32.</summary>
+    public float* Scales { get; }
+
+    /// <summary>Elements per scale of a quantized matrix; 0 when float32.</summary>
+    public int GroupSize { get; }
+
+    /// <summary>True for int8 weights with group scales.</summary>
+    public bool IsQuantized => Quantized != null;
 
     /// <summary>Number of rows (output features).</summary>
     public int Rows { get; }
@@ -26,9 +52,26 @@ public readonly unsafe struct Matrix
     /// <summary>Number of elements.</summary>
     public long Length => (long)Rows * Cols;
 
-    /// <summary>One row as a span.</summary>
-    public ReadOnlySpan<float> Row(int row) => new(Data + (long)row * Cols, Cols);
+    /// <summary>Bytes the matrix occupies (values plus scales when quantized).</summary>
+    public long Bytes => IsQuantized ? Length + Length / GroupSize * sizeof(float) : Length * sizeof(float);
 
-    /// <summary>All elements as a span (only for matrices under 2^31 elements).</summary>
-    public ReadOnlySpan<float> AsSpan() => new(Data, checked((int)Length));
+    /// <summary>One row of a float32 matrix as a span.</summary>
+    public ReadOnlySpan<float> Row(int row)
+    {
+        if (Data == null) throw new InvalidOperationException("Row() reads float32 matrices; use CopyRow for quantized ones");
+        return new(Data + (long)row * Cols, Cols);
+    }
+
+    /// <summary>Writes row <paramref name="row"/> as float32 into <paramref name="destination"/> (dequantizing if needed).</summary>
+    public void CopyRow(int row, Span<float> destination)
+    {
+        if (!IsQuantized)
+        {
+            Row(row).CopyTo(destination);
+            return;
+        }
+        sbyte* q = Quantized + (long)row * Cols;
+        float* s = Scales + (long)row * Cols / GroupSize;
+        for (int i = 0; i < Cols; i++) destination[i] = q[i] * s[i / GroupSize];
+    }
 }

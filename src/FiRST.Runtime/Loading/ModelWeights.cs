@@ -29,6 +29,12 @@ public sealed class ModelWeights : IDisposable
     /// <summary>Classifier <c>[vocab, dim]</c> (the embedding table when shared).</summary>
     public Matrix Classifier { get; }
 
+    /// <summary>True when the matrix products use int8 weights.</summary>
+    public bool IsQuantized => Classifier.IsQuantized;
+
+    /// <summary>Quantization group size (0 for float32 weights).</summary>
+    public int GroupSize => Classifier.GroupSize;
+
     /// <summary>Releases the memory maps and buffers; every <see cref="Matrix"/> from this object dies with it.</summary>
     public void Dispose()
     {

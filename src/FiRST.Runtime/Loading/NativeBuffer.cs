@@ -3,24 +3,34 @@ using System.Runtime.InteropServices;
 namespace FiRST.Runtime.Loading;
 
 /// <summary>
-/// A 64-byte aligned block of unmanaged floats, for weights that had to be converted (F16/BF16) or
-/// reordered (Hugging Face query/key rows) on load.
+/// A 64-byte aligned block of unmanaged memory, for weights that had to be converted (F16/BF16), reordered
+/// (Hugging Face query/key rows) or quantized on load.
 /// </summary>
 internal sealed unsafe class NativeBuffer : IDisposable
 {
-    private float* _data;
+    private byte* _data;
 
-    public NativeBuffer(long count)
+    private NativeBuffer(long bytes)
     {
-        Count = count;
-        _data = (float*)NativeMemory.AlignedAlloc((nuint)(Math.Max(count, 1) * sizeof(float)), 64);
+        Bytes = bytes;
+        _data = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64);
     }
 
-    public long Count { get; }
+    /// <summary>Room for <paramref name="count"/> floats.</summary>
+    public static NativeBuffer Floats(long count) => new(count * sizeof(float));
 
-    public float* Data => _data != null ? _data : throw new ObjectDisposedException(nameof(NativeBuffer));
+    /// <summary>Room for <paramref name="count"/> signed bytes.</summary>
+    public static NativeBuffer SBytes(long count) => new(count);
 
-    public Span<float> AsSpan() => new(Data, checked((int)Count));
+    public long Bytes { get; }
+
+    /// <summary>The memory as floats.</summary>
+    public float* Data => (float*)Pointer;
+
+    /// <summary>The memory as signed bytes.</summary>
+    public sbyte* SByteData => (sbyte*)Pointer;
+
+    private byte* Pointer => _data != null ? _data : throw new ObjectDisposedException(nameof(NativeBuffer));
 
     public void Dispose()
     {

@@ -109,9 +109,9 @@ internal static unsafe class SafetensorsCheckpoint
             byte* src = file.DataPointer(entry);
             if (entry.DType == SafetensorsDType.F32 && ((nuint)src % 4) == 0)
                 return new Matrix((float*)src, rows, cols);
-            var buffer = new NativeBuffer((long)rows * cols);
+            var buffer = NativeBuffer.Floats((long)rows * cols);
             owned.Add(buffer);
-            Widen(entry.DType, src, buffer.Data, buffer.Count);
+            Widen(entry.DType, src, buffer.Data, (long)rows * cols);
             return new Matrix(buffer.Data, rows, cols);
         }
 
@@ -120,11 +120,11 @@ internal static unsafe class SafetensorsCheckpoint
         {
             int rows = heads * headSize;
             var (file, entry) = Find(name, rows, cols);
-            var wide = new NativeBuffer((long)rows * cols);
+            var wide = NativeBuffer.Floats((long)rows * cols);
             try
             {
-                Widen(entry.DType, file.DataPointer(entry), wide.Data, wide.Count);
-                var result = new NativeBuffer((long)rows * cols);
+                Widen(entry.DType, file.DataPointer(entry), wide.Data, (long)rows * cols);
+                var result = NativeBuffer.Floats((long)rows * cols);
                 owned.Add(result);
                 int half = headSize / 2;
                 for (int h = 0; h < heads; h++)

@@ -1,0 +1,83 @@
+namespace FiRST.Runtime.Loading;
+
+/// <summary>
+/// Symmetric group-wise int8 quantization ("Q8_0", as llama2.c's <c>export.py --version 2</c>): each group of
+/// <c>groupSize</c> consecutive weights gets the scale <c>max|w| / 127</c> and values <c>round(w / scale)</c>.
+/// </summary>
+public static unsafe class Quantizer
+{
+    /// <summary>The group size used when none is given.</summary>
+    public const int DefaultGroupSize = 32;
+
+    /// <summary>
+    /// The group size for a model: <paramref name="preferred"/> halved until it divides every row length
+    /// (dim and hidden_dim), since groups must not straddle rows. llama2.c's shapes keep 32; stories260K
+    /// (hidden 172) gets 4.
+    /// </summary>
+    public static int GroupSizeFor(ModelConfig config, int preferred = DefaultGroupSize)
+    {
+        if (preferred <= 0 || (preferred & (preferred - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(preferred), preferred, "the group size must be a power of two");
+        int gs = preferred;
+        while (config.Dim % gs != 0 || config.HiddenDim % gs != 0) gs /= 2;
+        return gs;
+    }
+
+    /// <summary>Quantizes a float32 matrix into new buffers added to <paramref name="owned"/>.</summary>
+    internal static Matrix Quantize(Matrix m, int groupSize, List<IDisposable> owned)
+    {
+        if (m.IsQuantized) return m;
+        var q = NativeBuffer.SBytes(m.Length);
+        owned.Add(q);
+        var s = NativeBuffer.Floats(m.Length / groupSize);
+        owned.Add(s);
+        Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
+        return new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize);
+    }
+
+    /// <summary>Quantizes <paramref name="length"/> floats (a multiple of <paramref name="groupSize"/>).</summary>
+    public static void Quantize(float* w, long length, int groupSize, sbyte* q, float* scales)
+    {
+        for (long g = 0; g < length / groupSize; g++)
+        {
+            float* src = w + g * groupSize;
+            float max = 0;
+            for (int i = 0; i < groupSize; i++) max = Math.Max(max, Math.Abs(src[i]));
+            float scale = max / 127f;
+            scales[g] = scale;
+            float inverse = scale == 0 ? 0 : 1f / scale;
+            for (int i = 0; i < groupSize; i++) q[g * groupSize + i] = (sbyte)Math.Round(src[i] * inverse, MidpointRounding.ToEven);
+        }
+    }
+
+    /// <summary>A copy of <paramref name="weights"/> with every matrix product's weights quantized (norms stay float32).</summary>
+    internal static ModelWeights QuantizeAll(ModelWeights weights, int groupSize, IDisposable[] keepAlive)
+    {
+        var owned = new List<IDisposable>(keepAlive);
+        try
+        {
+            var embedding = Quantize(weights.TokenEmbedding, groupSize, owned);
+            bool shared = weights.Classifier.Data == weights.TokenEmbedding.Data && weights.Classifier.Quantized == weights.TokenEmbedding.Quantized;
+            var classifier = shared ? embedding : Quantize(weights.Classifier, groupSize, owned);
+            var layers = new LayerWeights?[weights.Layers.Count];
+            for (int l = 0; l < layers.Length; l++)
+            {
+                if (weights.Layers[l] is not { } w) continue;
+                layers[l] = new LayerWeights
+                {
+                    RmsAtt = w.RmsAtt, RmsFfn = w.RmsFfn,
+                    Wq = Quantize(w.Wq, groupSize, owned), Wk = Quantize(w.Wk, groupSize, owned),
+                    Wv = Quantize(w.Wv, groupSize, owned), Wo = Quantize(w.Wo, groupSize, owned),
+                    W1 = Quantize(w.W1, groupSize, owned), W2 = Quantize(w.W2, groupSize, owned),
+                    W3 = Quantize(w.W3, groupSize, owned),
+                };
+            }
+            return new ModelWeights(embedding, layers, weights.RmsFinal, classifier, owned.ToArray());
+        }
+        catch
+        {
+            foreach (var d in owned.Skip(keepAlive.Length)) d.Dispose();
+            throw;
+        }
+    }
+}
