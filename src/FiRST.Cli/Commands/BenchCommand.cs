@@ -36,6 +36,12 @@ internal static class BenchCommand
             error.WriteLine($"loading {path}");
             using var llama = LlamaModel.Load(path, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var result = Measure(llama, t, n, p, r, error);
+            if (llama.Weights.IsQuantized && !IsQuantizedFile(path))
+            {
+                error.WriteLine("comparing with the float32 weights");
+                using var reference = LlamaModel.Load(path);
+                result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t) };
+            }
             error.WriteLine("measuring memory bandwidth");
             result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result, BenchJson.Default.BenchResult));
@@ -43,6 +49,12 @@ internal static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    private static bool IsQuantizedFile(string path)
+    {
+        using var reference = LlamaModel.Load(path);
+        return reference.Weights.IsQuantized;
     }
 
     private static int Positive(int value, string name) =>
@@ -89,6 +101,8 @@ internal static class BenchCommand
             DecodeTokensPerSecond = 1000 / msPerToken,
             MsPerToken = msPerToken,
             WeightBytesPerToken = bytes,
+            Weights = model.Weights.IsQuantized ? "q8" : "f32",
+            GroupSize = model.Weights.GroupSize,
             AchievedGBs = bytes / (msPerToken / 1000) / 1e9,
         };
     }
@@ -114,10 +128,16 @@ internal static class BenchCommand
         o.WriteLine($"threads                {r.Threads}");
         o.WriteLine($"prefill                {r.PrefillTokensPerSecond,10:F1} tok/s   ({r.PromptTokens}-token prompt, median of {r.Runs})");
         o.WriteLine($"decode                 {r.DecodeTokensPerSecond,10:F1} tok/s   ({r.MsPerToken:F3} ms/token, {r.DecodeSteps} steps, median of {r.Runs})");
-        o.WriteLine($"weights read per token {r.WeightBytesPerToken,10:N0} bytes");
+        o.WriteLine($"weights read per token {r.WeightBytesPerToken,10:N0} bytes ({r.Weights})");
         o.WriteLine($"achieved bandwidth     {r.AchievedGBs,10:F2} GB/s");
         o.WriteLine($"memory bandwidth       {r.MemoryBandwidthGBs,10:F2} GB/s   (streaming-read probe, {r.Threads} threads)");
         o.WriteLine($"share of bandwidth     {r.BandwidthShare,10:P1}");
+        if (r.Quantization is { } q)
+        {
+            o.WriteLine($"weights                int8, groups of {r.GroupSize}");
+            o.WriteLine($"logits RMS error       {q.LogitsRmsError,10:F4}   (logits RMS {q.LogitsRms:F3}, {q.Steps} greedy steps vs float32)");
+            o.WriteLine($"greedy agreement       {q.TeacherForcedAgreement,10:P1}   (same context; free-running {q.FreeRunningAgreement:P1}, first difference at token {q.FirstDivergence})");
+        }
     }
 
     /// <summary>Short names for the kernels the benchmark calls.</summary>
@@ -141,6 +161,9 @@ internal sealed record BenchResult
     public long WeightBytesPerToken { get; init; }
     public double AchievedGBs { get; init; }
     public double MemoryBandwidthGBs { get; init; }
+    public string Weights { get; init; } = "f32";
+    public int GroupSize { get; init; }
+    public QuantizationReport? Quantization { get; init; }
     public double BandwidthShare => MemoryBandwidthGBs > 0 ? AchievedGBs / MemoryBandwidthGBs : 0;
 }
 

@@ -1,0 +1,115 @@
+using FiRST.Runtime.Diagnostics;
+using FiRST.Runtime.Loading;
+using FiRST.Runtime.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace FiRST.Runtime.Tests;
+
+public sealed class QuantizationTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Q8FollowsFp32OnStories260K()
+    {
+        SharedModels.Require();
+        using var fp32 = LlamaModel.Load(SharedModels.Stories260K);
+        using var q8 = LlamaModel.Load(SharedModels.Stories260K, new ModelLoadOptions { Format = WeightFormat.Q8 });
+        Assert.True(q8.Weights.IsQuantized);
+        var report = QuantizationQuality.Compare(fp32, q8, steps: 200);
+        output.WriteLine(report.ToString());
+        Assert.True(report.TeacherForcedAgreement >= 0.95, report.ToString());
+        Assert.True(report.LogitsRmsError < 0.05 * report.LogitsRms, report.ToString());
+    }
+
+    [Fact]
+    public void Q8RuntimeMatchesReferenceOnDequantizedWeights()
+    {
+        // The int8 path must compute exactly what float32 math on the dequantized weights gives: any
+        // difference beyond rounding is a kernel or layout bug, not quantization error.
+        SharedModels.Require();
+        var model = TestModel.ReadLlama2c(SharedModels.Stories260K);
+        int gs = Quantizer.GroupSizeFor(model.Config);
+        float[] Dq(float[] w)
+        {
+            var r = (float[])w.Clone();
+            unsafe
+            {
+                var q = new sbyte[w.Length];
+                var s = new float[w.Length / gs];
+                fixed (float* pw = w) fixed (sbyte* pq = q) fixed (float* ps = s) Quantizer.Quantize(pw, w.Length, gs, pq, ps);
+                for (int i = 0; i < r.Length; i++) r[i] = q[i] * s[i / gs];
+            }
+            return r;
+        }
+        var emb = Dq(model.Embedding);
+        var dequantized = new TestModel
+        {
+            Config = model.Config, Embedding = emb, RmsAtt = model.RmsAtt, RmsFfn = model.RmsFfn, RmsFinal = model.RmsFinal,
+            Wq = model.Wq.Select(Dq).ToArray(), Wk = model.Wk.Select(Dq).ToArray(), Wv = model.Wv.Select(Dq).ToArray(),
+            Wo = model.Wo.Select(Dq).ToArray(), W1 = model.W1.Select(Dq).ToArray(), W2 = model.W2.Select(Dq).ToArray(),
+            W3 = model.W3.Select(Dq).ToArray(), Classifier = emb,
+        };
+        using var q8 = LlamaModel.Load(SharedModels.Stories260K, new ModelLoadOptions { Format = WeightFormat.Q8 });
+        using var session = q8.CreateSession(new SessionOptions { Threads = 1 });
+        var reference = new ReferenceTransformer(dequantized);
+        var exact = new ReferenceTransformer(model);
+        double quantError = 0;
+        foreach (int token in new[] { 1, 100, 200, 300, 400, 12, 7, 480 })
+        {
+            var expected = reference.Forward(token);
+            var fp = exact.Forward(token);
+            var actual = session.Forward(token);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-4, $"token {token}, logit {i}: q8 runtime {actual[i]} vs dequantized reference {expected[i]}");
+                quantError = Math.Max(quantError, Math.Abs(fp[i] - expected[i]));
+            }
+        }
+        output.WriteLine($"group size {gs}; largest logit change from quantization alone: {quantError:F4}");
+    }
+
+    [Fact]
+    public unsafe void QuantizeRoundTripsWithinHalfAStep()
+    {
+        var rng = new Random(3);
+        float[] w = Enumerable.Range(0, 256).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(4) + 1)).ToArray();
+        w[40] = 0; w[41] = -7.5f;
+        var q = new sbyte[256];
+        var s = new float[8];
+        fixed (float* pw = w) fixed (sbyte* pq = q) fixed (float* ps = s)
+            Quantizer.Quantize(pw, 256, 32, pq, ps);
+        for (int g = 0; g < 8; g++)
+        {
+            float max = w.Skip(g * 32).Take(32).Max(Math.Abs);
+            Assert.Equal(max / 127f, s[g], 6);
+            for (int i = g * 32; i < g * 32 + 32; i++)
+                Assert.True(Math.Abs(q[i] * s[g] - w[i]) <= s[g] / 2 + 1e-6, $"element {i}: {w[i]} -> {q[i]} x {s[g]}");
+        }
+        Assert.Equal(-127, q[41]);
+    }
+
+    [Theory]
+    [InlineData(64, 32)]  // AVX-512 / AVX2 four-row path
+    [InlineData(36, 4)]   // scalar path (group smaller than a vector)
+    [InlineData(96, 8)]   // AVX2 path
+    public unsafe void Q8KernelMatchesDequantizedDot(int cols, int groupSize)
+    {
+        int rows = 7; // four-row blocks plus a remainder
+        var rng = new Random(cols);
+        var q = new sbyte[rows * cols];
+        var s = new float[rows * cols / groupSize];
+        var x = new float[cols];
+        for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
+        for (int i = 0; i < s.Length; i++) s[i] = (float)rng.NextDouble() * 0.01f;
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var o = new float[rows];
+        fixed (sbyte* pq = q) fixed (float* ps = s) fixed (float* px = x) fixed (float* po = o)
+            Kernels.Q8Kernels.Rows(pq, ps, cols, groupSize, px, po, 0, rows);
+        for (int r = 0; r < rows; r++)
+        {
+            double expected = 0;
+            for (int i = 0; i < cols; i++) expected += q[r * cols + i] * (double)s[(r * cols + i) / groupSize] * x[i];
+            Assert.True(Math.Abs(expected - o[r]) < 1e-4, $"row {r}: {o[r]} vs {expected}");
+        }
+    }
+}
