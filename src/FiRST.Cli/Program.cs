@@ -21,6 +21,7 @@ public static class Program
             InspectCommand.Create(output),
             MakeModelCommand.Create(output, error),
             BenchCommand.Create(output, error),
+            QuantizeCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

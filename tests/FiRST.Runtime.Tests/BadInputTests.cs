@@ -217,15 +217,47 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Llama2c_V1Magic_MentionsV0()
+    public void Llama2c_UnknownExportVersion_IsNamed()
     {
-        // llama2.c's newer exports start with the magic "ak42" (0x616b3432), then a version, then the header.
-        string path = WriteHeader("v1.bin", [0x616b3432, 1, 16, 32, 2, 2, 1], 256);
+        // llama2.c's versioned exports start with the magic "ak42" (0x616b3432), then a version (1 or 2).
+        string path = WriteHeader("v3.bin", [0x616b3432, 3, 16, 32, 2, 2, 1], 256);
         var ex = LoadFails(path);
         Assert.Equal(path, ex.FilePath);
-        Assert.Equal("header", ex.Field);
-        Assert.Contains("v0", ex.Message);
-        Assert.Contains("ak42", ex.Message);
+        Assert.Equal("version", ex.Field);
+        Assert.Contains("version 3", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Llama2c_VersionedHeaderWithoutWeights_IsTruncated(int version)
+    {
+        // magic, version, dim 16, hidden 32, layers 2, heads 2, kv heads 1, vocab 32, seq 16; shared flag 1; group size 8.
+        var header = new byte[256];
+        int[] fields = [0x616b3432, version, 16, 32, 2, 2, 1, 32, 16];
+        for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4 * i), fields[i]);
+        header[36] = 1;
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(37), 8);
+        string path = TempPath($"v{version}.bin");
+        File.WriteAllBytes(path, header);
+        var ex = LoadFails(path);
+        Assert.Equal("size", ex.Field);
+        Assert.Contains("truncated", ex.Message);
+        Assert.Contains($"v{version} header", ex.Message);
+    }
+
+    [Fact]
+    public void Llama2c_V2GroupSizeThatDoesNotDivideTheRows_IsRejected()
+    {
+        var header = new byte[256];
+        int[] fields = [0x616b3432, 2, 16, 32, 2, 2, 1, 32, 16];
+        for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4 * i), fields[i]);
+        header[36] = 1;
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(37), 12);
+        string path = TempPath("v2gs.bin");
+        File.WriteAllBytes(path, header);
+        var ex = LoadFails(path);
+        Assert.Equal("group_size", ex.Field);
     }
 
     // ---------------------------------------------------------------- safetensors

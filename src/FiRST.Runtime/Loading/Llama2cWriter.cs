@@ -1,0 +1,49 @@
+using System.Buffers.Binary;
+
+namespace FiRST.Runtime.Loading;
+
+/// <summary>
+/// Saves int8 models in llama2.c's version-2 (Q8_0) format, the format its <c>runq.c</c> reads, so a model
+/// quantized once loads without the float32 file and runs in either program.
+/// </summary>
+public static unsafe class Llama2cWriter
+{
+    /// <summary>Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>.</summary>
+    public static void WriteQ8(LlamaModel model, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var w = model.Weights;
+        var c = model.Config;
+        if (!w.IsQuantized) throw new ArgumentException("the model's weights are float32; load it with WeightFormat.Q8 first", nameof(model));
+        var layers = new LayerWeights[c.NLayers];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = w.Layers[l] ?? throw new ArgumentException($"layer {l} is not loaded; a saved model needs every layer", nameof(model));
+
+        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        var header = new byte[256];
+        int[] fields = [Llama2cCheckpoint.Magic, 2, c.Dim, c.HiddenDim, c.NLayers, c.NHeads, c.NKvHeads, c.VocabSize, c.MaxSeqLen];
+        for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4 * i), fields[i]);
+        header[36] = c.SharedClassifier ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(37), w.GroupSize);
+        file.Write(header);
+
+        foreach (var l in layers) WriteFloats(file, l.RmsAtt);
+        foreach (var l in layers) WriteFloats(file, l.RmsFfn);
+        WriteFloats(file, w.RmsFinal);
+        WriteQuantized(file, w.TokenEmbedding);
+        foreach (var pick in new Func<LayerWeights, Matrix>[] { l => l.Wq, l => l.Wk, l => l.Wv, l => l.Wo, l => l.W1, l => l.W2, l => l.W3 })
+            foreach (var l in layers) WriteQuantized(file, pick(l));
+        if (!c.SharedClassifier) WriteQuantized(file, w.Classifier);
+    }
+
+    private static void WriteFloats(Stream s, Matrix m) => s.Write(new ReadOnlySpan<byte>(m.Data, checked((int)(m.Length * 4))));
+
+    private static void WriteQuantized(Stream s, Matrix m)
+    {
+        if (!m.IsQuantized) throw new InvalidOperationException("expected an int8 matrix");
+        // Written in slices: an embedding table can pass 2 GiB.
+        for (long offset = 0; offset < m.Length; offset += 1 << 30)
+            s.Write(new ReadOnlySpan<byte>((byte*)m.Quantized + offset, (int)Math.Min(1 << 30, m.Length - offset)));
+        s.Write(new ReadOnlySpan<byte>(m.Scales, checked((int)(m.Length / m.GroupSize * 4))));
+    }
+}
