@@ -87,12 +87,38 @@ public sealed class InferenceSession : IDisposable
     /// after the last one (valid until the next call).
     /// </summary>
     /// <exception cref="ContextFullException">The tokens do not fit in the remaining context.</exception>
-    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between layers).</exception>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellationToken = default)
     {
         if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
         if (tokens.Length > Remaining) throw new ContextFullException(Config.MaxSeqLen);
-        for (int i = 0; i < tokens.Length - 1; i++) Forward(tokens[i]);
-        return Forward(tokens[^1]);
+        if (tokens.Length == 1) return Forward(tokens[0]);
+        var cache = Cache;
+        _model.Enter();
+        try
+        {
+            // Batches of tokens through all kept layers, so each weight is read once per batch.
+            var t = Transformer;
+            int last = 0;
+            for (int start = 0; start < tokens.Length; start += Transformer.PrefillChunk)
+            {
+                var chunk = tokens.Slice(start, Math.Min(Transformer.PrefillChunk, tokens.Length - start));
+                t.EmbedBatch(chunk);
+                foreach (int layer in Mask.KeptLayers)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    t.LayerBatch(layer, Position, chunk.Length, cache);
+                }
+                Position += chunk.Length;
+                last = chunk.Length - 1;
+            }
+            t.SelectFromBatch(last);
+            return t.Logits();
+        }
+        finally
+        {
+            _model.Exit();
+        }
     }
 
     /// <summary>Forgets every processed position; the KV storage is kept for reuse.</summary>
@@ -103,6 +129,7 @@ public sealed class InferenceSession : IDisposable
     {
         if (_cache is null) return;
         _cache = null;
+        Transformer.Dispose();
         _pool.Dispose();
     }
 }

@@ -87,24 +87,38 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>
         var sampler = new Sampler(config.VocabSize, _options.Sampling);
         using var session = _model.CreateSession(_sessionOptions);
 
-        long prefillTicks = 0, decodeTicks = 0;
+        long prefillTicks, decodeTicks = 0;
         int generated = 0, decodeSteps = 0;
         var reason = StopReason.None;
 
-        // Prefill: every prompt token but the last only fills the KV cache.
+        // Prefill: the whole prompt in batches (or as much of it as the step limit allows).
+        int prefillCount = Math.Min(prompt.Length, maxSteps);
         long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < prompt.Length - 1 && session.Position < maxSteps; i++)
+        int next;
+        try
         {
-            if (ct.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
-            session.Forward(prompt[i]);
+            next = sampler.Sample(session.Prefill(prompt.AsSpan(0, prefillCount), ct));
+        }
+        catch (OperationCanceledException)
+        {
+            Stats = new GenerationStats { PromptTokens = prompt.Length, StopReason = StopReason.Cancelled, Mask = session.Mask.ToString(), Threads = session.Threads };
+            throw;
         }
         prefillTicks = Stopwatch.GetTimestamp() - start;
+        if (prefillCount < prompt.Length) reason = StopReason.MaxSteps;
 
         try
         {
             int token = prompt[^1];
             while (reason == StopReason.None)
             {
+                if (_stop.Contains(next)) { reason = StopReason.StopToken; break; }
+                var piece = _tokenizer.PieceBytes(next, token);
+                token = next;
+                generated++;
+                yield return new GeneratedToken(token, session.Position, piece);
+
+                if (_options.MaxNewTokens > 0 && generated >= _options.MaxNewTokens) { reason = StopReason.MaxNewTokens; break; }
                 if (session.Position >= maxSteps)
                 {
                     reason = session.Position >= config.MaxSeqLen ? StopReason.ContextFull : StopReason.MaxSteps;
@@ -113,20 +127,10 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>
                 if (ct.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
 
                 // Only forward passes and sampling are timed, not the consumer's work between tokens.
-                int position = session.Position;
                 start = Stopwatch.GetTimestamp();
-                var logits = session.Forward(token);
-                int next = sampler.Sample(logits);
-                long elapsed = Stopwatch.GetTimestamp() - start;
-                if (position == prompt.Length - 1) prefillTicks += elapsed;
-                else { decodeTicks += elapsed; decodeSteps++; }
-
-                if (_stop.Contains(next)) { reason = StopReason.StopToken; break; }
-                var piece = _tokenizer.PieceBytes(next, token);
-                token = next;
-                generated++;
-                yield return new GeneratedToken(next, position + 1, piece);
-                if (_options.MaxNewTokens > 0 && generated >= _options.MaxNewTokens) reason = StopReason.MaxNewTokens;
+                next = sampler.Sample(session.Forward(token));
+                decodeTicks += Stopwatch.GetTimestamp() - start;
+                decodeSteps++;
             }
         }
         finally

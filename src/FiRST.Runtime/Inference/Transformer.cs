@@ -8,14 +8,20 @@ namespace FiRST.Runtime.Inference;
 /// logits. A decode path (the generic masked loop, a generated per-task loop, early exit) is a sequence of
 /// these calls. Holds one session's scratch state; not thread-safe.
 /// </summary>
-public sealed class Transformer
+public sealed class Transformer : IDisposable
 {
+    /// <summary>Most tokens one batched prefill step processes; longer prompts go in chunks.</summary>
+    public const int PrefillChunk = 64;
+
     private readonly ModelConfig _c;
     private readonly ModelWeights _w;
     private readonly RunState _s;
     private readonly RopeTable _rope;
     private readonly MatVec _matVec;
     private readonly Attention _attention;
+    private readonly WorkerPool _pool;
+    private MatMul? _matMul;
+    private BatchState? _batch;
 
     internal Transformer(ModelConfig config, ModelWeights weights, RopeTable rope, WorkerPool pool)
     {
@@ -25,6 +31,7 @@ public sealed class Transformer
         _s = new RunState(config);
         _matVec = new MatVec(pool);
         _attention = new Attention(pool, config);
+        _pool = pool;
     }
 
     /// <summary>The residual stream after the last call, <c>[dim]</c>.</summary>
@@ -72,6 +79,63 @@ public sealed class Transformer
         System.Numerics.Tensors.TensorPrimitives.Add(s.X, s.Xb, s.X);
     }
 
+    /// <summary>
+    /// Runs layer <paramref name="layer"/> on a batch of <paramref name="count"/> tokens at positions
+    /// <paramref name="pos"/> onwards (after <see cref="EmbedBatch"/>): one matrix-matrix product per weight
+    /// instead of one matrix-vector product per token, then causal attention per token. Fills the KV cache
+    /// for every position of the batch.
+    /// </summary>
+    public void LayerBatch(int layer, int pos, int count, KvCache cache)
+    {
+        var lw = _w.Layers[layer] ?? throw new FiRSTException($"layer {layer} was not loaded: this model instance was loaded without it");
+        var b = _batch ?? throw new InvalidOperationException("call EmbedBatch first");
+        var mm = _matMul!;
+        int dim = _c.Dim, kvDim = _c.KvDim, hid = _c.HiddenDim, hs = _c.HeadSize;
+        var keys = cache.Keys(layer);
+        var values = cache.Values(layer);
+
+        for (int t = 0; t < count; t++)
+            Ops.RmsNorm(b.Xb.AsSpan(t * dim, dim), b.X.AsSpan(t * dim, dim), lw.RmsAtt.Row(0), _c.NormEps);
+        mm.Run(b.Q, dim, b.Xb, count, lw.Wq);
+        // Keys and values go straight into the cache rows of their positions.
+        mm.Run(keys[(pos * kvDim)..], kvDim, b.Xb, count, lw.Wk);
+        mm.Run(values[(pos * kvDim)..], kvDim, b.Xb, count, lw.Wv);
+        for (int t = 0; t < count; t++)
+        {
+            Ops.Rope(b.Q.AsSpan(t * dim, dim), hs, _rope.Cos(pos + t), _rope.Sin(pos + t));
+            Ops.Rope(keys.Slice((pos + t) * kvDim, kvDim), hs, _rope.Cos(pos + t), _rope.Sin(pos + t));
+        }
+        for (int t = 0; t < count; t++)
+            _attention.Run(b.Xb.AsSpan(t * dim, dim), b.Q.AsSpan(t * dim, dim), keys, values, _s.Att, pos + t);
+        mm.Run(b.Xb2, dim, b.Xb, count, lw.Wo);
+        System.Numerics.Tensors.TensorPrimitives.Add(b.X.AsSpan(0, count * dim), b.Xb2.AsSpan(0, count * dim), b.X.AsSpan(0, count * dim));
+
+        for (int t = 0; t < count; t++)
+            Ops.RmsNorm(b.Xb.AsSpan(t * dim, dim), b.X.AsSpan(t * dim, dim), lw.RmsFfn.Row(0), _c.NormEps);
+        mm.Run(b.Hb, hid, b.Xb, count, lw.W1);
+        mm.Run(b.Hb2, hid, b.Xb, count, lw.W3);
+        Ops.SwiGlu(b.Hb.AsSpan(0, count * hid), b.Hb2.AsSpan(0, count * hid));
+        mm.Run(b.Xb2, dim, b.Hb, count, lw.W2);
+        System.Numerics.Tensors.TensorPrimitives.Add(b.X.AsSpan(0, count * dim), b.Xb2.AsSpan(0, count * dim), b.X.AsSpan(0, count * dim));
+    }
+
+    /// <summary>Loads the embeddings of up to <see cref="PrefillChunk"/> tokens for <see cref="LayerBatch"/>.</summary>
+    public void EmbedBatch(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length > PrefillChunk) throw new ArgumentException($"at most {PrefillChunk} tokens per batch", nameof(tokens));
+        _batch ??= new BatchState(_c, PrefillChunk);
+        _matMul ??= new MatMul(_pool, Math.Max(_c.Dim, _c.HiddenDim));
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            if ((uint)tokens[t] >= (uint)_c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[t], $"token id outside the vocabulary of {_c.VocabSize}");
+            _w.TokenEmbedding.CopyRow(tokens[t], _batch.X.AsSpan(t * _c.Dim, _c.Dim));
+        }
+    }
+
+    /// <summary>Makes the batch's token <paramref name="index"/> the residual stream that <see cref="Logits"/> reads.</summary>
+    public void SelectFromBatch(int index) => _batch!.X.AsSpan(index * _c.Dim, _c.Dim).CopyTo(_s.X);
+
     /// <summary>Final RMSNorm and classifier; returns the logits <c>[vocab]</c>, valid until the next call.</summary>
     public ReadOnlySpan<float> Logits()
     {
@@ -79,4 +143,7 @@ public sealed class Transformer
         _matVec.Run(_s.Logits, _s.X, _w.Classifier);
         return _s.Logits;
     }
+
+    /// <summary>Frees the batch kernel's scratch memory.</summary>
+    public void Dispose() => _matMul?.Dispose();
 }

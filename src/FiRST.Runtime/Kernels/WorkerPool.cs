@@ -9,6 +9,12 @@ public abstract class ParallelJob
 {
     /// <summary>Processes indices <c>[start, end)</c>.</summary>
     public abstract void Execute(int start, int end);
+
+    /// <summary>
+    /// Which of the pool's threads runs the current <see cref="Execute"/> call (0 is the calling thread), for
+    /// jobs that need per-thread scratch memory.
+    /// </summary>
+    protected static int CurrentThread => WorkerPool.CurrentPart;
 }
 
 /// <summary>
@@ -60,6 +66,7 @@ public sealed class WorkerPool : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_workers.Length == 0 || count <= grain)
         {
+            t_part = 0;
             job.Execute(0, count);
             return;
         }
@@ -96,8 +103,14 @@ public sealed class WorkerPool : IDisposable
     /// Takes chunks from a shared counter until none are left. Chunks rather than one fixed share per thread,
     /// so a thread that starts late (woken from sleep, preempted) does not leave the others waiting.
     /// </summary>
+    [ThreadStatic]
+    private static int t_part;
+
+    internal static int CurrentPart => t_part;
+
     private void RunPart(int part)
     {
+        t_part = part;
         var job = _job!;
         int count = _count, chunk = _chunk;
         while (true)
