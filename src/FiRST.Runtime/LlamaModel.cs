@@ -89,11 +89,13 @@ public sealed class LlamaModel : IDisposable
             loaded.weights.Dispose();
             throw new ModelLoadException(path, "n_layers", $"the layer mask has {m.LayerCount} layers but the model has {loaded.config.NLayers}");
         }
-        if (options?.Format == WeightFormat.Q8 && !loaded.weights.IsQuantized)
+        // Int8 weights are repacked into the interleaved order the kernels read fastest, whether they were
+        // quantized here or read from a quantized file.
+        if (options?.Format == WeightFormat.Q8 || loaded.weights.IsQuantized)
         {
             try
             {
-                loaded.weights = Quantizer.QuantizeAll(loaded.weights, Quantizer.GroupSizeFor(loaded.config, options.GroupSize), [loaded.weights]);
+                loaded.weights = Quantizer.QuantizeAll(loaded.weights, loaded.weights.IsQuantized ? loaded.weights.GroupSize : Quantizer.GroupSizeFor(loaded.config, options!.GroupSize), [loaded.weights]);
             }
             catch
             {

@@ -8,6 +8,60 @@ namespace FiRST.Runtime.Tests;
 
 public sealed class QuantizationTests(ITestOutputHelper output)
 {
+    [Theory]
+    [InlineData(64, 32, 1)]
+    [InlineData(96, 16, 2)]
+    public unsafe void InterleavedLayoutGivesTheSameProductsAsRowMajor(int cols, int groupSize, int seed)
+    {
+        int rows = 11; // two full blocks of four and three row-major rows
+        var rng = new Random(seed);
+        var q = new sbyte[rows * cols];
+        var s = new float[rows * cols / groupSize];
+        var x = new float[cols];
+        for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
+        for (int i = 0; i < s.Length; i++) s[i] = (float)rng.NextDouble();
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+        var qi = new sbyte[q.Length];
+        var si = new float[s.Length];
+        var expected = new float[rows];
+        var actual = new float[rows];
+        var row = new float[cols];
+        fixed (sbyte* pq = q, pqi = qi) fixed (float* ps = s, psi = si, px = x, pe = expected, pa = actual)
+        {
+            Q8Layout.Interleave(pq, ps, rows, cols, groupSize, pqi, psi);
+            var plain = new Matrix(pq, ps, rows, cols, groupSize);
+            var interleaved = new Matrix(pqi, psi, rows, cols, groupSize, interleaved: true);
+            Kernels.Q8Kernels.Rows(plain, px, pe, 0, rows);
+            Kernels.Q8Kernels.Rows(interleaved, px, pa, 0, rows);
+            for (int r = 0; r < rows; r++)
+            {
+                Assert.True(Math.Abs(expected[r] - actual[r]) < 1e-3, $"row {r}: {actual[r]} vs {expected[r]}");
+                interleaved.CopyRow(r, row);
+                for (int c = 0; c < cols; c++) Assert.Equal(q[r * cols + c] * s[(r * cols + c) / groupSize], row[c]);
+            }
+        }
+    }
+
+    [Fact]
+    public void SavedQ8ModelLoadsBackWithTheSameLogits()
+    {
+        using var dir = new TempDir();
+        var config = new ModelConfig { Dim = 64, HiddenDim = 96, NLayers = 2, NHeads = 4, NKvHeads = 2, VocabSize = 50, MaxSeqLen = 32, SharedClassifier = false };
+        TestModel.Random(config, 8).WriteLlama2c(dir.File("f32.bin"));
+        using var quantized = LlamaModel.Load(dir.File("f32.bin"), new ModelLoadOptions { Format = WeightFormat.Q8 });
+        Llama2cWriter.WriteQ8(quantized, dir.File("q8.bin"));
+        using var loaded = LlamaModel.Load(dir.File("q8.bin"));
+        Assert.True(loaded.Weights.IsQuantized);
+        Assert.Equal(32, loaded.Weights.GroupSize);
+        Assert.Equal(quantized.Config, loaded.Config);
+        // int8 values plus one float per 32 of them, against 4 bytes per float32 weight.
+        Assert.True(new FileInfo(dir.File("q8.bin")).Length < new FileInfo(dir.File("f32.bin")).Length / 3);
+        using var a = quantized.CreateSession(new SessionOptions { Threads = 1 });
+        using var b = loaded.CreateSession(new SessionOptions { Threads = 1 });
+        foreach (int t in new[] { 1, 7, 49, 3 })
+            Assert.Equal(a.Forward(t).ToArray(), b.Forward(t).ToArray());
+    }
+
     [Fact]
     public void Q8FollowsFp32OnStories260K()
     {

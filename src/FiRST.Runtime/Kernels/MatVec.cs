@@ -41,7 +41,7 @@ public sealed unsafe class MatVec : ParallelJob
     /// <inheritdoc />
     public override void Execute(int start, int end)
     {
-        if (_w.IsQuantized) Q8Kernels.Rows(_w.Quantized, _w.Scales, _w.Cols, _w.GroupSize, _x, _out, start, end);
+        if (_w.IsQuantized) Q8Kernels.Rows(_w, _x, _out, start, end);
         else DotKernels.Rows(_w.Data, _w.Cols, _x, _out, start, end);
     }
 }

@@ -41,9 +41,18 @@ public static unsafe class Llama2cWriter
     private static void WriteQuantized(Stream s, Matrix m)
     {
         if (!m.IsQuantized) throw new InvalidOperationException("expected an int8 matrix");
-        // Written in slices: an embedding table can pass 2 GiB.
-        for (long offset = 0; offset < m.Length; offset += 1 << 30)
-            s.Write(new ReadOnlySpan<byte>((byte*)m.Quantized + offset, (int)Math.Min(1 << 30, m.Length - offset)));
-        s.Write(new ReadOnlySpan<byte>(m.Scales, checked((int)(m.Length / m.GroupSize * 4))));
+        // The file is row-major: all values, then all scales.
+        var values = new sbyte[m.Cols];
+        var scales = new float[m.Cols / m.GroupSize];
+        for (int r = 0; r < m.Rows; r++)
+        {
+            Q8Layout.ReadRow(m, r, values, scales);
+            s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        }
+        for (int r = 0; r < m.Rows; r++)
+        {
+            Q8Layout.ReadRow(m, r, values, scales);
+            s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan()));
+        }
     }
 }

@@ -16,11 +16,17 @@ public readonly unsafe struct Matrix
         Cols = cols;
     }
 
-    /// <summary>Wraps int8 values and their group scales, memory that the caller keeps alive.</summary>
-    public Matrix(sbyte* quantized, float* scales, int rows, int cols, int groupSize)
+    /// <summary>
+    /// Wraps int8 values and their group scales, memory that the caller keeps alive, in row-major or
+    /// <see cref="Q8Layout"/>'s interleaved order.
+    /// </summary>
+    public Matrix(sbyte* quantized, float* scales, int rows, int cols, int groupSize, bool interleaved = false)
     {
         if (groupSize <= 0 || cols % groupSize != 0)
             throw new ArgumentException($"group size {groupSize} does not divide the row length {cols}");
+        if (interleaved && !Q8Layout.CanInterleave(cols, groupSize))
+            throw new ArgumentException($"rows of {cols} in groups of {groupSize} cannot be interleaved");
+        IsInterleaved = interleaved;
         Quantized = quantized;
         Scales = scales;
         Rows = rows;
@@ -39,6 +45,9 @@ public readonly unsafe struct Matrix
 
     /// <summary>Elements per scale of a quantized matrix; 0 when float32.</summary>
     public int GroupSize { get; }
+
+    /// <summary>True when int8 values are in <see cref="Q8Layout"/>'s interleaved order.</summary>
+    public bool IsInterleaved { get; }
 
     /// <summary>True for int8 weights with group scales.</summary>
     public bool IsQuantized => Quantized != null;
@@ -68,6 +77,16 @@ public readonly unsafe struct Matrix
         if (!IsQuantized)
         {
             Row(row).CopyTo(destination);
+            return;
+        }
+        if (IsInterleaved)
+        {
+            for (int c = 0; c < Cols; c += Q8Layout.ChunkCols)
+            {
+                var (at, scale) = Q8Layout.Offsets(true, Rows, Cols, GroupSize, row, c);
+                float sc = Scales[scale];
+                for (int j = 0; j < Q8Layout.ChunkCols; j++) destination[c + j] = Quantized[at + j] * sc;
+            }
             return;
         }
         sbyte* q = Quantized + (long)row * Cols;

@@ -26,13 +26,38 @@ public static unsafe class Quantizer
     /// <summary>Quantizes a float32 matrix into new buffers added to <paramref name="owned"/>.</summary>
     internal static Matrix Quantize(Matrix m, int groupSize, List<IDisposable> owned)
     {
-        if (m.IsQuantized) return m;
+        if (m.IsQuantized) return Repack(m, owned);
+        var q = NativeBuffer.SBytes(m.Length);
+        var s = NativeBuffer.Floats(m.Length / groupSize);
+        Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
+        var quantized = new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize);
+        var repacked = Repack(quantized, owned);
+        if (repacked.IsInterleaved)
+        {
+            q.Dispose();
+            s.Dispose();
+        }
+        else
+        {
+            owned.Add(q);
+            owned.Add(s);
+        }
+        return repacked;
+    }
+
+    /// <summary>
+    /// A row-major int8 matrix copied into the interleaved order (new buffers added to <paramref name="owned"/>)
+    /// when its shape allows; otherwise the matrix itself.
+    /// </summary>
+    internal static Matrix Repack(Matrix m, List<IDisposable> owned)
+    {
+        if (m.IsInterleaved || !Q8Layout.CanInterleave(m.Cols, m.GroupSize)) return m;
         var q = NativeBuffer.SBytes(m.Length);
         owned.Add(q);
-        var s = NativeBuffer.Floats(m.Length / groupSize);
+        var s = NativeBuffer.Floats(m.Length / m.GroupSize);
         owned.Add(s);
-        Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
-        return new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize);
+        Q8Layout.Interleave(m.Quantized, m.Scales, m.Rows, m.Cols, m.GroupSize, q.SByteData, s.Data);
+        return new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, m.GroupSize, interleaved: true);
     }
 
     /// <summary>Quantizes <paramref name="length"/> floats (a multiple of <paramref name="groupSize"/>).</summary>
