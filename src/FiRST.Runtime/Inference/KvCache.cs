@@ -6,8 +6,8 @@ namespace FiRST.Runtime.Inference;
 /// </summary>
 public sealed class KvCache
 {
-    private readonly float[]?[] _keys;
-    private readonly float[]?[] _values;
+    private readonly ArraySegment<float>?[] _keys;
+    private readonly ArraySegment<float>?[] _values;
 
     /// <summary>Allocates storage for the layers <paramref name="allocate"/> accepts.</summary>
     public KvCache(ModelConfig config, Func<int, bool>? allocate = null)
@@ -15,17 +15,17 @@ public sealed class KvCache
         ArgumentNullException.ThrowIfNull(config);
         KvDim = config.KvDim;
         MaxSeqLen = config.MaxSeqLen;
-        _keys = new float[]?[config.NLayers];
-        _values = new float[]?[config.NLayers];
+        _keys = new ArraySegment<float>?[config.NLayers];
+        _values = new ArraySegment<float>?[config.NLayers];
         long perLayer = (long)config.MaxSeqLen * config.KvDim;
         if (perLayer > Array.MaxLength)
             throw new FiRSTException($"a KV cache of {config.MaxSeqLen} x {config.KvDim} floats per layer is larger than one array can hold");
         for (int l = 0; l < config.NLayers; l++)
         {
             if (allocate != null && !allocate(l)) continue;
-            // Pinned: kernels take pointers into the cache without fixing it on every token.
-            _keys[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
-            _values[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
+            // Pinned and cache-line aligned: kernels take pointers into it and read it with vector loads.
+            _keys[l] = AlignedBuffer.Floats(perLayer);
+            _values[l] = AlignedBuffer.Floats(perLayer);
         }
     }
 
@@ -48,16 +48,16 @@ public sealed class KvCache
         {
             long total = 0;
             for (int l = 0; l < _keys.Length; l++)
-                if (_keys[l] is { } k) total += 2L * k.Length * sizeof(float);
+                if (_keys[l] is { } k) total += 2L * k.Count * sizeof(float);
             return total;
         }
     }
 
     /// <summary>Keys of a layer, <c>[max_seq_len * kv_dim]</c>.</summary>
-    public Span<float> Keys(int layer) => _keys[layer] ?? throw NotAllocated(layer);
+    public Span<float> Keys(int layer) => _keys[layer] is { } k ? k : throw NotAllocated(layer);
 
     /// <summary>Values of a layer, <c>[max_seq_len * kv_dim]</c>.</summary>
-    public Span<float> Values(int layer) => _values[layer] ?? throw NotAllocated(layer);
+    public Span<float> Values(int layer) => _values[layer] is { } v ? v : throw NotAllocated(layer);
 
     private static FiRSTException NotAllocated(int layer) =>
         new($"layer {layer} has no KV storage in this session: its mask skips it");

@@ -8,36 +8,36 @@ internal sealed class RunState
 {
     public RunState(ModelConfig c)
     {
-        X = new float[c.Dim];
-        Xb = new float[c.Dim];
-        Xb2 = new float[c.Dim];
-        Hb = new float[c.HiddenDim];
-        Hb2 = new float[c.HiddenDim];
-        Q = new float[c.Dim];
-        K = new float[c.KvDim];
-        V = new float[c.KvDim];
-        Att = new float[(long)c.NHeads * c.MaxSeqLen];
-        Logits = new float[c.VocabSize];
+        X = AlignedBuffer.Floats(c.Dim);
+        Xb = AlignedBuffer.Floats(c.Dim);
+        Xb2 = AlignedBuffer.Floats(c.Dim);
+        Hb = AlignedBuffer.Floats(c.HiddenDim);
+        Hb2 = AlignedBuffer.Floats(c.HiddenDim);
+        Q = AlignedBuffer.Floats(c.Dim);
+        K = AlignedBuffer.Floats(c.KvDim);
+        V = AlignedBuffer.Floats(c.KvDim);
+        Att = AlignedBuffer.Floats((long)c.NHeads * c.MaxSeqLen);
+        Logits = AlignedBuffer.Floats(c.VocabSize);
     }
 
     /// <summary>Residual stream <c>[dim]</c>.</summary>
-    public float[] X { get; }
+    public ArraySegment<float> X { get; }
     /// <summary>Normed input / attention output <c>[dim]</c>.</summary>
-    public float[] Xb { get; }
+    public ArraySegment<float> Xb { get; }
     /// <summary>Projection output added to the residual <c>[dim]</c>.</summary>
-    public float[] Xb2 { get; }
+    public ArraySegment<float> Xb2 { get; }
     /// <summary>Gate activations <c>[hidden]</c>.</summary>
-    public float[] Hb { get; }
+    public ArraySegment<float> Hb { get; }
     /// <summary>Up activations <c>[hidden]</c>.</summary>
-    public float[] Hb2 { get; }
+    public ArraySegment<float> Hb2 { get; }
     /// <summary>Query <c>[dim]</c>.</summary>
-    public float[] Q { get; }
+    public ArraySegment<float> Q { get; }
     /// <summary>Key of the current position <c>[kv_dim]</c>.</summary>
-    public float[] K { get; }
+    public ArraySegment<float> K { get; }
     /// <summary>Value of the current position <c>[kv_dim]</c>.</summary>
-    public float[] V { get; }
+    public ArraySegment<float> V { get; }
     /// <summary>Attention scores <c>[n_heads, max_seq_len]</c>.</summary>
-    public float[] Att { get; }
+    public ArraySegment<float> Att { get; }
     /// <summary>Output logits <c>[vocab]</c>.</summary>
-    public float[] Logits { get; }
+    public ArraySegment<float> Logits { get; }
 }

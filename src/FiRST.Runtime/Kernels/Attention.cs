@@ -1,4 +1,5 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace FiRST.Runtime.Kernels;
 
@@ -44,18 +45,59 @@ public sealed unsafe class Attention : ParallelJob
     public override void Execute(int start, int end)
     {
         int hs = _c.HeadSize, kvDim = _c.KvDim, kvMul = _c.KvMul, n = _pos + 1;
+        float scale = 1f / _scale;
         for (int h = start; h < end; h++)
         {
-            var q = new ReadOnlySpan<float>(_q + h * hs, hs);
-            var att = new Span<float>(_att + (long)h * _c.MaxSeqLen, n);
+            float* q = _q + h * hs;
+            float* att = _att + (long)h * _c.MaxSeqLen;
             int kvOffset = h / kvMul * hs;
+            // Heads are short (8 to 128 floats): inline loops, not a library call per position, whose fixed
+            // cost dominated small models.
             for (int t = 0; t < n; t++)
-                att[t] = TensorPrimitives.Dot(q, new ReadOnlySpan<float>(_keys + (long)t * kvDim + kvOffset, hs)) / _scale;
-            Ops.Softmax(att);
-            var o = new Span<float>(_out + h * hs, hs);
-            o.Clear();
-            for (int t = 0; t < n; t++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(_values + (long)t * kvDim + kvOffset, hs), att[t], o, o);
+                att[t] = Dot(q, _keys + (long)t * kvDim + kvOffset, hs) * scale;
+            Ops.Softmax(new Span<float>(att, n));
+            WeightedSum(_out + h * hs, _values + kvOffset, kvDim, att, n, hs);
         }
     }
+
+    /// <summary>
+    /// <c>o = sum_t a[t] * v[t]</c>, eight lanes at a time with the running sum kept in a register: adding into
+    /// memory position by position chains every store to the next load.
+    /// </summary>
+    private static void WeightedSum(float* o, float* v, int stride, float* a, int n, int hs)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= hs; i += 8)
+            {
+                var acc = Vector256<float>.Zero;
+                float* vi = v + i;
+                for (int t = 0; t < n; t++) acc = Vector256.FusedMultiplyAdd(Vector256.Load(vi + (long)t * stride), Vector256.Create(a[t]), acc);
+                acc.Store(o + i);
+            }
+        }
+        for (; i < hs; i++)
+        {
+            float sum = 0;
+            for (int t = 0; t < n; t++) sum += a[t] * v[(long)t * stride + i];
+            o[i] = sum;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(float* a, float* b, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc);
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) sum += a[i] * b[i];
+        return sum;
+    }
+
 }
