@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using FiRST.Runtime;
 using FiRST.Runtime.Diagnostics;
+using FiRST.Runtime.Kernels;
 
 namespace FiRST.Cli.Commands;
 
@@ -36,11 +37,15 @@ internal static class BenchCommand
             error.WriteLine($"loading {path}");
             using var llama = LlamaModel.Load(path, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var result = Measure(llama, t, n, p, r, error);
-            if (llama.Weights.IsQuantized && !IsQuantizedFile(path))
+            if (parse.GetValue(quant) == "q8")
             {
-                error.WriteLine("comparing with the float32 weights");
+                // Quantized at load: set it against the weights as stored, unless the file was int8 already.
                 using var reference = LlamaModel.Load(path);
-                result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t) };
+                if (!reference.Weights.IsQuantized)
+                {
+                    error.WriteLine("comparing with the float32 weights");
+                    result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t) };
+                }
             }
             error.WriteLine("measuring memory bandwidth");
             result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
@@ -49,12 +54,6 @@ internal static class BenchCommand
             return 0;
         });
         return command;
-    }
-
-    private static bool IsQuantizedFile(string path)
-    {
-        using var reference = LlamaModel.Load(path);
-        return reference.Weights.IsQuantized;
     }
 
     private static int Positive(int value, string name) =>
@@ -76,10 +75,10 @@ internal static class BenchCommand
         {
             session.Reset();
             long start = Stopwatch.GetTimestamp();
-            int token = Kernels.ArgMax(session.Prefill(prompt));
+            int token = Ops.ArgMax(session.Prefill(prompt));
             double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < steps; i++) token = Kernels.ArgMax(session.Forward(token));
+            for (int i = 0; i < steps; i++) token = Ops.ArgMax(session.Forward(token));
             double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (run < 0) continue;
             prefill[run] = promptTokens / prefillSeconds;
@@ -138,12 +137,6 @@ internal static class BenchCommand
             o.WriteLine($"logits RMS error       {q.LogitsRmsError,10:F4}   (logits RMS {q.LogitsRms:F3}, {q.Steps} greedy steps vs float32)");
             o.WriteLine($"greedy agreement       {q.TeacherForcedAgreement,10:P1}   (same context; free-running {q.FreeRunningAgreement:P1}, first difference at token {q.FirstDivergence})");
         }
-    }
-
-    /// <summary>Short names for the kernels the benchmark calls.</summary>
-    private static class Kernels
-    {
-        public static int ArgMax(ReadOnlySpan<float> logits) => FiRST.Runtime.Kernels.Ops.ArgMax(logits);
     }
 }
 

@@ -61,9 +61,7 @@ public sealed class Transformer : IDisposable
         var values = cache.Values(layer);
         var k = keys.Slice(pos * kvDim, kvDim);
         var v = values.Slice(pos * kvDim, kvDim);
-        _matVec.Run(s.Q, s.Xb, lw.Wq);
-        _matVec.Run(k, s.Xb, lw.Wk);
-        _matVec.Run(v, s.Xb, lw.Wv);
+        _matVec.Run(s.Q, lw.Wq, k, lw.Wk, v, lw.Wv, s.Xb);
         Ops.Rope(s.Q, _c.HeadSize, _rope.Cos(pos), _rope.Sin(pos));
         Ops.Rope(k, _c.HeadSize, _rope.Cos(pos), _rope.Sin(pos));
         _attention.Run(s.Xb, s.Q, keys, values, s.Att, pos);
@@ -72,8 +70,7 @@ public sealed class Transformer : IDisposable
 
         // Feed-forward block: x += W2 · (silu(W1·n(x)) * W3·n(x)).
         Ops.RmsNorm(s.Xb, s.X, lw.RmsFfn.Row(0), _c.NormEps);
-        _matVec.Run(s.Hb, s.Xb, lw.W1);
-        _matVec.Run(s.Hb2, s.Xb, lw.W3);
+        _matVec.Run(s.Hb, lw.W1, s.Hb2, lw.W3, s.Xb);
         Ops.SwiGlu(s.Hb, s.Hb2);
         _matVec.Run(s.Xb, s.Hb, lw.W2);
         System.Numerics.Tensors.TensorPrimitives.Add(s.X, s.Xb, s.X);
