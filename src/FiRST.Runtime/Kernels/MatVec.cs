@@ -15,6 +15,9 @@ public sealed unsafe class MatVec : ParallelJob
 
     private const int MaxParts = 3;
 
+    /// <summary>Float32 matrices at least this large come from memory, not cache: read them one row at a time.</summary>
+    private const long StreamingBytes = 1 << 20;
+
     private readonly WorkerPool _pool;
     private readonly Matrix[] _w = new Matrix[MaxParts];
     private readonly nint[] _out = new nint[MaxParts];
@@ -116,6 +119,7 @@ public sealed unsafe class MatVec : ParallelJob
             var w = _w[i];
             float* o = (float*)_out[i];
             if (w.IsQuantized) Q8Kernels.Rows(w, _x, o, s, e);
+            else if (w.Bytes >= StreamingBytes) DotKernels.RowsStreaming(w.Data, w.Cols, _x, o, s, e);
             else DotKernels.Rows(w.Data, w.Cols, _x, o, s, e);
             start = last;
         }
