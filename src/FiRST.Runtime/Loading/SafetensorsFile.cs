@@ -69,10 +69,18 @@ internal sealed unsafe class SafetensorsFile : IDisposable
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, "header", "expected a JSON object");
             var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
-            foreach (var prop in doc.RootElement.EnumerateObject())
+            try
             {
-                if (prop.Name == "__metadata__") continue;
-                entries[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLength);
+                foreach (var prop in doc.RootElement.EnumerateObject())
+                {
+                    if (prop.Name == "__metadata__") continue;
+                    entries[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLength);
+                }
+            }
+            catch (InvalidOperationException e)
+            {
+                // System.Text.Json reads strings lazily: invalid UTF-8 in a name or value surfaces here.
+                throw new ModelLoadException(path, "header", $"invalid JSON text: {e.Message}", e);
             }
             return entries;
         }
@@ -104,7 +112,8 @@ internal sealed unsafe class SafetensorsFile : IDisposable
         }
         if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new ModelLoadException(path, name, "expected data_offsets [begin, end]");
-        long begin = off[0].TryGetInt64(out long b) ? b : -1, end = off[1].TryGetInt64(out long en) ? en : -1;
+        long begin = off[0].ValueKind == JsonValueKind.Number && off[0].TryGetInt64(out long b) ? b : -1;
+        long end = off[1].ValueKind == JsonValueKind.Number && off[1].TryGetInt64(out long en) ? en : -1;
         if (begin < 0 || end < begin || end > dataLength)
             throw new ModelLoadException(path, name, $"data_offsets [{off[0].GetRawText()}, {off[1].GetRawText()}] lie outside the {dataLength} bytes of data");
         long elementSize = dtype == SafetensorsDType.F32 ? 4 : 2;
