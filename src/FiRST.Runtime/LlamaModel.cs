@@ -18,6 +18,12 @@ public sealed class ModelLoadOptions
     /// </summary>
     public WeightFormat Format { get; init; } = WeightFormat.AsStored;
 
+    /// <summary>
+    /// Check every weight for NaN and infinity at load (an error names the tensor). <c>null</c>, the default,
+    /// checks models of up to 1 GiB of weights, where the scan costs well under a second.
+    /// </summary>
+    public bool? CheckFinite { get; init; }
+
     /// <summary>Preferred quantization group size (a power of two); halved where it does not divide a row.</summary>
     public int GroupSize { get; init; } = Quantizer.DefaultGroupSize;
 }
@@ -84,6 +90,19 @@ public sealed class LlamaModel : IDisposable
         else
             loaded = Llama2cCheckpoint.Load(path, loadLayer);
 
+        long bytes = loaded.config.ParameterCount * sizeof(float);
+        if (options?.CheckFinite ?? bytes <= WeightValidation.DefaultLimitBytes)
+        {
+            try
+            {
+                WeightValidation.CheckFinite(loaded.weights, path);
+            }
+            catch
+            {
+                loaded.weights.Dispose();
+                throw;
+            }
+        }
         if (options?.Layers is { } m && m.LayerCount != loaded.config.NLayers)
         {
             loaded.weights.Dispose();

@@ -1,0 +1,55 @@
+using System.Numerics.Tensors;
+
+namespace FiRST.Runtime.Loading;
+
+/// <summary>
+/// Finds NaN and infinite weights at load, naming the tensor: a corrupt or badly converted checkpoint
+/// otherwise shows up only as garbage text much later.
+/// </summary>
+internal static unsafe class WeightValidation
+{
+    /// <summary>Models up to this many bytes of weights are checked unless the caller says otherwise.</summary>
+    public const long DefaultLimitBytes = 1L << 30;
+
+    public static void CheckFinite(ModelWeights w, string path)
+    {
+        Check(w.TokenEmbedding, "token_embedding", path);
+        for (int l = 0; l < w.Layers.Count; l++)
+        {
+            if (w.Layers[l] is not { } layer) continue;
+            string p = $"layers.{l}.";
+            Check(layer.RmsAtt, p + "rms_att", path);
+            Check(layer.Wq, p + "wq", path);
+            Check(layer.Wk, p + "wk", path);
+            Check(layer.Wv, p + "wv", path);
+            Check(layer.Wo, p + "wo", path);
+            Check(layer.RmsFfn, p + "rms_ffn", path);
+            Check(layer.W1, p + "w1", path);
+            Check(layer.W2, p + "w2", path);
+            Check(layer.W3, p + "w3", path);
+        }
+        Check(w.RmsFinal, "rms_final", path);
+        Check(w.Classifier, "classifier", path);
+    }
+
+    private static void Check(Matrix m, string name, string path)
+    {
+        // Quantized values are integers; only their scales can be non-finite.
+        float* p = m.IsQuantized ? m.Scales : m.Data;
+        long count = m.IsQuantized ? m.Length / m.GroupSize : m.Length;
+        const int Slice = 1 << 24;
+        for (long start = 0; start < count; start += Slice)
+        {
+            var span = new ReadOnlySpan<float>(p + start, (int)Math.Min(Slice, count - start));
+            // MaxMagnitude is NaN if any element is NaN and infinite if any is infinite.
+            if (float.IsFinite(TensorPrimitives.MaxMagnitude(span))) continue;
+            for (int i = 0; i < span.Length; i++)
+                if (!float.IsFinite(span[i]))
+                {
+                    long index = start + i;
+                    string what = m.IsQuantized ? "scale" : "element";
+                    throw new ModelLoadException(path, name, $"{what} {index} is {span[i]}; weights must be finite numbers");
+                }
+        }
+    }
+}

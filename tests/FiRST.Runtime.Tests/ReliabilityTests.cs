@@ -1,0 +1,74 @@
+using FiRST.Runtime.Generation;
+using FiRST.Runtime.Sampling;
+using FiRST.Runtime.Tests.Support;
+using FiRST.Runtime.Tokenization;
+using Xunit;
+
+namespace FiRST.Runtime.Tests;
+
+/// <summary>Non-finite weights, concurrent sessions over one model, cancellation.</summary>
+public sealed class ReliabilityTests
+{
+    private static readonly ModelConfig Small = new() { Dim = 32, HiddenDim = 48, NLayers = 3, NHeads = 4, NKvHeads = 2, VocabSize = 40, MaxSeqLen = 64 };
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void NonFiniteWeightIsReportedWithTheTensorName(float bad)
+    {
+        using var dir = new TempDir();
+        var model = TestModel.Random(Small, 3);
+        model.Wk[1][17] = bad;
+        model.WriteLlama2c(dir.File("m.bin"));
+
+        var ex = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(dir.File("m.bin")));
+        Assert.Equal("layers.1.wk", ex.Field);
+        Assert.Contains("element 17", ex.Message);
+
+        // The check can be turned off (large models, or on purpose).
+        using var unchecked_ = LlamaModel.Load(dir.File("m.bin"), new ModelLoadOptions { CheckFinite = false });
+        Assert.Equal(Small.NLayers, unchecked_.Config.NLayers);
+    }
+
+    [Fact]
+    public void EightConcurrentSessionsMatchSequentialRuns()
+    {
+        SharedModels.Require();
+        using var model = LlamaModel.Load(SharedModels.Stories260K);
+        var tokenizer = TextTokenizer.Load(SharedModels.Tok512);
+        // Mixed paths: all layers and two layer masks; greedy and sampled; one and two threads.
+        var masks = new LayerMask?[] { null, LayerMask.FromKept(5, [0, 1, 3]), LayerMask.FromKept(5, [0, 4]) };
+        var jobs = Enumerable.Range(0, 8).Select(i => (
+            Generator: new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1 + i % 2, Mask = masks[i % 3] }),
+            Prompt: i % 2 == 0 ? "Once upon a time" : "The cat",
+            Options: new GenerationOptions { MaxSteps = 80, Sampling = new SamplerOptions { Temperature = i % 4 == 0 ? 0 : 0.9f, Seed = (ulong)i } })).ToArray();
+
+        string[] sequential = jobs.Select(j => Ids(j.Generator.Generate(j.Prompt, j.Options))).ToArray();
+        var concurrent = new string[jobs.Length];
+        var threads = jobs.Select((j, i) => new Thread(() => concurrent[i] = Ids(j.Generator.Generate(j.Prompt, j.Options)))).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+
+        Assert.Equal(sequential, concurrent);
+        Assert.True(sequential.Distinct().Count() > 3, "the jobs should differ, or the test shows little");
+    }
+
+    [Fact]
+    public async Task CancellationDuringPrefillStopsAndLeavesTheModelUsable()
+    {
+        SharedModels.Require();
+        using var model = LlamaModel.Load(SharedModels.Stories260K);
+        var generator = new TextGenerator(model, TextTokenizer.Load(SharedModels.Tok512));
+        using var cts = new CancellationTokenSource();
+        cts.Cancel(); // cancelled before the first layer of the prompt
+        var run = generator.Generate(string.Concat(Enumerable.Repeat("a long prompt ", 20)), new GenerationOptions { MaxSteps = 0 }, cts.Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { await foreach (var _ in run.StreamAsync()) { } });
+        Assert.Equal(StopReason.Cancelled, run.Stats.StopReason);
+        Assert.Equal(0, run.Stats.GeneratedTokens);
+
+        var again = generator.Generate("Once upon a time", new GenerationOptions { MaxSteps = 20, Sampling = new() { Temperature = 0 } });
+        Assert.NotEmpty(again.ToList());
+    }
+
+    private static string Ids(GenerationRun run) => string.Join(",", run.Select(t => t.Id)) + "|" + run.Stats.StopReason;
+}
