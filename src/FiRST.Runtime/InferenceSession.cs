@@ -131,6 +131,18 @@ public sealed class InferenceSession : IDisposable
         _cache = null;
         Transformer.Dispose();
         _pool.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// A session that was never disposed still lets its worker threads end and its scratch memory go: the
+    /// threads keep only the pool alive, not the session.
+    /// </summary>
+    ~InferenceSession()
+    {
+        // A constructor that threw leaves these unset.
+        Transformer?.Dispose();
+        _pool?.Release();
     }
 }
 

@@ -70,5 +70,23 @@ public sealed class ReliabilityTests
         Assert.NotEmpty(again.ToList());
     }
 
+    [Fact]
+    public void SessionsThatAreNeverDisposedAreFinalizedSafely()
+    {
+        SharedModels.Require();
+        using var model = LlamaModel.Load(SharedModels.Stories260K);
+        // One session whose constructor throws (mask of the wrong length), and one left undisposed with workers.
+        Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Mask = LayerMask.All(3) }));
+        MakeAndDrop(model);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        // Still alive, and the model still works.
+        using var session = model.CreateSession(new SessionOptions { Threads = 2 });
+        Assert.Equal(512, session.Forward(1).Length);
+
+        static void MakeAndDrop(LlamaModel m) => m.CreateSession(new SessionOptions { Threads = 2 }).Forward(1);
+    }
+
     private static string Ids(GenerationRun run) => string.Join(",", run.Select(t => t.Id)) + "|" + run.Stats.StopReason;
 }

@@ -155,12 +155,18 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>Stops the worker threads.</summary>
+    /// <summary>Stops the worker threads and waits for them to end.</summary>
     public void Dispose()
+    {
+        Release();
+        foreach (var t in _workers) t.Join();
+    }
+
+    /// <summary>Tells the worker threads to end without waiting for them (safe from a finalizer).</summary>
+    internal void Release()
     {
         if (_disposed) return;
         _disposed = true;
         lock (_gate) Monitor.PulseAll(_gate);
-        foreach (var t in _workers) t.Join();
     }
 }
