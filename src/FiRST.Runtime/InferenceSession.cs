@@ -11,6 +11,7 @@ public sealed class InferenceSession : IDisposable
 {
     private readonly LlamaModel _model;
     private readonly WorkerPool _pool;
+    private readonly Paths.IDecodePath _genericPath;
     private KvCache? _cache;
 
     internal InferenceSession(LlamaModel model, SessionOptions options)
@@ -27,6 +28,7 @@ public sealed class InferenceSession : IDisposable
         Mask = mask;
         _pool = new WorkerPool(options.Threads);
         _cache = new KvCache(config, mask.IsKept);
+        _genericPath = new Paths.MaskedPath(mask);
         Transformer = new Transformer(config, model.Weights, model.Rope, _pool);
     }
 
@@ -62,8 +64,17 @@ public sealed class InferenceSession : IDisposable
     /// next-token logits (valid until the next call). Allocates nothing.
     /// </summary>
     /// <exception cref="ContextFullException">The session already holds <c>max_seq_len</c> positions.</exception>
-    public ReadOnlySpan<float> Forward(int token)
+    public ReadOnlySpan<float> Forward(int token) => Forward(token, _genericPath);
+
+    /// <summary>
+    /// Like <see cref="Forward(int)"/>, with the layers run by <paramref name="path"/> (a generated task path,
+    /// or any <see cref="Paths.IDecodePath"/>), whose mask must be this session's.
+    /// </summary>
+    public ReadOnlySpan<float> Forward(int token, Paths.IDecodePath path)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!ReferenceEquals(path.Mask, Mask) && !path.Mask.Equals(Mask))
+            throw new ArgumentException($"the path runs layers {path.Mask} but the session was created for {Mask}", nameof(path));
         var cache = Cache;
         if (Position >= Config.MaxSeqLen) throw new ContextFullException(Config.MaxSeqLen);
         _model.Enter();
@@ -71,7 +82,7 @@ public sealed class InferenceSession : IDisposable
         {
             var t = Transformer;
             t.Embed(token);
-            foreach (int layer in Mask.KeptLayers) t.Layer(layer, Position, cache);
+            path.RunLayers(t, cache, Position);
             var logits = t.Logits();
             Position++;
             return logits;
