@@ -74,6 +74,10 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         Fuzz("tok.model", model, LoadTokenizer, seed: 6);
     }
 
+    [Fact]
+    public void ProfileJson() =>
+        Fuzz("p.first.json", Encoding.UTF8.GetBytes(ProfileTests.Valid), path => Profiles.ModelProfile.Load(path), seed: 7, text: true);
+
     [Theory]
     [MemberData(nameof(Regressions))]
     public void FormerCrashesFailCleanly(string name, string file, byte[] content)
