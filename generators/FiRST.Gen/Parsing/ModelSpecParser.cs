@@ -1,0 +1,449 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using FiRST.Gen.Model;
+using Microsoft.CodeAnalysis;
+
+namespace FiRST.Gen.Parsing
+{
+    /// <summary>
+    /// Turns the text of a FiRST profile (<c>schema</c> present) or of a bare Hugging Face Llama
+    /// <c>config.json</c> (<c>hidden_size</c> present) into a validated <see cref="ModelSpec"/>, following
+    /// docs/profile-schema.md and the checks of <c>FiRST.Runtime.ModelConfig.Validate</c>, so that generated
+    /// code never fails at run time on numbers the build accepted. Problems become diagnostics at the
+    /// attribute's argument; task problems are all collected, model problems stop at the first.
+    /// </summary>
+    internal sealed class ModelSpecParser
+    {
+        /// <summary>The profile schema version this generator reads.</summary>
+        public const string ProfileSchema = "first.profile/1";
+
+        /// <summary>Largest dimension accepted (as <c>ModelConfig.MaxDimension</c>).</summary>
+        public const int MaxDimension = 1 << 20;
+
+        /// <summary>Largest number of layers accepted (as <c>ModelConfig.MaxLayers</c>).</summary>
+        public const int MaxLayers = 4096;
+
+        /// <summary>Longest task name accepted; C# identifiers may not exceed 512 characters.</summary>
+        public const int MaxTaskNameLength = 200;
+
+        /// <summary>Names of members the generator adds to the class, which the class itself cannot have.</summary>
+        public static readonly string[] GeneratedMemberNames =
+        {
+            "Dim", "HiddenDim", "NLayers", "NHeads", "NKvHeads", "HeadSize", "KvDim", "VocabSize", "MaxSeqLen",
+            "NormEps", "RopeTheta", "SharedClassifier", "Config", "Task", "UsedLayers", "LoadOptions", "PathFor",
+            "Paths", "FullPath",
+        };
+
+        private readonly string _file;
+        private readonly string _className;
+        private readonly LocationInfo? _location;
+        private readonly List<DiagnosticInfo> _diagnostics = new List<DiagnosticInfo>();
+
+        private ModelSpecParser(string file, string className, LocationInfo? location)
+        {
+            _file = file;
+            _className = className;
+            _location = location;
+        }
+
+        /// <summary>Parses and validates <paramref name="text"/>.</summary>
+        /// <param name="text">The file's text.</param>
+        /// <param name="file">The file as the attribute names it, for messages.</param>
+        /// <param name="className">The attributed class's name: a task path may not be named like it.</param>
+        /// <param name="location">Where diagnostics point (the attribute's argument).</param>
+        /// <returns>The spec, or <c>null</c> and at least one diagnostic.</returns>
+        public static (ModelSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics) Parse(string text, string file, string className, LocationInfo? location)
+        {
+            var parser = new ModelSpecParser(file, className, location);
+            ModelSpec? spec = null;
+            try
+            {
+                spec = parser.ParseDocument(text);
+            }
+            catch (ModelError e)
+            {
+                parser.Report(DiagnosticDescriptors.UnsupportedModel, file, e.Message);
+            }
+            if (parser._diagnostics.Count > 0) spec = null;
+            return (spec, parser._diagnostics.ToEquatableArray());
+        }
+
+        private ModelSpec? ParseDocument(string text)
+        {
+            JsonNode root;
+            try
+            {
+                root = JsonReader.Parse(text);
+            }
+            catch (JsonParseException e)
+            {
+                Report(DiagnosticDescriptors.InvalidJson, _file, e.Reason,
+                    e.Line.ToString(CultureInfo.InvariantCulture), e.Column.ToString(CultureInfo.InvariantCulture));
+                return null;
+            }
+
+            if (!(root is JsonObject obj)) throw new ModelError($"expected a JSON object at the top level, found {root.KindName}");
+            if (obj.Has("schema")) return ParseProfile(obj);
+            if (obj.Has("hidden_size")) return ParseHuggingFaceConfig(obj);
+            throw new ModelError("it is neither a FiRST profile (no \"schema\") nor a Hugging Face Llama config.json (no \"hidden_size\")");
+        }
+
+        private ModelSpec? ParseProfile(JsonObject root)
+        {
+            var schema = root.Get("schema");
+            if (!(schema is JsonString s) || s.Value != ProfileSchema)
+                throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema}\"");
+
+            if (!(root.Get("model") is JsonObject model)) throw new ModelError($"\"model\" must be an object, found {KindOf(root.Get("model"))}");
+            var architecture = model.Get("architecture");
+            if (!(architecture is JsonString a) || a.Value != "llama")
+                throw new ModelError($"model.architecture {Show(architecture)} is not supported; expected \"llama\"");
+
+            var spec = Validate(new ModelSpec(
+                IsProfile: true,
+                Dim: RequiredInt(model, "dim", "model."),
+                HiddenDim: RequiredInt(model, "hidden_dim", "model."),
+                NLayers: RequiredInt(model, "n_layers", "model."),
+                NHeads: RequiredInt(model, "n_heads", "model."),
+                NKvHeads: RequiredInt(model, "n_kv_heads", "model."),
+                VocabSize: RequiredInt(model, "vocab_size", "model."),
+                MaxSeqLen: RequiredInt(model, "max_seq_len", "model."),
+                NormEps: OptionalFloat(model, "norm_eps", "model.", 1e-5f),
+                RopeTheta: OptionalFloat(model, "rope_theta", "model.", 10000f),
+                SharedClassifier: OptionalBool(model, "shared_classifier", "model.", true),
+                Tasks: EquatableArray<TaskSpec>.Empty));
+
+            if (!(root.Get("tasks") is JsonArray tasks))
+                throw new ModelError($"\"tasks\" must be an array (it may be empty), found {KindOf(root.Get("tasks"))}");
+            return spec with { Tasks = ParseTasks(tasks, spec.NLayers) };
+        }
+
+        private ModelSpec ParseHuggingFaceConfig(JsonObject root)
+        {
+            // The same checks as FiRST.Runtime's HuggingFaceConfig reader, so a config the build accepts loads.
+            var modelType = root.Get("model_type");
+            if (modelType != null && !(modelType is JsonString mt && mt.Value == "llama"))
+                throw new ModelError($"model_type {Show(modelType)} is not supported; expected \"llama\"");
+            var ropeScaling = root.Get("rope_scaling");
+            if (ropeScaling != null && !(ropeScaling is JsonNull))
+                throw new ModelError("rope_scaling is not supported; expected null or absent");
+            if (root.Get("hidden_act") is JsonString act && act.Value != "silu")
+                throw new ModelError($"hidden_act \"{Clip(act.Value)}\" is not supported; expected \"silu\"");
+            foreach (var bias in new[] { "attention_bias", "mlp_bias" })
+                if (root.Get(bias) is JsonBool b && b.Value)
+                    throw new ModelError($"{bias} is not supported; expected false");
+
+            int heads = RequiredInt(root, "num_attention_heads", "");
+            var spec = Validate(new ModelSpec(
+                IsProfile: false,
+                Dim: RequiredInt(root, "hidden_size", ""),
+                HiddenDim: RequiredInt(root, "intermediate_size", ""),
+                NLayers: RequiredInt(root, "num_hidden_layers", ""),
+                NHeads: heads,
+                NKvHeads: root.Has("num_key_value_heads") ? RequiredInt(root, "num_key_value_heads", "") : heads,
+                VocabSize: RequiredInt(root, "vocab_size", ""),
+                MaxSeqLen: RequiredInt(root, "max_position_embeddings", ""),
+                NormEps: OptionalFloat(root, "rms_norm_eps", "", 1e-6f),
+                RopeTheta: OptionalFloat(root, "rope_theta", "", 10000f),
+                SharedClassifier: OptionalBool(root, "tie_word_embeddings", "", false),
+                Tasks: EquatableArray<TaskSpec>.Empty));
+            if (root.Has("head_dim") && RequiredInt(root, "head_dim", "") != spec.HeadSize)
+                throw new ModelError($"head_dim must equal hidden_size / num_attention_heads = {spec.HeadSize}");
+            return spec;
+        }
+
+        /// <summary>The checks of <c>ModelConfig.Validate</c>.</summary>
+        private static ModelSpec Validate(ModelSpec m)
+        {
+            Bounded("dim", m.Dim, MaxDimension);
+            Bounded("hidden_dim", m.HiddenDim, MaxDimension);
+            Bounded("n_layers", m.NLayers, MaxLayers);
+            Bounded("n_heads", m.NHeads, MaxDimension);
+            Bounded("n_kv_heads", m.NKvHeads, MaxDimension);
+            Bounded("vocab_size", m.VocabSize, MaxDimension);
+            Bounded("max_seq_len", m.MaxSeqLen, MaxDimension);
+            if (m.Dim % m.NHeads != 0) throw new ModelError($"dim {m.Dim} is not divisible by n_heads {m.NHeads}");
+            if (m.HeadSize % 2 != 0) throw new ModelError($"head size {m.HeadSize} (dim / n_heads) must be even for rotary embeddings");
+            if (m.NKvHeads > m.NHeads || m.NHeads % m.NKvHeads != 0)
+                throw new ModelError($"n_heads {m.NHeads} must be a multiple of n_kv_heads {m.NKvHeads}");
+            if (!(m.NormEps > 0 && m.NormEps < 1))
+                throw new ModelError($"norm_eps must be a small positive number, got {m.NormEps.ToString("R", CultureInfo.InvariantCulture)}");
+            if (!(m.RopeTheta > 1 && !float.IsInfinity(m.RopeTheta)))
+                throw new ModelError($"rope_theta must be a finite number above 1, got {m.RopeTheta.ToString("R", CultureInfo.InvariantCulture)}");
+            return m;
+        }
+
+        private static void Bounded(string name, int value, int max)
+        {
+            if (value <= 0 || value > max) throw new ModelError($"{name} must be between 1 and {max}, got {value}");
+        }
+
+        private EquatableArray<TaskSpec> ParseTasks(JsonArray tasks, int layers)
+        {
+            var result = new List<TaskSpec>();
+            var rawNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            var pascalNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            for (int i = 0; i < tasks.Items.Count; i++)
+            {
+                string where = $"tasks[{i}]";
+                if (!(tasks.Items[i] is JsonObject task)) throw new ModelError($"{where} must be an object, found {tasks.Items[i].KindName}");
+
+                string? name = ParseName(task, where, rawNames, pascalNames, out string? pascal);
+                string label = name ?? where;
+                var kept = ParseKeptLayers(task, label, layers);
+                if (kept != null)
+                {
+                    CheckSkippedLayers(task, label, layers, kept);
+                    CheckMeanP(task, label, layers);
+                }
+                if (name != null && pascal != null && kept != null && kept.Length > 0)
+                    result.Add(new TaskSpec(name, pascal, new EquatableArray<int>(kept)));
+            }
+            return result.ToEquatableArray();
+        }
+
+        private string? ParseName(JsonObject task, string where, Dictionary<string, string> rawNames, Dictionary<string, string> pascalNames, out string? pascal)
+        {
+            pascal = null;
+            var node = task.Get("name");
+            if (!(node is JsonString s))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, "of " + where, _file,
+                    node is null ? "\"name\" is missing" : $"\"name\" must be a string, found {node.KindName}");
+                return null;
+            }
+            string name = s.Value;
+            string shown = "'" + Clip(name) + "'";
+            if (name.Length > MaxTaskNameLength)
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it is longer than {MaxTaskNameLength} characters");
+                return name;
+            }
+            if (!IsIdentifier(name))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it is not a C# identifier (letters, digits and '_', not starting with a digit)");
+                return name;
+            }
+            string converted = ToPascalCase(name);
+            if (converted.Length == 0)
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it has no letter or digit to name the generated members after");
+                return name;
+            }
+            if (rawNames.TryGetValue(name, out string? first))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it repeats the task '{Clip(first)}' (names are compared ignoring case)");
+                return name;
+            }
+            rawNames.Add(name, name);
+            if (pascalNames.TryGetValue(converted, out string? clash))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it becomes '{converted}' in C#, like the task '{Clip(clash)}'");
+                return name;
+            }
+            pascalNames.Add(converted, name);
+            if (string.Equals(converted, "Full", StringComparison.OrdinalIgnoreCase))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "its path class would clash with the generated FullPath (all layers); rename the task");
+                return name;
+            }
+            if (string.Equals(converted + "Path", _className, StringComparison.Ordinal))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class '{converted}Path' would have the name of the class it is nested in");
+                return name;
+            }
+            pascal = converted;
+            return name;
+        }
+
+        private int[]? ParseKeptLayers(JsonObject task, string label, int layers)
+        {
+            var node = task.Get("kept_layers");
+            if (!(node is JsonArray array))
+            {
+                ReportMask(label, node is null ? "kept_layers is missing" : $"kept_layers must be an array, found {node.KindName}");
+                return null;
+            }
+            if (array.Items.Count == 0)
+            {
+                Report(DiagnosticDescriptors.EmptyMask, Clip(label), _file);
+                return null;
+            }
+            var kept = ReadLayerList(array, "kept_layers", label, layers);
+            if (kept == null) return null;
+            for (int i = 1; i < kept.Length; i++)
+            {
+                if (kept[i] == kept[i - 1])
+                {
+                    ReportMask(label, $"kept_layers lists layer {kept[i]} twice");
+                    return null;
+                }
+                if (kept[i] < kept[i - 1])
+                {
+                    ReportMask(label, $"kept_layers must be ascending, but {kept[i]} follows {kept[i - 1]}");
+                    return null;
+                }
+            }
+            return kept;
+        }
+
+        private void CheckSkippedLayers(JsonObject task, string label, int layers, int[] kept)
+        {
+            var node = task.Get("skipped_layers");
+            if (node is null || node is JsonNull) return;
+            if (!(node is JsonArray array))
+            {
+                ReportMask(label, $"skipped_layers must be an array, found {node.KindName}");
+                return;
+            }
+            var skipped = ReadLayerList(array, "skipped_layers", label, layers);
+            if (skipped == null) return;
+            var isKept = new bool[layers];
+            foreach (int l in kept) isKept[l] = true;
+            var expected = new List<int>();
+            for (int l = 0; l < layers; l++) if (!isKept[l]) expected.Add(l);
+            var actual = new List<int>(skipped);
+            actual.Sort();
+            bool same = actual.Count == expected.Count;
+            for (int i = 0; same && i < actual.Count; i++) same = actual[i] == expected[i];
+            if (!same)
+                ReportMask(label, $"skipped_layers [{Join(skipped)}] is not the complement of kept_layers (expected [{Join(expected)}])");
+        }
+
+        private void CheckMeanP(JsonObject task, string label, int layers)
+        {
+            var node = task.Get("mean_p");
+            if (node is null || node is JsonNull) return;
+            if (!(node is JsonArray array))
+            {
+                ReportMask(label, $"mean_p must be an array, found {node.KindName}");
+                return;
+            }
+            if (array.Items.Count != layers)
+            {
+                ReportMask(label, $"mean_p has {array.Items.Count} entries but the model has {layers} layers");
+                return;
+            }
+            for (int i = 0; i < array.Items.Count; i++)
+                if (!(array.Items[i] is JsonNumber))
+                {
+                    ReportMask(label, $"mean_p[{i}] must be a number, found {array.Items[i].KindName}");
+                    return;
+                }
+        }
+
+        /// <summary>Reads a list of layer indices, each in <c>[0, layers)</c>; reports the first bad one.</summary>
+        private int[]? ReadLayerList(JsonArray array, string field, string label, int layers)
+        {
+            var result = new int[array.Items.Count];
+            for (int i = 0; i < result.Length; i++)
+            {
+                var item = array.Items[i];
+                if (!(item is JsonNumber n) || !TryGetInt(n, out int layer))
+                {
+                    ReportMask(label, $"{field}[{i}] must be a layer index, found {Show(item)}");
+                    return null;
+                }
+                if (layer < 0 || layer >= layers)
+                {
+                    ReportMask(label, $"{field}[{i}] is layer {layer}, outside [0, {layers}) (n_layers is {layers})");
+                    return null;
+                }
+                result[i] = layer;
+            }
+            return result;
+        }
+
+        private static int RequiredInt(JsonObject obj, string name, string prefix)
+        {
+            var node = obj.Get(name);
+            if (node is null) throw new ModelError($"{prefix}{name} is missing");
+            if (!(node is JsonNumber n) || !TryGetInt(n, out int value))
+                throw new ModelError($"{prefix}{name} must be a 32-bit integer, found {Show(node)}");
+            return value;
+        }
+
+        private static float OptionalFloat(JsonObject obj, string name, string prefix, float fallback)
+        {
+            var node = obj.Get(name);
+            if (node is null) return fallback;
+            if (!(node is JsonNumber n)) throw new ModelError($"{prefix}{name} must be a number, found {Show(node)}");
+            return (float)n.Value;
+        }
+
+        private static bool OptionalBool(JsonObject obj, string name, string prefix, bool fallback)
+        {
+            var node = obj.Get(name);
+            if (node is null) return fallback;
+            if (!(node is JsonBool b)) throw new ModelError($"{prefix}{name} must be true or false, found {Show(node)}");
+            return b.Value;
+        }
+
+        private static bool TryGetInt(JsonNumber n, out int value)
+        {
+            value = 0;
+            return n.IsIntegerLiteral && int.TryParse(n.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+        }
+
+        /// <summary>True for letters, digits and '_', not starting with a digit (docs/profile-schema.md).</summary>
+        internal static bool IsIdentifier(string name)
+        {
+            if (name.Length == 0) return false;
+            if (!(char.IsLetter(name[0]) || name[0] == '_')) return false;
+            foreach (char c in name)
+                if (!(char.IsLetterOrDigit(c) || c == '_')) return false;
+            return true;
+        }
+
+        /// <summary>
+        /// <c>four_digit_add</c> → <c>FourDigitAdd</c>: split at underscores, capitalise each part's first
+        /// character. A result starting with a digit (<c>_1</c>) keeps one leading underscore so it stays an
+        /// identifier; a name of underscores only gives the empty string.
+        /// </summary>
+        internal static string ToPascalCase(string name)
+        {
+            var sb = new System.Text.StringBuilder(name.Length);
+            foreach (string part in name.Split('_'))
+            {
+                if (part.Length == 0) continue;
+                sb.Append(char.ToUpperInvariant(part[0]));
+                sb.Append(part, 1, part.Length - 1);
+            }
+            if (sb.Length > 0 && char.IsDigit(sb[0])) sb.Insert(0, '_');
+            return sb.ToString();
+        }
+
+        private void ReportMask(string label, string reason) => Report(DiagnosticDescriptors.InvalidMask, Clip(label), _file, reason);
+
+        private void Report(DiagnosticDescriptor descriptor, params string[] args)
+            => _diagnostics.Add(DiagnosticInfo.Create(descriptor, _location, args));
+
+        private static string KindOf(JsonNode? node) => node is null ? "nothing" : node.KindName;
+
+        private static string Show(JsonNode? node)
+        {
+            switch (node)
+            {
+                case null: return "(missing)";
+                case JsonString s: return "\"" + Clip(s.Value) + "\"";
+                case JsonNumber n: return Clip(n.Text);
+                default: return node.KindName;
+            }
+        }
+
+        private static string Join(IEnumerable<int> values) => string.Join(", ", values);
+
+        /// <summary>Keeps messages short when a file holds a very long value.</summary>
+        private static string Clip(string s) => s.Length <= 60 ? s : s.Substring(0, 60) + "…";
+
+        /// <summary>A problem with the model as a whole (FIRST006); ends parsing.</summary>
+        private sealed class ModelError : Exception
+        {
+            public ModelError(string message)
+                : base(message)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using Shouldly;
+using Xunit;
+
+namespace FiRST.Gen.Tests;
+
+/// <summary>
+/// One test per diagnostic: the id, the severity (always an error), the location (the attribute's argument,
+/// or the attribute for problems with the class itself), and that nothing is generated.
+/// </summary>
+public sealed class DiagnosticTests
+{
+    private const string ModelPath = "models/demo.first.json";
+    private static readonly string Source = TestHelpers.ModelClass("DemoModel", ModelPath);
+
+    private static Diagnostic SingleError(string source, string id, params AdditionalText[] texts)
+    {
+        var run = TestHelpers.Run(source, texts);
+        run.Result.GeneratedSources.ShouldBeEmpty();
+        var diagnostic = run.Diagnostics.ShouldHaveSingleItem();
+        diagnostic.Id.ShouldBe(id, diagnostic.ToString());
+        diagnostic.Severity.ShouldBe(DiagnosticSeverity.Error);
+        diagnostic.Descriptor.Category.ShouldBe("FiRST");
+        return diagnostic;
+    }
+
+    private static Diagnostic ProfileError(string json, string id)
+    {
+        var diagnostic = SingleError(Source, id, new InMemoryAdditionalText("/repo/app/" + ModelPath, json));
+        ShouldPointAtArgument(diagnostic, Source, ModelPath);
+        return diagnostic;
+    }
+
+    private static void ShouldPointAtArgument(Diagnostic diagnostic, string source, string path)
+    {
+        int start = source.IndexOf("\"" + path + "\"", StringComparison.Ordinal);
+        // The generator keeps locations as values and rebuilds them as file locations of the same tree.
+        diagnostic.Location.GetLineSpan().Path.ShouldBe("Source0.cs");
+        diagnostic.Location.SourceSpan.ShouldBe(new TextSpan(start, path.Length + 2));
+        diagnostic.Location.GetLineSpan().StartLinePosition.Line.ShouldBe(LineOf(source, start));
+    }
+
+    private static void ShouldPointAtAttribute(Diagnostic diagnostic, string source)
+    {
+        int start = source.IndexOf("FiRST.FiRSTModel(", StringComparison.Ordinal);
+        int end = source.IndexOf(")]", start, StringComparison.Ordinal) + 1;
+        diagnostic.Location.SourceSpan.ShouldBe(TextSpan.FromBounds(start, end));
+        diagnostic.Location.GetLineSpan().StartLinePosition.Line.ShouldBe(LineOf(source, start));
+    }
+
+    private static int LineOf(string text, int position) => text.Take(position).Count(c => c == '\n');
+
+    [Fact]
+    public void FIRST001_file_not_among_additional_files()
+    {
+        var diagnostic = SingleError(Source, "FIRST001", new InMemoryAdditionalText("/repo/app/models/other.first.json", "{}"));
+        ShouldPointAtArgument(diagnostic, Source, ModelPath);
+        string message = diagnostic.GetMessage();
+        message.ShouldContain($"<AdditionalFiles Include=\"{ModelPath}\" />");
+        message.ShouldContain("**/*.first.json");
+    }
+
+    [Fact]
+    public void FIRST001_a_path_is_matched_only_at_a_folder_boundary()
+    {
+        SingleError(Source, "FIRST001", new InMemoryAdditionalText("/repo/app/mymodels/demo.first.json", Profiles.WithTasks("")));
+    }
+
+    [Fact]
+    public void FIRST002_invalid_json_names_line_and_column()
+    {
+        const string json = "{\n  \"schema\": \"first.profile/1\",\n  \"model\": { \"dim\": 64,, }\n}\n";
+        var diagnostic = ProfileError(json, "FIRST002");
+        diagnostic.GetMessage().ShouldContain("line 3, column 24");
+    }
+
+    [Theory]
+    [InlineData("{ \"schema\": \"first.profile/1\"", "unexpected end of file")]
+    [InlineData("{ \"a\": 1, \"a\": 2 }", "duplicate property")]
+    [InlineData("{ \"a\": tru }", "expected a value")]
+    [InlineData("{ \"a\": 1e999 }", "out of range")]
+    [InlineData("{ \"a\": \"\\x\" }", "invalid escape")]
+    public void FIRST002_reports_what_is_wrong(string json, string expected)
+    {
+        ProfileError(json, "FIRST002").GetMessage().ShouldContain(expected);
+    }
+
+    [Fact]
+    public void FIRST002_deep_nesting_is_an_error_not_a_stack_overflow()
+    {
+        string json = new string('[', 100_000) + new string(']', 100_000);
+        ProfileError(json, "FIRST002").GetMessage().ShouldContain("nested deeper than 64");
+    }
+
+    [Theory]
+    [InlineData("[0, 5]", "", "outside [0, 5)")]
+    [InlineData("[0, -1]", "", "outside [0, 5)")]
+    [InlineData("[0, 1, 1]", "", "twice")]
+    [InlineData("[2, 1]", "", "ascending")]
+    [InlineData("[0, 1.5]", "", "must be a layer index")]
+    [InlineData("\"0,1\"", "", "must be an array")]
+    [InlineData("[0, 1]", "\"skipped_layers\": [2, 3]", "not the complement")]
+    [InlineData("[0, 1]", "\"skipped_layers\": [1, 2, 3, 4]", "not the complement")]
+    [InlineData("[0, 1]", "\"mean_p\": [0.9, 0.8]", "mean_p has 2 entries but the model has 5 layers")]
+    public void FIRST003_mask_that_does_not_fit_the_model(string kept, string extra, string expected)
+    {
+        var diagnostic = ProfileError(Profiles.WithTasks(Profiles.Task("\"copy\"", kept, extra)), "FIRST003");
+        diagnostic.GetMessage().ShouldContain(expected);
+        diagnostic.GetMessage().ShouldContain("'copy'");
+    }
+
+    [Theory]
+    [InlineData("public class DemoModel { }", "not partial")]
+    [InlineData("public partial class DemoModel<T> { }", "generic")]
+    [InlineData("public partial class Outer { /// <summary>x</summary>\n[FiRST.FiRSTModel(\"models/demo.first.json\")] public partial class DemoModel { } }", "nested")]
+    [InlineData("public partial class Config { }", "generated member")]
+    public void FIRST004_class_that_cannot_be_generated(string declaration, string expected)
+    {
+        string source = declaration.StartsWith("public partial class Outer", StringComparison.Ordinal)
+            ? "namespace Demo;\n\n/// <summary>x</summary>\n" + declaration
+            : "namespace Demo;\n\n/// <summary>x</summary>\n[FiRST.FiRSTModel(\"models/demo.first.json\")]\n" + declaration;
+        var diagnostic = SingleError(source, "FIRST004", new InMemoryAdditionalText("/repo/app/" + ModelPath, Profiles.WithTasks("")));
+        ShouldPointAtAttribute(diagnostic, source);
+        diagnostic.GetMessage().ShouldContain(expected);
+    }
+
+    [Theory]
+    [InlineData("\"copy\"", "\"Copy\"", "repeats the task 'copy'")]
+    [InlineData("\"a_b\"", "\"AB\"", "becomes 'AB'")]
+    [InlineData("\"copy\"", "\"four-digit\"", "not a C# identifier")]
+    [InlineData("\"copy\"", "\"1st\"", "not a C# identifier")]
+    [InlineData("\"copy\"", "\"\"", "not a C# identifier")]
+    [InlineData("\"copy\"", "\"___\"", "no letter or digit")]
+    [InlineData("\"copy\"", "42", "must be a string")]
+    [InlineData("\"copy\"", "\"full\"", "FullPath")]
+    public void FIRST005_invalid_or_duplicate_task_names(string first, string second, string expected)
+    {
+        var diagnostic = ProfileError(
+            Profiles.WithTasks(Profiles.Task(first, "[0, 1]") + ", " + Profiles.Task(second, "[0, 2]")), "FIRST005");
+        diagnostic.GetMessage().ShouldContain(expected);
+    }
+
+    [Theory]
+    [InlineData("{ \"schema\": \"first.profile/2\", \"model\": {}, \"tasks\": [] }", "\"first.profile/2\" is not supported")]
+    [InlineData("{ \"foo\": 1 }", "neither a FiRST profile")]
+    [InlineData("[1, 2]", "top level")]
+    [InlineData("{ \"hidden_size\": 2048, \"model_type\": \"mistral\" }", "model_type \"mistral\"")]
+    [InlineData("{ \"hidden_size\": 2048, \"intermediate_size\": 5632 }", "num_attention_heads is missing")]
+    public void FIRST006_unsupported_model_description(string json, string expected)
+    {
+        ProfileError(json, "FIRST006").GetMessage().ShouldContain(expected);
+    }
+
+    [Theory]
+    [InlineData("64", "4", "\"gpt2\"", "architecture \"gpt2\"")]
+    [InlineData("65", "4", "\"llama\"", "not divisible by n_heads")]
+    [InlineData("64", "3", "\"llama\"", "multiple of n_kv_heads")]
+    [InlineData("0", "4", "\"llama\"", "dim must be between 1 and")]
+    [InlineData("64.0", "4", "\"llama\"", "must be a 32-bit integer")]
+    [InlineData("99999999999", "4", "\"llama\"", "must be a 32-bit integer")]
+    public void FIRST006_invalid_model_numbers(string dim, string kvHeads, string architecture, string expected)
+    {
+        ProfileError(Profiles.WithTasks("", Profiles.Model(dim, kvHeads, architecture)), "FIRST006").GetMessage().ShouldContain(expected);
+    }
+
+    [Fact]
+    public void FIRST007_task_that_skips_every_layer()
+    {
+        var diagnostic = ProfileError(Profiles.WithTasks(Profiles.Task("\"nothing\"", "[]", "\"skipped_layers\": [0, 1, 2, 3, 4]")), "FIRST007");
+        diagnostic.GetMessage().ShouldContain("'nothing'");
+    }
+
+    [Fact]
+    public void Every_problem_with_the_tasks_is_reported()
+    {
+        var run = TestHelpers.Run(Source, new InMemoryAdditionalText("/repo/app/" + ModelPath, Profiles.WithTasks(
+            Profiles.Task("\"a\"", "[9]") + ", " + Profiles.Task("\"b\"", "[]") + ", " + Profiles.Task("\"c-d\"", "[0]"))));
+        run.Result.GeneratedSources.ShouldBeEmpty();
+        run.Diagnostics.Select(d => d.Id).ShouldBe(["FIRST003", "FIRST007", "FIRST005"]);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Shouldly;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace FiRST.Gen.Tests;
+
+/// <summary>
+/// The generator must never throw into the compiler: randomly damaged profiles (fixed seed, so failures
+/// reproduce) either generate code that compiles or give FIRST diagnostics, never an exception.
+/// </summary>
+public sealed class FuzzTests(ITestOutputHelper output)
+{
+    private const string Path = "models/stories260K.first.json";
+    private const int Iterations = 2000;
+    private const string Significant = "{}[],:\"\\-0123456789.eE tfn";
+
+    [Fact]
+    public void Mutated_profiles_never_crash_the_generator()
+    {
+        string valid = TestHelpers.Input("stories260K.first.json");
+        var compilation = TestHelpers.CreateCompilation(TestHelpers.ModelClass("StoriesModel", Path));
+        var random = new Random(20240611);
+        var stopwatch = Stopwatch.StartNew();
+        int generated = 0, rejected = 0, compiled = 0;
+        var ids = new SortedSet<string>();
+
+        for (int i = 0; i < Iterations; i++)
+        {
+            string text = Mutate(valid, random);
+            var driver = TestHelpers.CreateDriver(new InMemoryAdditionalText("/repo/app/" + Path, text));
+            driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var outputCompilation, out _);
+            var result = driver.GetRunResult().Results.ShouldHaveSingleItem();
+
+            result.Exception.ShouldBeNull($"iteration {i}: {text}");
+            foreach (var d in result.Diagnostics)
+            {
+                d.Id.ShouldMatch("^FIRST00[1-7]$", $"iteration {i}: {d} for {text}");
+                d.Severity.ShouldBe(DiagnosticSeverity.Error);
+                ids.Add(d.Id);
+            }
+            if (result.GeneratedSources.Length == 1)
+            {
+                result.Diagnostics.ShouldBeEmpty();
+                generated++;
+                // A mutation the generator accepts must still give code that compiles; checking every one
+                // would be slow, so a sample.
+                if (compiled < 40 && generated % 10 == 1)
+                {
+                    var problems = outputCompilation.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+                    problems.ShouldBeEmpty($"iteration {i}: {string.Join("\n", problems)} for {text}");
+                    compiled++;
+                }
+            }
+            else
+            {
+                result.GeneratedSources.ShouldBeEmpty();
+                result.Diagnostics.ShouldNotBeEmpty($"iteration {i}: no source and no diagnostic for {text}");
+                rejected++;
+            }
+        }
+
+        output.WriteLine($"{generated} generated ({compiled} compiled), {rejected} rejected with {string.Join(", ", ids)} in {stopwatch.Elapsed.TotalSeconds:F1} s");
+        // The mutations must exercise both outcomes and several kinds of error.
+        generated.ShouldBeGreaterThan(20);
+        rejected.ShouldBeGreaterThan(500);
+        ids.ShouldContain("FIRST002");
+        ids.ShouldContain("FIRST003");
+        stopwatch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>One to three random edits: character flips, deletions, insertions, truncation, digit edits.</summary>
+    private static string Mutate(string text, Random random)
+    {
+        var sb = new StringBuilder(text);
+        int edits = random.Next(1, 4);
+        for (int e = 0; e < edits && sb.Length > 0; e++)
+        {
+            int pos = random.Next(sb.Length);
+            switch (random.Next(7))
+            {
+                case 0: // flip to any character, control characters and surrogates included
+                    sb[pos] = (char)random.Next(0, 0xFFFF);
+                    break;
+                case 1: // flip to a JSON-significant character
+                    sb[pos] = Significant[random.Next(Significant.Length)];
+                    break;
+                case 2:
+                    sb.Remove(pos, 1);
+                    break;
+                case 3:
+                    sb.Insert(pos, Significant[random.Next(Significant.Length)]);
+                    break;
+                case 4:
+                    sb.Length = pos;
+                    break;
+                case 5: // digit edit: change a digit, or grow a number
+                case 6:
+                    var digits = Enumerable.Range(0, sb.Length).Where(k => char.IsAsciiDigit(sb[k])).ToList();
+                    if (digits.Count == 0) break;
+                    int d = digits[random.Next(digits.Count)];
+                    if (random.Next(3) == 0) sb.Insert(d, random.Next(10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    else sb[d] = (char)('0' + random.Next(10));
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
+}

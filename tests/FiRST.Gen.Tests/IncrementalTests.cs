@@ -1,0 +1,144 @@
+using System.Reflection;
+using FiRST.Gen.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Shouldly;
+using Xunit;
+
+namespace FiRST.Gen.Tests;
+
+/// <summary>
+/// The generator's caching: pipeline steps hold only equatable values, so an edit that does not touch the
+/// model re-runs nothing, while an edit to the profile re-runs parsing and emission.
+/// </summary>
+public sealed class IncrementalTests
+{
+    private const string Path = "models/stories260K.first.json";
+
+    private static (GeneratorRun Run, InMemoryAdditionalText Profile, InMemoryAdditionalText Notes) FirstRun()
+    {
+        var profile = new InMemoryAdditionalText("/repo/app/" + Path, TestHelpers.Input("stories260K.first.json"));
+        var notes = new InMemoryAdditionalText("/repo/app/notes.txt", "unrelated");
+        var run = TestHelpers.Run(TestHelpers.ModelClass("StoriesModel", Path), profile, notes);
+        run.Result.GeneratedSources.Length.ShouldBe(1);
+        // Every declared step ran and was recorded.
+        foreach (string name in TestHelpers.TrackingNameValues) run.Result.TrackedSteps.ShouldContainKey(name);
+        return (run, profile, notes);
+    }
+
+    [Fact]
+    public void Adding_an_unrelated_file_leaves_every_step_cached()
+    {
+        var (first, _, _) = FirstRun();
+        var compilation = first.Input.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
+            "namespace Other; /// <summary>x</summary>\npublic class Unrelated { }", TestHelpers.ParseOptions, path: "Other.cs"));
+
+        var second = TestHelpers.Run(first.Driver, compilation);
+
+        AssertAllCached(second);
+        second.Source.ShouldBe(first.Source);
+    }
+
+    [Fact]
+    public void Changing_another_class_in_the_model_file_leaves_every_step_cached()
+    {
+        var (first, _, _) = FirstRun();
+        var tree = first.Input.SyntaxTrees.Single();
+        // Appended after the model class, so the attribute's position (kept for diagnostics) does not move.
+        var edited = tree.WithChangedText(tree.GetText().WithChanges(new Microsoft.CodeAnalysis.Text.TextChange(
+            new Microsoft.CodeAnalysis.Text.TextSpan(tree.Length, 0), "\n/// <summary>x</summary>\npublic class Helper { public int X; }\n")));
+        var compilation = first.Input.ReplaceSyntaxTree(tree, edited);
+
+        var second = TestHelpers.Run(first.Driver, compilation);
+
+        AssertAllCached(second);
+    }
+
+    [Fact]
+    public void Editing_an_unrelated_additional_file_leaves_parsing_and_output_cached()
+    {
+        var (first, _, notes) = FirstRun();
+        var driver = first.Driver.ReplaceAdditionalText(notes, new InMemoryAdditionalText(notes.Path, "changed"));
+
+        var second = TestHelpers.Run(driver, first.Input);
+
+        Reasons(second, TrackingNames.Matched).ShouldAllBe(r => r == IncrementalStepRunReason.Unchanged || r == IncrementalStepRunReason.Cached);
+        Reasons(second, TrackingNames.Parsed).ShouldAllBe(r => r == IncrementalStepRunReason.Cached);
+        OutputReasons(second).ShouldAllBe(r => r == IncrementalStepRunReason.Cached);
+    }
+
+    [Fact]
+    public void Editing_the_profile_reruns_parsing_and_emission()
+    {
+        var (first, profile, _) = FirstRun();
+        string edited = TestHelpers.Input("stories260K.first.json")
+            .Replace("\"kept_layers\": [0, 2, 4]", "\"kept_layers\": [0, 3, 4]")
+            .Replace("\"skipped_layers\": [1, 3]", "\"skipped_layers\": [1, 2]");
+        edited.ShouldNotBe(TestHelpers.Input("stories260K.first.json"));
+        var driver = first.Driver.ReplaceAdditionalText(profile, new InMemoryAdditionalText(profile.Path, edited));
+
+        var second = TestHelpers.Run(driver, first.Input);
+
+        Reasons(second, TrackingNames.Targets).ShouldAllBe(r => r == IncrementalStepRunReason.Cached);
+        Reasons(second, TrackingNames.Matched).ShouldContain(IncrementalStepRunReason.Modified);
+        Reasons(second, TrackingNames.Parsed).ShouldContain(IncrementalStepRunReason.Modified);
+        OutputReasons(second).ShouldContain(IncrementalStepRunReason.Modified);
+        second.Source.ShouldNotBe(first.Source);
+        second.Source.ShouldContain("new int[] { 0, 3, 4 }");
+        second.CompilationProblems.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Model_types_hold_no_compilation_objects()
+    {
+        // Like System.Text.Json's generator tests: walk every type reachable from the pipeline's values and
+        // forbid anything that would pin a compilation in the cache or compare by reference.
+        Type[] forbidden =
+        [
+            typeof(ISymbol), typeof(Compilation), typeof(SyntaxNode), typeof(SyntaxTree), typeof(SemanticModel),
+            typeof(AdditionalText), typeof(Location), typeof(SyntaxReference), typeof(AttributeData), typeof(IOperation),
+        ];
+        Type[] roots = [typeof(ModelTarget), typeof(ModelFile), typeof(MatchedModel), typeof(ModelResult), typeof(ModelSpec), typeof(TaskSpec), typeof(DiagnosticInfo), typeof(LocationInfo)];
+        var generatorAssembly = typeof(FiRSTModelGenerator).Assembly;
+        var visited = new HashSet<Type>();
+        var queue = new Queue<Type>(roots);
+        while (queue.Count > 0)
+        {
+            var type = queue.Dequeue();
+            if (!visited.Add(type)) continue;
+            foreach (var bad in forbidden)
+                bad.IsAssignableFrom(type).ShouldBeFalse($"{type} is (or derives from) {bad}");
+            if (type.IsArray)
+            {
+                queue.Enqueue(type.GetElementType()!);
+                continue;
+            }
+            foreach (var arg in type.IsGenericType ? type.GetGenericArguments() : []) queue.Enqueue(arg);
+            if (type.Assembly != generatorAssembly) continue; // framework/Roslyn value types: checked above, not walked
+            if (!type.IsValueType && !type.IsAbstract)
+                typeof(IEquatable<>).MakeGenericType(type).IsAssignableFrom(type).ShouldBeTrue($"{type} must be equatable");
+            foreach (var field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+                queue.Enqueue(field.FieldType);
+        }
+        visited.ShouldContain(typeof(EquatableArray<int>));
+    }
+
+    private static IEnumerable<IncrementalStepRunReason> Reasons(GeneratorRun run, string step)
+        => run.Result.TrackedSteps[step].SelectMany(s => s.Outputs).Select(o => o.Reason);
+
+    private static IEnumerable<IncrementalStepRunReason> OutputReasons(GeneratorRun run)
+        => run.Result.TrackedOutputSteps.SelectMany(kv => kv.Value).SelectMany(s => s.Outputs).Select(o => o.Reason);
+
+    private static void AssertAllCached(GeneratorRun run)
+    {
+        foreach (string name in TestHelpers.TrackingNameValues)
+        {
+            run.Result.TrackedSteps.ShouldContainKey(name);
+            Reasons(run, name).ShouldAllBe(
+                r => r == IncrementalStepRunReason.Cached || r == IncrementalStepRunReason.Unchanged,
+                $"step {name} should be cached or unchanged");
+        }
+        run.Result.TrackedOutputSteps.ShouldNotBeEmpty();
+        OutputReasons(run).ShouldAllBe(r => r == IncrementalStepRunReason.Cached);
+    }
+}

@@ -1,0 +1,28 @@
+using System.Runtime.CompilerServices;
+using Shouldly;
+using Xunit;
+
+namespace FiRST.Gen.Tests;
+
+/// <summary>
+/// The generated source for three real model shapes, compared with approved files in Snapshots/. On a
+/// mismatch Shouldly writes <c>*.received.txt</c> beside the approved file (git-ignored) and fails; no diff
+/// tool is launched. Review the received file and rename it to <c>.approved.txt</c> to accept a change.
+/// </summary>
+public sealed class SnapshotTests
+{
+    [Theory]
+    [InlineData("llama2-7b", "Llama2Model", "models/llama2-7b.first.json", "llama2-7b.first.json")]
+    [InlineData("tinyllama-config", "TinyLlamaModel", "models/tinyllama/config.json", "tinyllama-1.1b.config.json")]
+    [InlineData("stories260K", "StoriesModel", "models/stories260K.first.json", "stories260K.first.json")]
+    [MethodImpl(MethodImplOptions.NoInlining)] // Shouldly finds the test method on the stack.
+    public void Generated_source_matches_the_approved_snapshot(string snapshot, string className, string path, string input)
+    {
+        var run = TestHelpers.RunAndCompile(
+            TestHelpers.ModelClass(className, path),
+            new InMemoryAdditionalText("/repo/app/" + path, TestHelpers.Input(input)));
+
+        run.Result.GeneratedSources[0].HintName.ShouldBe($"Demo.{className}.FiRST.g.cs");
+        run.Source.ShouldMatchApproved(c => c.SubFolder("Snapshots").WithDiscriminator(snapshot).NoDiff());
+    }
+}
