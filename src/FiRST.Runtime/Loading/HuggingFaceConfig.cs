@@ -8,46 +8,10 @@ internal static class HuggingFaceConfig
     /// <summary>Largest config.json accepted; real ones are a few kilobytes.</summary>
     private const long MaxBytes = 1 << 20;
 
-    public static ModelConfig Read(string path)
-    {
-        byte[] bytes;
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists) throw new ModelLoadException(path, "", "file not found (a safetensors model needs its config.json beside it)");
-            if (info.Length > MaxBytes) throw new ModelLoadException(path, "", $"file is {info.Length} bytes; a config.json over {MaxBytes} bytes is not a model config");
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (IOException e)
-        {
-            throw new ModelLoadException(path, "", $"cannot read the file ({e.Message})", e);
-        }
+    public static ModelConfig Read(string path) =>
+        JsonFile.Parse(JsonFile.ReadBounded(path, MaxBytes, "file not found (a safetensors model needs its config.json beside it)"), path, Interpret);
 
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException e)
-        {
-            throw new ModelLoadException(path, "", $"invalid JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: {e.Message}", e);
-        }
-
-        using (doc)
-        {
-            try
-            {
-                return Interpret(path, doc.RootElement);
-            }
-            catch (InvalidOperationException e)
-            {
-                // System.Text.Json reads strings lazily: invalid UTF-8 in a name or value surfaces here.
-                throw new ModelLoadException(path, "", $"invalid JSON text: {e.Message}", e);
-            }
-        }
-    }
-
-    private static ModelConfig Interpret(string path, JsonElement root)
+    private static ModelConfig Interpret(JsonElement root, string path)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, "", "expected a JSON object");
 

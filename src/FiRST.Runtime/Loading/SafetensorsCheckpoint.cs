@@ -75,28 +75,24 @@ internal static unsafe class SafetensorsCheckpoint
         return map;
     }
 
-    private static IEnumerable<string> ReadIndex(string index, string directory)
-    {
-        try
+    /// <summary>Largest index file accepted (real ones list a few thousand tensors).</summary>
+    private const long MaxIndexBytes = 16L << 20;
+
+    private static IEnumerable<string> ReadIndex(string index, string directory) =>
+        JsonFile.Parse(JsonFile.ReadBounded(index, MaxIndexBytes, "file not found"), index, (root, source) =>
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
-                throw new ModelLoadException(index, "weight_map", "missing or not an object");
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
+                throw new ModelLoadException(source, "weight_map", "missing or not an object");
             var shards = new SortedSet<string>(StringComparer.Ordinal);
             foreach (var p in wm.EnumerateObject())
             {
                 string? shard = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : null;
                 if (string.IsNullOrEmpty(shard) || shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
-                    throw new ModelLoadException(index, p.Name, $"invalid shard file name {p.Value.GetRawText()}");
+                    throw new ModelLoadException(source, p.Name, $"invalid shard file name {p.Value.GetRawText()}");
                 shards.Add(shard);
             }
             return shards.Select(s => System.IO.Path.Combine(directory, s)).ToArray();
-        }
-        catch (JsonException e)
-        {
-            throw new ModelLoadException(index, "", $"invalid JSON: {e.Message}", e);
-        }
-    }
+        });
 
     /// <summary>Finds tensors, checks their shapes and returns float32 views, converting where needed.</summary>
     private sealed class TensorReader(Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors, List<IDisposable> owned)

@@ -54,37 +54,18 @@ internal sealed unsafe class SafetensorsFile : IDisposable
         }
     }
 
-    private static Dictionary<string, SafetensorsEntry> ParseHeader(string path, ReadOnlySpan<byte> json, long dataLength)
-    {
-        JsonDocument doc;
-        try
+    private static Dictionary<string, SafetensorsEntry> ParseHeader(string path, ReadOnlySpan<byte> json, long dataLength) =>
+        JsonFile.Parse(json.ToArray(), path, (root, source) =>
         {
-            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new ModelLoadException(path, "header", $"invalid JSON at byte {e.BytePositionInLine + 1}: {e.Message}", e);
-        }
-        using (doc)
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, "header", "expected a JSON object");
+            if (root.ValueKind != JsonValueKind.Object) throw new ModelLoadException(source, "header", "expected a JSON object");
             var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
-            try
+            foreach (var prop in root.EnumerateObject())
             {
-                foreach (var prop in doc.RootElement.EnumerateObject())
-                {
-                    if (prop.Name == "__metadata__") continue;
-                    entries[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLength);
-                }
-            }
-            catch (InvalidOperationException e)
-            {
-                // System.Text.Json reads strings lazily: invalid UTF-8 in a name or value surfaces here.
-                throw new ModelLoadException(path, "header", $"invalid JSON text: {e.Message}", e);
+                if (prop.Name == "__metadata__") continue;
+                entries[prop.Name] = ParseEntry(source, prop.Name, prop.Value, dataLength);
             }
             return entries;
-        }
-    }
+        }, maxDepth: 16, field: "header");
 
     private static SafetensorsEntry ParseEntry(string path, string name, JsonElement e, long dataLength)
     {

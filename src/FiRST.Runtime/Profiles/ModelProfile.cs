@@ -84,48 +84,11 @@ public sealed record ModelProfile
 
     /// <summary>Reads and validates a profile file.</summary>
     /// <exception cref="ModelLoadException">The file is missing, not JSON, or breaks the schema.</exception>
-    public static ModelProfile Load(string path)
-    {
-        byte[] bytes;
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists) throw new ModelLoadException(path, "", "profile not found");
-            if (info.Length > MaxBytes) throw new ModelLoadException(path, "", $"file is {info.Length} bytes; a profile over {MaxBytes} is not one");
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelLoadException(path, "", $"cannot read the profile ({e.Message})", e);
-        }
-        return Parse(bytes, path);
-    }
+    public static ModelProfile Load(string path) => Parse(Loading.JsonFile.ReadBounded(path, MaxBytes, "profile not found"), path);
 
     /// <summary>Parses and validates profile JSON; <paramref name="source"/> names it in errors.</summary>
-    public static ModelProfile Parse(ReadOnlyMemory<byte> json, string source)
-    {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 32 });
-        }
-        catch (JsonException e)
-        {
-            throw new ModelLoadException(source, "", $"invalid JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: {e.Message}", e);
-        }
-        using (doc)
-        {
-            try
-            {
-                return ProfileReader.Read(doc.RootElement, source);
-            }
-            catch (InvalidOperationException e)
-            {
-                // System.Text.Json reads strings lazily: invalid UTF-8 surfaces here.
-                throw new ModelLoadException(source, "", $"invalid JSON text: {e.Message}", e);
-            }
-        }
-    }
+    public static ModelProfile Parse(ReadOnlyMemory<byte> json, string source) =>
+        Loading.JsonFile.Parse(json, source, ProfileReader.Read, maxDepth: 32);
 
     /// <summary>Writes the profile as indented JSON.</summary>
     public void Save(string path)
