@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Shouldly;
@@ -23,7 +22,6 @@ public sealed class FuzzTests(ITestOutputHelper output)
         string valid = TestHelpers.Input("stories260K.first.json");
         var compilation = TestHelpers.CreateCompilation(TestHelpers.ModelClass("StoriesModel", Path));
         var random = new Random(20240611);
-        var stopwatch = Stopwatch.StartNew();
         int generated = 0, rejected = 0, compiled = 0;
         var ids = new SortedSet<string>();
 
@@ -62,13 +60,12 @@ public sealed class FuzzTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"{generated} generated ({compiled} compiled), {rejected} rejected with {string.Join(", ", ids)} in {stopwatch.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{generated} generated ({compiled} compiled), {rejected} rejected with {string.Join(", ", ids)}");
         // The mutations must exercise both outcomes and several kinds of error.
         generated.ShouldBeGreaterThan(20);
         rejected.ShouldBeGreaterThan(500);
         ids.ShouldContain("FIRST002");
         ids.ShouldContain("FIRST003");
-        stopwatch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60));
     }
 
     /// <summary>One to three random edits: character flips, deletions, insertions, truncation, digit edits.</summary>
