@@ -1,0 +1,107 @@
+using FiRST.Runtime;
+using FiRST.Runtime.Loading;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FiRST.Training.Model;
+
+/// <summary>One transformer layer: attention and SwiGLU blocks, each behind an RMSNorm and a residual add.</summary>
+public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly ModelConfig _c;
+
+    internal TorchLlamaLayer(ModelConfig c) : base("layer")
+    {
+        _c = c;
+        RmsAtt = nn.Parameter(ones(c.Dim));
+        Wq = nn.Parameter(zeros(c.Dim, c.Dim));
+        Wk = nn.Parameter(zeros(c.KvDim, c.Dim));
+        Wv = nn.Parameter(zeros(c.KvDim, c.Dim));
+        Wo = nn.Parameter(zeros(c.Dim, c.Dim));
+        RmsFfn = nn.Parameter(ones(c.Dim));
+        W1 = nn.Parameter(zeros(c.HiddenDim, c.Dim));
+        W2 = nn.Parameter(zeros(c.Dim, c.HiddenDim));
+        W3 = nn.Parameter(zeros(c.HiddenDim, c.Dim));
+        RegisterComponents();
+    }
+
+    /// <summary>Attention RMSNorm gain <c>[dim]</c>.</summary>
+    public Parameter RmsAtt { get; }
+    /// <summary>Query projection <c>[dim, dim]</c>, interleaved RoPE order.</summary>
+    public Parameter Wq { get; }
+    /// <summary>Key projection <c>[kv_dim, dim]</c>.</summary>
+    public Parameter Wk { get; }
+    /// <summary>Value projection <c>[kv_dim, dim]</c>.</summary>
+    public Parameter Wv { get; }
+    /// <summary>Output projection <c>[dim, dim]</c>.</summary>
+    public Parameter Wo { get; }
+    /// <summary>Feed-forward RMSNorm gain <c>[dim]</c>.</summary>
+    public Parameter RmsFfn { get; }
+    /// <summary>Gate <c>[hidden, dim]</c>.</summary>
+    public Parameter W1 { get; }
+    /// <summary>Down <c>[dim, hidden]</c>.</summary>
+    public Parameter W2 { get; }
+    /// <summary>Up <c>[hidden, dim]</c>.</summary>
+    public Parameter W3 { get; }
+
+    /// <summary><c>x + f(x)</c> for <c>x [batch, time, dim]</c>.</summary>
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin) => x + Delta(x, cos, sin);
+
+    /// <summary>
+    /// What the layer adds to the residual stream, <c>f(x)</c>: routers and layer dropout scale or drop it,
+    /// so it is exposed on its own.
+    /// </summary>
+    public Tensor Delta(Tensor x, Tensor cos, Tensor sin)
+    {
+        long batch = x.shape[0], time = x.shape[1];
+        int heads = _c.NHeads, kvHeads = _c.NKvHeads, hs = _c.HeadSize;
+
+        var h = RmsNorm(x, RmsAtt, _c.NormEps);
+        var q = Rope(nn.functional.linear(h, Wq).view(batch, time, heads, hs), cos, sin).transpose(1, 2);
+        var k = Rope(nn.functional.linear(h, Wk).view(batch, time, kvHeads, hs), cos, sin).transpose(1, 2);
+        var v = nn.functional.linear(h, Wv).view(batch, time, kvHeads, hs).transpose(1, 2);
+        if (kvHeads != heads)
+        {
+            // Grouped-query attention: query head j reads key/value head j / (heads / kvHeads).
+            k = k.repeat_interleave(heads / kvHeads, dim: 1);
+            v = v.repeat_interleave(heads / kvHeads, dim: 1);
+        }
+        var attended = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
+            .transpose(1, 2).contiguous().view(batch, time, heads * hs);
+        var afterAttention = nn.functional.linear(attended, Wo);
+
+        var h2 = RmsNorm(x + afterAttention, RmsFfn, _c.NormEps);
+        var ffn = nn.functional.linear(nn.functional.silu(nn.functional.linear(h2, W1)) * nn.functional.linear(h2, W3), W2);
+        return afterAttention + ffn;
+    }
+
+    /// <summary><c>w * x / sqrt(mean(x^2) + eps)</c> over the last dimension.</summary>
+    internal static Tensor RmsNorm(Tensor x, Tensor weight, float eps) =>
+        x * (x.pow(2).mean([-1L], keepdim: true) + eps).rsqrt() * weight;
+
+    /// <summary>Rotates adjacent pairs (2i, 2i+1) of every head: <c>x [batch, time, heads, head_size]</c>.</summary>
+    private static Tensor Rope(Tensor x, Tensor cos, Tensor sin)
+    {
+        long batch = x.shape[0], time = x.shape[1], heads = x.shape[2], hs = x.shape[3];
+        var pairs = x.view(batch, time, heads, hs / 2, 2);
+        var x0 = pairs.select(-1, 0);
+        var x1 = pairs.select(-1, 1);
+        var c = cos.view(1, time, 1, hs / 2);
+        var s = sin.view(1, time, 1, hs / 2);
+        return stack([x0 * c - x1 * s, x0 * s + x1 * c], dim: -1).view(batch, time, heads, hs);
+    }
+
+    internal void LoadFrom(LayerWeights w)
+    {
+        TorchLlama.Copy(RmsAtt, w.RmsAtt);
+        TorchLlama.Copy(Wq, w.Wq);
+        TorchLlama.Copy(Wk, w.Wk);
+        TorchLlama.Copy(Wv, w.Wv);
+        TorchLlama.Copy(Wo, w.Wo);
+        TorchLlama.Copy(RmsFfn, w.RmsFfn);
+        TorchLlama.Copy(W1, w.W1);
+        TorchLlama.Copy(W2, w.W2);
+        TorchLlama.Copy(W3, w.W3);
+    }
+}
