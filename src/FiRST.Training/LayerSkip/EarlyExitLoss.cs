@@ -1,0 +1,68 @@
+using FiRST.Training.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FiRST.Training.LayerSkip;
+
+/// <summary>
+/// LayerSkip's training forward: layer dropout per sample, and the early-exit loss, where the model's own
+/// final norm and classifier read the output of every chosen layer and the cross-entropies are averaged with
+/// weights proportional to the layer's depth (<c>l + 1</c>, normalised over the chosen layers), so deep
+/// exits, and the last layer most, dominate.
+/// </summary>
+public static class EarlyExitLoss
+{
+    /// <summary>Weights of the exit losses: <c>(l + 1) / sum (e + 1)</c> over <paramref name="exits"/>.</summary>
+    public static float[] Weights(IReadOnlyList<int> exits)
+    {
+        float total = exits.Sum(l => l + 1f);
+        return exits.Select(l => (l + 1f) / total).ToArray();
+    }
+
+    /// <summary>
+    /// The weighted loss for <paramref name="tokens"/> <c>[batch, time]</c> predicting <paramref name="targets"/>
+    /// <c>[batch, time]</c>, counted where <paramref name="lossMask"/> <c>[batch, time]</c> is 1.
+    /// <paramref name="dropout"/> is null at evaluation.
+    /// </summary>
+    public static Tensor Compute(TorchLlama model, Tensor tokens, Tensor targets, Tensor lossMask, IReadOnlyList<int> exits,
+                                 LayerDropoutSchedule? dropout = null, int step = 0, int steps = 1, Generator? rng = null)
+    {
+        int layers = model.Config.NLayers;
+        if (exits.Count == 0 || exits[^1] != layers - 1) throw new ArgumentException("the last layer must be among the exits", nameof(exits));
+        var weights = Weights(exits);
+        long batch = tokens.shape[0], time = tokens.shape[1];
+        var x = model.Embed(tokens);
+        var cos = model.Cos(time);
+        var sin = model.Sin(time);
+        Tensor? loss = null;
+        int next = 0;
+        for (int l = 0; l < layers; l++)
+        {
+            var delta = model.Layers[l].Delta(x, cos, sin);
+            float p = dropout?.Rate(l, layers, step, steps) ?? 0f;
+            if (p > 0)
+            {
+                // Per sample: a dropped layer passes the residual stream through unchanged.
+                var keep = (rand(new long[] { batch, 1, 1 }, generator: rng) >= p).to_type(x.dtype);
+                delta = delta * keep;
+            }
+            x = x + delta;
+            if (next < exits.Count && exits[next] == l)
+            {
+                var term = MaskedCrossEntropy(model.Logits(x), targets, lossMask) * weights[next];
+                loss = loss is null ? term : loss + term;
+                next++;
+            }
+        }
+        return loss!;
+    }
+
+    /// <summary>Mean cross-entropy over the positions where <paramref name="mask"/> is 1.</summary>
+    public static Tensor MaskedCrossEntropy(Tensor logits, Tensor targets, Tensor mask)
+    {
+        long vocab = logits.shape[^1];
+        var perToken = nn.functional.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1), reduction: nn.Reduction.None);
+        var m = mask.reshape(-1).to_type(perToken.dtype);
+        return (perToken * m).sum() / m.sum().clamp_min(1);
+    }
+}

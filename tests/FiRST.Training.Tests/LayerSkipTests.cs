@@ -1,0 +1,128 @@
+using FiRST.Runtime;
+using FiRST.Training.LayerSkip;
+using FiRST.Training.Model;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FiRST.Training.Tests;
+
+/// <summary>LayerSkip's schedules and loss against hand-computed numbers, and a short training smoke test.</summary>
+public sealed class LayerSkipTests
+{
+    [Fact]
+    public void DropoutRisesExponentiallyWithDepth()
+    {
+        var schedule = new LayerDropoutSchedule(0.2f);
+        // p(l) = 0.2 * (2^(l / 4) - 1) for 5 layers.
+        float[] expected = [0f, 0.2f * (MathF.Pow(2, 0.25f) - 1), 0.2f * (MathF.Sqrt(2) - 1), 0.2f * (MathF.Pow(2, 0.75f) - 1), 0.2f];
+        for (int l = 0; l < 5; l++) Assert.Equal(expected[l], schedule.Rate(l, 5), 6);
+        Assert.Equal(0.0378414f, schedule.Rate(1, 5), 5);
+    }
+
+    [Fact]
+    public void ExponentialTimeCurriculumStartsAtZeroAndEndsAtTheFullRate()
+    {
+        var schedule = new LayerDropoutSchedule(0.2f, DropoutCurriculum.Exponential);
+        Assert.Equal(0f, schedule.Rate(4, 5, step: 0, steps: 101));
+        Assert.Equal(0.2f * (MathF.Sqrt(2) - 1), schedule.Rate(4, 5, step: 50, steps: 101), 6);
+        Assert.Equal(0.2f, schedule.Rate(4, 5, step: 100, steps: 101), 6);
+    }
+
+    [Fact]
+    public void CurriculaChooseExitsAndAlwaysKeepTheLastLayer()
+    {
+        var rotational = new ExitCurriculum.Rotational(3);
+        Assert.Equal([0, 3, 6, 7], rotational.Exits(8, step: 0, steps: 10));
+        Assert.Equal([1, 4, 7], rotational.Exits(8, step: 4, steps: 10));
+        var gradual = new ExitCurriculum.Gradual();
+        Assert.Equal([7], gradual.Exits(8, step: 0, steps: 11));
+        Assert.Equal([5, 6, 7], gradual.Exits(8, step: 3, steps: 11));
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7], gradual.Exits(8, step: 10, steps: 11));
+    }
+
+    [Fact]
+    public void ExitWeightsScaleWithDepth()
+    {
+        // Exits after layers 1 and 3: weights 2/6 and 4/6.
+        Assert.Equal([2f / 6, 4f / 6], EarlyExitLoss.Weights([1, 3]));
+    }
+
+    [Fact]
+    public void MaskedCrossEntropyMatchesHandComputedValues()
+    {
+        using var scope = NewDisposeScope();
+        // Two positions, vocabulary 3. Position 0: logits [0, ln 2, 0], target 1 -> -ln(2/4) = ln 2.
+        // Position 1: logits [0, 0, 0], target 2 -> ln 3, but it is masked out.
+        var logits = tensor(new[] { 0f, MathF.Log(2), 0f, 0f, 0f, 0f }).reshape(1, 2, 3);
+        var targets = tensor(new long[] { 1, 2 }).reshape(1, 2);
+        var mask = tensor(new[] { 1f, 0f }).reshape(1, 2);
+        Assert.Equal(MathF.Log(2), EarlyExitLoss.MaskedCrossEntropy(logits, targets, mask).item<float>(), 5);
+        var both = tensor(new[] { 1f, 1f }).reshape(1, 2);
+        Assert.Equal((MathF.Log(2) + MathF.Log(3)) / 2, EarlyExitLoss.MaskedCrossEntropy(logits, targets, both).item<float>(), 5);
+    }
+
+    [Fact]
+    public void EarlyExitLossIsTheWeightedSumOfPerExitLosses()
+    {
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(1);
+        var config = new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 3, NHeads = 2, NKvHeads = 1, VocabSize = 11, MaxSeqLen = 8 };
+        using var model = new TorchLlama(config);
+        foreach (var p in model.parameters()) using (no_grad()) p.normal_(0, 0.3);
+        var tokens = tensor(new long[] { 1, 4, 2, 7, 3, 9 }).reshape(1, 6);
+        var targets = tensor(new long[] { 4, 2, 7, 3, 9, 1 }).reshape(1, 6);
+        var mask = ones(1, 6);
+
+        float combined = EarlyExitLoss.Compute(model, tokens, targets, mask, [0, 2]).item<float>();
+        float exit0 = EarlyExitLoss.MaskedCrossEntropy(model.Logits(model.Hidden(tokens, 1)), targets, mask).item<float>();
+        float exit2 = EarlyExitLoss.MaskedCrossEntropy(model.forward(tokens), targets, mask).item<float>();
+        // Weights (0+1)/4 and (2+1)/4.
+        Assert.Equal(0.25f * exit0 + 0.75f * exit2, combined, 4);
+    }
+
+    [Fact]
+    public void ShortTrainingLowersTheLoss()
+    {
+        // A tiny model learns to copy: "a b c d | a b c d", loss on the copy. CI's smoke test of the stack.
+        torch.random.manual_seed(7);
+        var config = new ModelConfig { Dim = 32, HiddenDim = 64, NLayers = 2, NHeads = 4, NKvHeads = 2, VocabSize = 12, MaxSeqLen = 16 };
+        using var model = new TorchLlama(config);
+        foreach (var p in model.parameters())
+            using (no_grad()) { if (p.dim() == 2) p.normal_(0, 0.1); }
+        var optimizer = optim.AdamW(model.parameters(), lr: 3e-3);
+        var rng = new Random(3);
+        float first = 0, last = 0;
+        var schedule = new LayerDropoutSchedule(0.1f);
+        for (int step = 0; step < 60; step++)
+        {
+            using var scope = NewDisposeScope();
+            var (tokens, targets, mask) = CopyBatch(rng, batch: 32);
+            var loss = EarlyExitLoss.Compute(model, tokens, targets, mask, [0, 1], schedule, step, 60);
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+            float value = loss.item<float>();
+            if (step < 5) first += value / 5;
+            if (step >= 55) last += value / 5;
+        }
+        Assert.True(last < first * 0.8, $"loss went from {first:F3} to {last:F3}");
+    }
+
+    /// <summary>Sequences "x1 x2 x3 x4 SEP x1 x2 x3 x4" over symbols 2..11 (SEP = 1); loss on the copy.</summary>
+    private static (Tensor Tokens, Tensor Targets, Tensor Mask) CopyBatch(Random rng, int batch)
+    {
+        const int n = 4, length = 2 * n + 1;
+        var seq = new long[batch * length];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int i = 0; i < n; i++) seq[b * length + i] = seq[b * length + n + 1 + i] = rng.Next(2, 12);
+            seq[b * length + n] = 1;
+        }
+        var all = tensor(seq).reshape(batch, length);
+        var maskValues = new float[batch * (length - 1)];
+        for (int b = 0; b < batch; b++)
+            for (int i = n; i < length - 1; i++) maskValues[b * (length - 1) + i] = 1;
+        return (all[.., ..^1], all[.., 1..], tensor(maskValues).reshape(batch, length - 1));
+    }
+}
