@@ -1,0 +1,62 @@
+using FiRST.Runtime.Tokenization;
+using FiRST.Training.Tasks;
+using Xunit;
+
+namespace FiRST.Training.Tests;
+
+public sealed class TaskTests
+{
+    [Fact]
+    public void ExamplesAreDeterministicAndCorrect()
+    {
+        foreach (var task in TaskGenerator.Standard)
+        {
+            var a = task.Samples(200, seed: 11);
+            Assert.Equal(a, task.Samples(200, seed: 11));
+            Assert.NotEqual(a, task.Samples(200, seed: 12));
+            Assert.True(a.Distinct().Count() > 150, $"{task.Name} repeats itself");
+            foreach (var e in a) Assert.True(Check(task.Name, e), $"{task.Name}: {e}");
+        }
+    }
+
+    private static bool Check(string task, TaskExample e)
+    {
+        string body = task == "add" ? e.Prompt.TrimEnd('=') : e.Prompt[(e.Prompt.IndexOf(' ') + 1)..^3];
+        return task switch
+        {
+            "copy" => e.Answer == body,
+            "reverse" => e.Answer == new string(body.Reverse().ToArray()),
+            "sort" => e.Answer == string.Join(' ', body.Split(' ').Select(int.Parse).Order()),
+            "add" => int.Parse(e.Answer) == body.Split('+').Select(int.Parse).Sum(),
+            _ => false,
+        };
+    }
+
+    [Fact]
+    public void CharacterTokenizerEncodesEveryTaskExampleOneTokenPerCharacter()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "first-tok-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "tokenizer.bin");
+            CharTokenizerFile.Write(path);
+            var tokenizer = TextTokenizer.Load(path);
+            Assert.Equal(CharTokenizerFile.VocabSize, tokenizer.VocabSize);
+            foreach (var task in TaskGenerator.Standard)
+                foreach (var e in task.Samples(50, seed: 3))
+                {
+                    string text = e.Prompt + " " + e.Answer;
+                    int[] ids = tokenizer.Encode(text);
+                    // BOS, the dummy-prefix space, then one token per character; none falls back to bytes.
+                    Assert.Equal(text.Length + 2, ids.Length);
+                    Assert.All(ids.Skip(1), id => Assert.True(id >= 259, $"'{text}' used a byte or special token"));
+                    Assert.Equal(text, tokenizer.Decode(ids));
+                }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
