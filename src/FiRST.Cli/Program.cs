@@ -22,6 +22,8 @@ public static class Program
             MakeModelCommand.Create(output, error),
             BenchCommand.Create(output, error),
             QuantizeCommand.Create(output, error),
+            TrainDemoCommand.Create(output, error),
+            EvalCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -12,6 +12,16 @@ internal static class CommonOptions
         Required = true,
     };
 
+    /// <summary>The embedded demo model shipped beside the CLI (trained by 'first train-demo').</summary>
+    public static string DefaultModelPath => Path.Combine(AppContext.BaseDirectory, "DefaultModel", "model.bin");
+
+    /// <summary>--model with the embedded demo model as its default.</summary>
+    public static Option<string> ModelOrDefault() => new("--model", "-m")
+    {
+        Description = "Model: a llama2.c .bin checkpoint, or a Hugging Face directory (default: the embedded demo model)",
+        DefaultValueFactory = _ => DefaultModelPath,
+    };
+
     public static Option<string> Quant()
     {
         var option = new Option<string>("--quant", "-q")

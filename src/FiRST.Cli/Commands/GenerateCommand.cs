@@ -15,7 +15,7 @@ internal static class GenerateCommand
 {
     public static Command Create(TextWriter error, Func<Stream> openStdout)
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.ModelOrDefault();
         var quant = CommonOptions.Quant();
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer: SentencePiece .model or llama2.c .bin (default: tokenizer.model or tokenizer.bin beside the model)" };
         var prompt = new Option<string>("--prompt", "-i") { Description = "Prompt text", DefaultValueFactory = _ => "" };
@@ -25,11 +25,12 @@ internal static class GenerateCommand
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: from the clock, printed with the stats)" };
         var steps = new Option<int>("--steps", "-n") { Description = "Forward passes, prompt included; 0 = the model's context length", DefaultValueFactory = _ => 256 };
         var threads = new Option<int>("--threads") { Description = "Threads per kernel", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var stopAtEos = new Option<bool?>("--stop-at-eos") { Description = "Also stop at the end-of-sequence token (llama2.c stops only at BOS; default: on for the embedded model)" };
         var raw = new Option<bool>("--raw") { Description = "Write every byte of the text (llama2.c drops single non-printable bytes, which splits multi-byte characters)" };
 
         var command = new Command("generate", "Generate text from a prompt")
         {
-            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, raw,
+            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw,
         };
         command.SetAction((parse, ct) =>
         {
@@ -51,7 +52,14 @@ internal static class GenerateCommand
             var tok = TextTokenizer.Load(tokenizerPath);
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount });
-            var options = new GenerationOptions { Sampling = sampling, MaxSteps = stepCount };
+            // The embedded model ends every answer with EOS; llama2.c-style models separate documents with BOS.
+            bool eos = parse.GetValue(stopAtEos) ?? modelPath == CommonOptions.DefaultModelPath;
+            var options = new GenerationOptions
+            {
+                Sampling = sampling,
+                MaxSteps = stepCount,
+                StopTokens = eos ? [.. tok.DefaultStopTokens, tok.EosId] : null,
+            };
             var run = generator.Generate(parse.GetValue(prompt)!, options, ct);
 
             using var stdout = openStdout();

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using FiRST.Runtime;
+using FiRST.Runtime.Tokenization;
+using FiRST.Training.Demo;
+using FiRST.Training.Tasks;
+
+namespace FiRST.Cli.Commands;
+
+/// <summary><c>first eval</c>: exact-match accuracy per task, for the full model and early exit at every layer.</summary>
+internal static class EvalCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var model = CommonOptions.ModelOrDefault();
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer (default: tokenizer.bin beside the model)" };
+        var tasks = new Option<string>("--tasks") { Description = "Comma-separated tasks", DefaultValueFactory = _ => string.Join(",", TaskGenerator.Standard.Select(t => t.Name)) };
+        var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task", DefaultValueFactory = _ => 500 };
+        var fullOnly = new Option<bool>("--full-only") { Description = "Only the full model, no early-exit columns" };
+        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
+        var command = new Command("eval", "Exact-match accuracy per task, full model and early exit after every layer") { model, tokenizer, tasks, prompts, fullOnly, json };
+        command.SetAction(parse =>
+        {
+            string modelPath = parse.GetValue(model)!;
+            string tokenizerPath = parse.GetValue(tokenizer) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "tokenizer.bin");
+            int n = parse.GetValue(prompts);
+            if (n < 1) throw new ArgumentException($"--prompts must be at least 1, got {n}");
+            var selected = parse.GetValue(tasks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TaskGenerator.Find).ToArray();
+            using var llama = LlamaModel.Load(modelPath);
+            var tok = TextTokenizer.Load(tokenizerPath);
+            var results = TaskEvaluation.Run(llama, tok, selected, n, !parse.GetValue(fullOnly), line => error.WriteLine(line));
+            output.Write(TaskEvaluation.Markdown(results, llama.Config.NLayers));
+            if (parse.GetValue(json) is { } jsonPath)
+                File.WriteAllText(jsonPath, System.Text.Json.JsonSerializer.Serialize(results, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+}

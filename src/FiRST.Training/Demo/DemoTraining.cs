@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Text.Json;
+using FiRST.Runtime;
+using FiRST.Runtime.Tokenization;
+using FiRST.Training.LayerSkip;
+using FiRST.Training.Model;
+using FiRST.Training.Tasks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FiRST.Training.Demo;
+
+/// <summary>Settings of the embedded model's training run (written beside the weights).</summary>
+public sealed record DemoTrainingOptions
+{
+    /// <summary>Optimizer steps.</summary>
+    public int Steps { get; init; } = 6000;
+    /// <summary>Sequences per step.</summary>
+    public int Batch { get; init; } = 64;
+    /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to a tenth.</summary>
+    public double LearningRate { get; init; } = 2e-3;
+    /// <summary>Warm-up steps.</summary>
+    public int WarmupSteps { get; init; } = 200;
+    /// <summary>AdamW weight decay.</summary>
+    public double WeightDecay { get; init; } = 0.01;
+    /// <summary>LayerSkip's largest layer-dropout rate (the last layer's).</summary>
+    public float MaxLayerDropout { get; init; } = 0.1f;
+    /// <summary>LayerSkip's rotational early-exit period.</summary>
+    public int ExitPeriod { get; init; } = 2;
+    /// <summary>Seed of weights, data and dropout.</summary>
+    public int Seed { get; init; } = 1234;
+    /// <summary>Model width.</summary>
+    public int Dim { get; init; } = 128;
+    /// <summary>Feed-forward width.</summary>
+    public int HiddenDim { get; init; } = 384;
+    /// <summary>Layers.</summary>
+    public int Layers { get; init; } = 8;
+    /// <summary>Query heads.</summary>
+    public int Heads { get; init; } = 4;
+    /// <summary>Key/value heads.</summary>
+    public int KvHeads { get; init; } = 2;
+    /// <summary>Context length.</summary>
+    public int MaxSeqLen { get; init; } = 48;
+}
+
+/// <summary>
+/// Trains the embedded default model from scratch on the procedural tasks with the LayerSkip recipe (layer
+/// dropout rising with depth, early-exit loss with a rotational curriculum), then writes
+/// <c>model.bin</c> (llama2.c format), <c>tokenizer.bin</c> and <c>training.json</c>.
+/// </summary>
+public static class DemoTraining
+{
+    /// <summary>Trains and saves into <paramref name="outDir"/>; <paramref name="progress"/> gets one line per report.</summary>
+    public static void Run(DemoTrainingOptions o, string outDir, Action<string> progress)
+    {
+        TorchRuntime.Check();
+        Directory.CreateDirectory(outDir);
+        string tokenizerPath = Path.Combine(outDir, "tokenizer.bin");
+        CharTokenizerFile.Write(tokenizerPath);
+        var tokenizer = TextTokenizer.Load(tokenizerPath);
+
+        torch.manual_seed(o.Seed);
+        torch.set_num_threads(Environment.ProcessorCount);
+        var config = new ModelConfig
+        {
+            Dim = o.Dim, HiddenDim = o.HiddenDim, NLayers = o.Layers, NHeads = o.Heads, NKvHeads = o.KvHeads,
+            VocabSize = tokenizer.VocabSize, MaxSeqLen = o.MaxSeqLen,
+        };
+        using var model = new TorchLlama(config);
+        Initialise(model, o.Layers);
+        // AdamW's decay defaults to 0 in TorchSharp: set it.
+        var optimizer = optim.AdamW(model.parameters(), lr: o.LearningRate, weight_decay: o.WeightDecay);
+        var dropout = new LayerDropoutSchedule(o.MaxLayerDropout);
+        var exits = new ExitCurriculum.Rotational(o.ExitPeriod);
+        var data = new Random(o.Seed);
+        var generator = new Generator().manual_seed(o.Seed);
+        var clock = Stopwatch.StartNew();
+        long tokensSeen = 0;
+        double smoothed = double.NaN;
+
+        for (int step = 0; step < o.Steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            double lr = LearningRate(o, step);
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            var (tokens, targets, mask) = Batch(tokenizer, data, o.Batch, o.MaxSeqLen);
+            tokensSeen += tokens.shape[0] * tokens.shape[1];
+            var loss = EarlyExitLoss.Compute(model, tokens, targets, mask, exits.Exits(o.Layers, step, o.Steps), dropout, step, o.Steps, generator);
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+            optimizer.step();
+            double value = loss.item<float>();
+            smoothed = double.IsNaN(smoothed) ? value : 0.98 * smoothed + 0.02 * value;
+            if (step % 50 == 0 || step == o.Steps - 1)
+            {
+                double elapsed = clock.Elapsed.TotalSeconds;
+                double eta = elapsed / (step + 1) * (o.Steps - step - 1);
+                progress($"step {step + 1,5}/{o.Steps}  loss {smoothed:F4}  lr {lr:E2}  {tokensSeen / elapsed,8:F0} tok/s  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}");
+            }
+        }
+
+        model.eval();
+        model.SaveLlama2c(Path.Combine(outDir, "model.bin"));
+        File.WriteAllText(Path.Combine(outDir, "training.json"), JsonSerializer.Serialize(new
+        {
+            recipe = "LayerSkip: layer dropout p(l) = p_max (exp(l ln2 / (L-1)) - 1), early-exit loss with rotational curriculum",
+            options = o,
+            tasks = TaskGenerator.Standard.Select(t => t.Name),
+            seconds = Math.Round(clock.Elapsed.TotalSeconds),
+        }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static double LearningRate(DemoTrainingOptions o, int step)
+    {
+        if (step < o.WarmupSteps) return o.LearningRate * (step + 1) / o.WarmupSteps;
+        double progress = (double)(step - o.WarmupSteps) / Math.Max(1, o.Steps - o.WarmupSteps);
+        return o.LearningRate * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+
+    private static void Initialise(TorchLlama model, int layers)
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (p.dim() != 2) continue;
+            // Projections into the residual stream start smaller, so the stream grows slowly with depth.
+            double std = name.EndsWith("Wo") || name.EndsWith("W2") ? 0.02 / Math.Sqrt(2 * layers) : 0.02;
+            p.normal_(0, std);
+        }
+    }
+
+    /// <summary>
+    /// One batch: for each row a random task's example as BOS + prompt + " " + answer + EOS, padded; targets are
+    /// the next tokens and the loss counts only the answer (and EOS).
+    /// </summary>
+    internal static (Tensor Tokens, Tensor Targets, Tensor Mask) Batch(TextTokenizer tokenizer, Random rng, int batch, int maxLen)
+    {
+        var rows = new List<(int[] Ids, int PromptLength)>(batch);
+        for (int b = 0; b < batch; b++)
+        {
+            var task = TaskGenerator.Standard[rng.Next(TaskGenerator.Standard.Count)];
+            var e = task.Sample(rng);
+            int[] prompt = tokenizer.Encode(e.Prompt);
+            int[] full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
+            if (full.Length > maxLen + 1) { b--; continue; }
+            rows.Add((full, prompt.Length));
+        }
+        int length = rows.Max(r => r.Ids.Length) - 1;
+        var tokens = new long[batch * length];
+        var targets = new long[batch * length];
+        var mask = new float[batch * length];
+        for (int b = 0; b < batch; b++)
+        {
+            var (ids, promptLength) = rows[b];
+            for (int t = 0; t < ids.Length - 1; t++)
+            {
+                tokens[b * length + t] = ids[t];
+                targets[b * length + t] = ids[t + 1];
+                // Position t predicts token t+1: the answer starts at the token after the prompt.
+                mask[b * length + t] = t + 1 >= promptLength ? 1 : 0;
+            }
+        }
+        return (tensor(tokens).reshape(batch, length), tensor(targets).reshape(batch, length), tensor(mask).reshape(batch, length));
+    }
+}
