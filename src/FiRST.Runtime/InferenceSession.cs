@@ -73,7 +73,7 @@ public sealed class InferenceSession : IDisposable
     public ReadOnlySpan<float> Forward(int token, Paths.IDecodePath path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!ReferenceEquals(path.Mask, Mask) && !path.Mask.Equals(Mask))
+        if (!path.Mask.Equals(Mask))
             throw new ArgumentException($"the path runs layers {path.Mask} but the session was created for {Mask}", nameof(path));
         var cache = Cache;
         if (Position >= Config.MaxSeqLen) throw new ContextFullException(Config.MaxSeqLen);

@@ -76,7 +76,7 @@ public sealed class LayerMask : IEquatable<LayerMask>
     }
 
     /// <inheritdoc />
-    public bool Equals(LayerMask? other) => other is not null && _kept.AsSpan().SequenceEqual(other._kept);
+    public bool Equals(LayerMask? other) => ReferenceEquals(this, other) || (other is not null && _kept.AsSpan().SequenceEqual(other._kept));
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => Equals(obj as LayerMask);

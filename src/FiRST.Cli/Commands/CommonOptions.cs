@@ -35,4 +35,16 @@ internal static class CommonOptions
 
     public static ModelLoadOptions LoadOptions(string quant) =>
         new() { Format = quant == "q8" ? WeightFormat.Q8 : WeightFormat.AsStored };
+
+    /// <summary>tokenizer.model or tokenizer.bin beside the model (or inside a model directory).</summary>
+    public static string DefaultTokenizer(string modelPath)
+    {
+        string dir = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        foreach (var name in new[] { "tokenizer.model", "tokenizer.bin" })
+        {
+            string candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new ArgumentException($"no tokenizer given and neither tokenizer.model nor tokenizer.bin is in {dir}; pass --tokenizer PATH");
+    }
 }

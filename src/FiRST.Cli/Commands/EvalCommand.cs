@@ -12,7 +12,7 @@ internal static class EvalCommand
     public static Command Create(TextWriter output, TextWriter error)
     {
         var model = CommonOptions.ModelOrDefault();
-        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer (default: tokenizer.bin beside the model)" };
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer (default: tokenizer.model or tokenizer.bin beside the model)" };
         var tasks = new Option<string>("--tasks") { Description = "Comma-separated tasks", DefaultValueFactory = _ => string.Join(",", TaskGenerator.Standard.Select(t => t.Name)) };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task", DefaultValueFactory = _ => 500 };
         var fullOnly = new Option<bool>("--full-only") { Description = "Only the full model, no early-exit columns" };
@@ -21,7 +21,7 @@ internal static class EvalCommand
         command.SetAction(parse =>
         {
             string modelPath = parse.GetValue(model)!;
-            string tokenizerPath = parse.GetValue(tokenizer) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "tokenizer.bin");
+            string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             int n = parse.GetValue(prompts);
             if (n < 1) throw new ArgumentException($"--prompts must be at least 1, got {n}");
             var selected = parse.GetValue(tasks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TaskGenerator.Find).ToArray();

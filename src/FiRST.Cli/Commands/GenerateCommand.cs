@@ -48,7 +48,7 @@ internal static class GenerateCommand
             if (threadCount < 1) throw new ArgumentException($"--threads must be >= 1, got {threadCount}");
 
             string modelPath = parse.GetValue(model)!;
-            string tokenizerPath = parse.GetValue(tokenizer) ?? DefaultTokenizer(modelPath);
+            string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount });
@@ -83,17 +83,6 @@ internal static class GenerateCommand
             return Task.FromResult(0);
         });
         return command;
-    }
-
-    private static string DefaultTokenizer(string modelPath)
-    {
-        string dir = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        foreach (var name in new[] { "tokenizer.model", "tokenizer.bin" })
-        {
-            string candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new ArgumentException($"no tokenizer given and neither tokenizer.model nor tokenizer.bin is in {dir}; pass --tokenizer PATH");
     }
 
     /// <summary>Writes a piece, skipping what llama2.c's <c>safe_printf</c> skips unless <paramref name="writeAll"/>.</summary>

@@ -30,6 +30,8 @@ public sealed class WorkerPool : IDisposable
     private readonly object _gate = new();
     private ParallelJob? _job;
     private int _count;
+    private int _chunk;
+    private int _next;
     private long _generation;
     private int _pending;
     private int _sleepers;
@@ -72,7 +74,6 @@ public sealed class WorkerPool : IDisposable
         }
         _job = job;
         _count = count;
-        _grain = grain;
         // About four chunks per thread: enough to even out late starters, few enough that the shared
         // counter is not contended.
         int units = (count + grain - 1) / grain;
@@ -95,19 +96,15 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    private int _grain = 1;
-    private int _chunk;
-    private int _next;
-
-    /// <summary>
-    /// Takes chunks from a shared counter until none are left. Chunks rather than one fixed share per thread,
-    /// so a thread that starts late (woken from sleep, preempted) does not leave the others waiting.
-    /// </summary>
     [ThreadStatic]
     private static int t_part;
 
     internal static int CurrentPart => t_part;
 
+    /// <summary>
+    /// Takes chunks from a shared counter until none are left. Chunks rather than one fixed share per thread,
+    /// so a thread that starts late (woken from sleep, preempted) does not leave the others waiting.
+    /// </summary>
     private void RunPart(int part)
     {
         t_part = part;
