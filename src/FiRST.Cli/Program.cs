@@ -24,6 +24,8 @@ public static class Program
             QuantizeCommand.Create(output, error),
             TrainDemoCommand.Create(output, error),
             EvalCommand.Create(output, error),
+            TrainRoutersCommand.Create(output, error),
+            CalibrateCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

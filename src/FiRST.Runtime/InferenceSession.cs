@@ -1,5 +1,7 @@
 using FiRST.Runtime.Inference;
 using FiRST.Runtime.Kernels;
+using FiRST.Runtime.Paths;
+using FiRST.Runtime.Routing;
 
 namespace FiRST.Runtime;
 
@@ -11,12 +13,21 @@ public sealed class InferenceSession : IDisposable
 {
     private readonly LlamaModel _model;
     private readonly WorkerPool _pool;
-    private readonly Paths.IDecodePath _genericPath;
+    private readonly RouterSet? _routers;
+    private readonly float _threshold;
+    private readonly DecodePathTable? _paths;
+    private IDecodePath _path;
     private KvCache? _cache;
 
     internal InferenceSession(LlamaModel model, SessionOptions options)
     {
         var config = model.Config;
+        if (options.Routers is { } routers)
+        {
+            if (options.Mask is not null) throw new ArgumentException("give a session either a mask or routers, not both", nameof(options));
+            routers.EnsureFits(config, model.Path);
+            if (!(options.RouterThreshold is >= 0f and <= 1f)) throw new ArgumentOutOfRangeException(nameof(options), options.RouterThreshold, "RouterThreshold must be within [0, 1]");
+        }
         var mask = options.Mask ?? LayerMask.All(config.NLayers);
         mask.EnsureFits(config.NLayers);
         for (int l = 0; l < config.NLayers; l++)
@@ -26,9 +37,13 @@ public sealed class InferenceSession : IDisposable
 
         _model = model;
         Mask = mask;
+        _routers = options.Routers;
+        _threshold = options.RouterThreshold;
+        _paths = options.Paths;
         _pool = new WorkerPool(options.Threads);
-        _cache = new KvCache(config, mask.IsKept);
-        _genericPath = new Paths.MaskedPath(mask);
+        // A routed session allocates KV layer by layer as the routers keep them.
+        _cache = new KvCache(config, _routers is null ? mask.IsKept : _ => false);
+        _path = Resolve(mask);
         Transformer = new Transformer(config, model.Weights, model.Rope, _pool);
     }
 
@@ -38,8 +53,17 @@ public sealed class InferenceSession : IDisposable
     /// <summary>The model's shape.</summary>
     public ModelConfig Config => _model.Config;
 
-    /// <summary>The layers this session runs.</summary>
-    public LayerMask Mask { get; }
+    /// <summary>
+    /// The layers this session runs. A routed session reports every layer until its first prefill has
+    /// routed, then the mask the routers chose.
+    /// </summary>
+    public LayerMask Mask { get; private set; }
+
+    /// <summary>What the routers decided for the current prompt; null before routing or without routers.</summary>
+    public RoutingDecision? Routing { get; private set; }
+
+    /// <summary>The path <see cref="Forward(int)"/> decodes with: a compiled path for the mask, or the generic loop.</summary>
+    public IDecodePath DecodePath => _path;
 
     /// <summary>Number of positions processed so far; the next token goes to this position.</summary>
     public int Position { get; private set; }
@@ -64,13 +88,14 @@ public sealed class InferenceSession : IDisposable
     /// next-token logits (valid until the next call). Allocates nothing.
     /// </summary>
     /// <exception cref="ContextFullException">The session already holds <c>max_seq_len</c> positions.</exception>
-    public ReadOnlySpan<float> Forward(int token) => Forward(token, _genericPath);
+    public ReadOnlySpan<float> Forward(int token) =>
+        _routers is not null && Routing is null ? Prefill(new[] { token }) : Forward(token, _path);
 
     /// <summary>
     /// Like <see cref="Forward(int)"/>, with the layers run by <paramref name="path"/> (a generated task path,
     /// or any <see cref="Paths.IDecodePath"/>), whose mask must be this session's.
     /// </summary>
-    public ReadOnlySpan<float> Forward(int token, Paths.IDecodePath path)
+    public ReadOnlySpan<float> Forward(int token, IDecodePath path)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!path.Mask.Equals(Mask))
@@ -103,6 +128,7 @@ public sealed class InferenceSession : IDisposable
     {
         if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
         if (tokens.Length > Remaining) throw new ContextFullException(Config.MaxSeqLen);
+        if (_routers is not null && Routing is null) return RoutedPrefill(tokens, _routers, cancellationToken);
         if (tokens.Length == 1) return Forward(tokens[0]);
         var cache = Cache;
         _model.Enter();
@@ -132,8 +158,78 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Forgets every processed position; the KV storage is kept for reuse.</summary>
-    public void Reset() => Position = 0;
+    /// <summary>
+    /// FiRST prefill: layer by layer over the whole prompt, pool layer l's router over the prompt's hidden
+    /// states, skip the layer (no KV storage, residual unchanged) when the mean is below the threshold, and
+    /// keep that mask for every decoded token.
+    /// </summary>
+    private ReadOnlySpan<float> RoutedPrefill(ReadOnlySpan<int> tokens, RouterSet routers, CancellationToken ct)
+    {
+        if (Position != 0) throw new InvalidOperationException("a routed session routes only a prompt that starts at position 0");
+        var cache = Cache;
+        var config = Config;
+        int n = tokens.Length, dim = config.Dim, layers = config.NLayers, chunk = Transformer.PrefillChunk;
+        var p = new float[layers];
+        var kept = new bool[layers];
+        _model.Enter();
+        try
+        {
+            var t = Transformer;
+            // One chunk works in the batch buffer itself; longer prompts keep all residual streams here and
+            // move each chunk through the batch buffer, since a layer's decision needs the whole prompt first.
+            float[]? all = n > chunk ? new float[n * dim] : null;
+            for (int start = 0; start < n; start += chunk)
+            {
+                int count = Math.Min(chunk, n - start);
+                t.EmbedBatch(tokens.Slice(start, count));
+                if (all is not null) t.BatchHidden(count).CopyTo(all.AsSpan(start * dim));
+            }
+            for (int l = 0; l < layers; l++)
+            {
+                ct.ThrowIfCancellationRequested();
+                var states = all is null ? t.BatchHidden(n) : all.AsSpan();
+                float sum = 0;
+                for (int i = 0; i < n; i++) sum += routers.Score(l, states.Slice(i * dim, dim), config.NormEps);
+                p[l] = sum / n;
+                kept[l] = p[l] >= _threshold;
+                if (!kept[l]) { cache.Release(l); continue; }
+                cache.Allocate(l);
+                for (int start = 0; start < n; start += chunk)
+                {
+                    int count = Math.Min(chunk, n - start);
+                    if (all is not null) all.AsSpan(start * dim, count * dim).CopyTo(t.BatchHidden(count));
+                    t.LayerBatch(l, start, count, cache);
+                    if (all is not null) t.BatchHidden(count).CopyTo(all.AsSpan(start * dim));
+                }
+            }
+            t.LoadHidden((all is null ? t.BatchHidden(n) : all.AsSpan()).Slice((n - 1) * dim, dim));
+            var mask = LayerMask.FromFlags(kept);
+            Mask = mask;
+            Routing = new RoutingDecision(mask, p, _threshold);
+            _path = Resolve(mask);
+            Position = n;
+            return t.Logits();
+        }
+        finally
+        {
+            _model.Exit();
+        }
+    }
+
+    private IDecodePath Resolve(LayerMask mask) => _paths?.Resolve(mask) ?? new MaskedPath(mask);
+
+    /// <summary>
+    /// Forgets every processed position; the KV storage is kept for reuse. A routed session routes its next
+    /// prompt afresh (and drops the storage of layers that prompt skips).
+    /// </summary>
+    public void Reset()
+    {
+        Position = 0;
+        if (_routers is null || Routing is null) return;
+        Routing = null;
+        Mask = LayerMask.All(Config.NLayers);
+        _path = Resolve(Mask);
+    }
 
     /// <summary>Stops the session's worker threads and drops its KV cache.</summary>
     public void Dispose()

@@ -78,6 +78,23 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     public void ProfileJson() =>
         Fuzz("p.first.json", Encoding.UTF8.GetBytes(ProfileTests.Valid), path => Profiles.ModelProfile.Load(path), seed: 7, text: true);
 
+    [Fact]
+    public void RouterFile()
+    {
+        string modelPath = _dir.File("router-model.bin");
+        TestModel.Random(Small, 1).WriteLlama2c(modelPath);
+        using var model = LlamaModel.Load(modelPath);
+        var rng = new Random(8);
+        var routers = new Routing.RouterSet(Small.NLayers, Small.Dim,
+            Enumerable.Range(0, Small.NLayers * Small.Dim).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), [1f, -1f]);
+        // Loaded routers must also route: a file that parses but does not fit the model fails with ModelLoadException too.
+        Fuzz("r.routers.bin", Seed(routers.Save), path =>
+        {
+            using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = Routing.RouterSet.Load(path) });
+            session.Prefill([1, 2, 3]);
+        }, seed: 8);
+    }
+
     [Theory]
     [MemberData(nameof(Regressions))]
     public void FormerCrashesFailCleanly(string name, string file, byte[] content)

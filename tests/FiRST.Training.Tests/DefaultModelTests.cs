@@ -10,16 +10,17 @@ namespace FiRST.Training.Tests;
 /// <summary>The committed embedded model does what its committed evaluation report says, run by the C# runtime.</summary>
 public sealed class DefaultModelTests
 {
-    private static string ModelDirectory
+    internal static string RepoRoot
     {
         get
         {
             for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "FiRST.Gen.sln")))
-                    return Path.Combine(d.FullName, "src", "FiRST.Cli", "DefaultModel");
+                if (File.Exists(Path.Combine(d.FullName, "FiRST.Gen.sln"))) return d.FullName;
             throw new InvalidOperationException("cannot find the repository root");
         }
     }
+
+    internal static string ModelDirectory => Path.Combine(RepoRoot, "src", "FiRST.Cli", "DefaultModel");
 
     [Fact]
     public void CommittedModelMatchesItsClaimedAccuracyOn100PromptsPerTask()

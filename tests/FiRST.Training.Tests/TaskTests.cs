@@ -22,6 +22,13 @@ public sealed class TaskTests
     private static bool Check(string task, TaskExample e)
     {
         string body = task == "add" ? e.Prompt.TrimEnd('=') : e.Prompt[(e.Prompt.IndexOf(' ') + 1)..^3];
+        if (task == "recall")
+        {
+            // "ann has tea, bob has jam. bob =>": the answer is what the asked name has.
+            string[] parts = e.Prompt[..^3].Split(". ");
+            var owned = parts[0].Split(", ").Select(p => p.Split(" has ")).ToDictionary(p => p[0], p => p[1]);
+            return owned.Count is 2 or 3 && owned.Values.Distinct().Count() == owned.Count && e.Answer == owned[parts[1]];
+        }
         return task switch
         {
             "copy" => e.Answer == body,

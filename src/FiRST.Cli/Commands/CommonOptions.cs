@@ -22,6 +22,30 @@ internal static class CommonOptions
         DefaultValueFactory = _ => DefaultModelPath,
     };
 
+    /// <summary>The embedded model's routers, beside it.</summary>
+    public static string DefaultRoutersPath => Path.Combine(AppContext.BaseDirectory, "DefaultModel", "model.routers.bin");
+
+    /// <summary>--routers: a router file, 'none', or (by default) the embedded model's routers when it runs.</summary>
+    public static Option<string?> Routers() => new("--routers", "-r")
+    {
+        Description = "FiRST routers (a .routers.bin from 'first train-routers'): prefill chooses the layers to skip; 'none' runs every layer (default: the embedded model's routers when it runs)",
+    };
+
+    public static Option<float> Threshold() => new("--threshold")
+    {
+        Description = "Skip a layer when its router's mean output over the prompt is below this",
+        DefaultValueFactory = _ => 0.5f,
+    };
+
+    /// <summary>The routers the options name, checked against the model's path for the default.</summary>
+    public static Runtime.Routing.RouterSet? LoadRouters(string? value, string modelPath)
+    {
+        if (value == "none") return null;
+        if (value is null)
+            return modelPath == DefaultModelPath && File.Exists(DefaultRoutersPath) ? Runtime.Routing.RouterSet.Load(DefaultRoutersPath) : null;
+        return Runtime.Routing.RouterSet.Load(value);
+    }
+
     public static Option<string> Quant()
     {
         var option = new Option<string>("--quant", "-q")

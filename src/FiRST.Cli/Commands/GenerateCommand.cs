@@ -27,10 +27,12 @@ internal static class GenerateCommand
         var threads = new Option<int>("--threads") { Description = "Threads per kernel", DefaultValueFactory = _ => Environment.ProcessorCount };
         var stopAtEos = new Option<bool?>("--stop-at-eos") { Description = "Also stop at the end-of-sequence token (llama2.c stops only at BOS; default: on for the embedded model)" };
         var raw = new Option<bool>("--raw") { Description = "Write every byte of the text (llama2.c drops single non-printable bytes, which splits multi-byte characters)" };
+        var routers = CommonOptions.Routers();
+        var threshold = CommonOptions.Threshold();
 
         var command = new Command("generate", "Generate text from a prompt")
         {
-            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw,
+            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold,
         };
         command.SetAction((parse, ct) =>
         {
@@ -51,7 +53,8 @@ internal static class GenerateCommand
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!));
-            var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount });
+            var routerSet = CommonOptions.LoadRouters(parse.GetValue(routers), modelPath);
+            var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount, Routers = routerSet, RouterThreshold = parse.GetValue(threshold) });
             // The embedded model ends every answer with EOS; llama2.c-style models separate documents with BOS.
             bool eos = parse.GetValue(stopAtEos) ?? modelPath == CommonOptions.DefaultModelPath;
             var options = new GenerationOptions
@@ -80,6 +83,8 @@ internal static class GenerateCommand
                 $"prefill: {s.PromptTokens} tokens, {s.PrefillMs:F1} ms ({s.PrefillTokensPerSecond:F1} tok/s) | " +
                 $"decode: {s.GeneratedTokens} tokens, {s.MsPerToken:F3} ms/token ({s.TokensPerSecond:F1} tok/s) | " +
                 $"stop: {s.StopReason} | threads: {s.Threads} | seed: {sampling.Seed} | layers: {s.Mask}");
+            if (s.Routing is { } routing)
+                error.WriteLine($"routers: {routing} (threshold {routing.Threshold:F2}); KV {s.KvBytes / 1024.0:F0} KiB");
             return Task.FromResult(0);
         });
         return command;

@@ -145,6 +145,8 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>
                 DecodeSteps = decodeSteps,
                 StopReason = reason,
                 Mask = session.Mask.ToString(),
+                Routing = session.Routing,
+                DecodePath = session.DecodePath.GetType().Name,
                 Threads = session.Threads,
                 KvBytes = session.KvBytes,
             };

@@ -53,6 +53,12 @@ public sealed record GenerationStats
     /// <summary>Threads each kernel was split over.</summary>
     public int Threads { get; init; }
 
+    /// <summary>What the routers decided at prefill (every layer's pooled <c>p_l</c> and the mask); null without routers.</summary>
+    public Routing.RoutingDecision? Routing { get; init; }
+
+    /// <summary>Name of the decode path that ran (a generated task path, or the generic masked loop).</summary>
+    public string DecodePath { get; init; } = "";
+
     /// <summary>Bytes of KV cache the run's session held.</summary>
     public long KvBytes { get; init; }
 }

@@ -21,12 +21,26 @@ public sealed class KvCache
         if (perLayer > Array.MaxLength)
             throw new FiRSTException($"a KV cache of {config.MaxSeqLen} x {config.KvDim} floats per layer is larger than one array can hold");
         for (int l = 0; l < config.NLayers; l++)
-        {
-            if (allocate != null && !allocate(l)) continue;
-            // Pinned and cache-line aligned: kernels take pointers into it and read it with vector loads.
-            _keys[l] = AlignedBuffer.Floats(perLayer);
-            _values[l] = AlignedBuffer.Floats(perLayer);
-        }
+            if (allocate == null || allocate(l)) Allocate(l);
+    }
+
+    /// <summary>
+    /// Gives layer <paramref name="layer"/> storage if it has none: routed sessions learn which layers run
+    /// only during prefill, so they allocate layer by layer as the routers keep them.
+    /// </summary>
+    internal void Allocate(int layer)
+    {
+        if (_keys[layer] is not null) return;
+        // Pinned and cache-line aligned: kernels take pointers into it and read it with vector loads.
+        _keys[layer] = AlignedBuffer.Floats((long)MaxSeqLen * KvDim);
+        _values[layer] = AlignedBuffer.Floats((long)MaxSeqLen * KvDim);
+    }
+
+    /// <summary>Drops layer <paramref name="layer"/>'s storage (a re-routed session no longer runs it).</summary>
+    internal void Release(int layer)
+    {
+        _keys[layer] = null;
+        _values[layer] = null;
     }
 
     /// <summary>Width of one position's key (and value).</summary>

@@ -130,6 +130,16 @@ public sealed class Transformer : IDisposable
         }
     }
 
+    /// <summary>
+    /// The residual streams of the batch's first <paramref name="count"/> tokens, <c>[count, dim]</c>
+    /// (after <see cref="EmbedBatch"/>): routers read them, and routed prefill moves chunks in and out.
+    /// </summary>
+    public Span<float> BatchHidden(int count) =>
+        (_batch ?? throw new InvalidOperationException("call EmbedBatch first")).X.AsSpan(0, count * _c.Dim);
+
+    /// <summary>Makes <paramref name="hidden"/> <c>[dim]</c> the residual stream that <see cref="Logits"/> reads.</summary>
+    public void LoadHidden(ReadOnlySpan<float> hidden) => hidden.CopyTo(_s.X);
+
     /// <summary>Makes the batch's token <paramref name="index"/> the residual stream that <see cref="Logits"/> reads.</summary>
     public void SelectFromBatch(int index) => _batch!.X.AsSpan(index * _c.Dim, _c.Dim).CopyTo(_s.X);
 

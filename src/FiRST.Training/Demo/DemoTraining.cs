@@ -14,7 +14,7 @@ namespace FiRST.Training.Demo;
 public sealed record DemoTrainingOptions
 {
     /// <summary>Optimizer steps.</summary>
-    public int Steps { get; init; } = 6000;
+    public int Steps { get; init; } = 4800;
     /// <summary>Sequences per step.</summary>
     public int Batch { get; init; } = 64;
     /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to a tenth.</summary>
@@ -24,11 +24,16 @@ public sealed record DemoTrainingOptions
     /// <summary>AdamW weight decay.</summary>
     public double WeightDecay { get; init; } = 0.01;
     /// <summary>LayerSkip's largest layer-dropout rate (the last layer's).</summary>
-    public float MaxLayerDropout { get; init; } = 0.1f;
+    public float MaxLayerDropout { get; init; } = 0.2f;
     /// <summary>LayerSkip's rotational early-exit period.</summary>
     public int ExitPeriod { get; init; } = 2;
     /// <summary>Seed of weights, data and dropout.</summary>
     public int Seed { get; init; } = 1234;
+    /// <summary>
+    /// Relative share of each task in the batches, as <c>name=weight</c> pairs. Addition, the task that needs
+    /// the most depth, gets the most examples; the others are learnt in a few hundred steps.
+    /// </summary>
+    public string TaskWeights { get; init; } = "copy=1,recall=1,reverse=1,sort=1,add=4";
     /// <summary>Model width.</summary>
     public int Dim { get; init; } = 128;
     /// <summary>Feed-forward width.</summary>
@@ -73,6 +78,7 @@ public static class DemoTraining
         var dropout = new LayerDropoutSchedule(o.MaxLayerDropout);
         var exits = new ExitCurriculum.Rotational(o.ExitPeriod);
         var data = new Random(o.Seed);
+        var mix = TaskMix.Parse(o.TaskWeights);
         var generator = new Generator().manual_seed(o.Seed);
         var clock = Stopwatch.StartNew();
         long tokensSeen = 0;
@@ -83,7 +89,7 @@ public static class DemoTraining
             using var scope = NewDisposeScope();
             double lr = LearningRate(o, step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-            var (tokens, targets, mask) = Batch(tokenizer, data, o.Batch, o.MaxSeqLen);
+            var (tokens, targets, mask, _) = TaskBatch.Draw(tokenizer, data, mix, o.Batch, o.MaxSeqLen);
             tokensSeen += tokens.shape[0] * tokens.shape[1];
             var loss = EarlyExitLoss.Compute(model, tokens, targets, mask, exits.Exits(o.Layers, step, o.Steps), dropout, step, o.Steps, generator);
             optimizer.zero_grad();
@@ -106,7 +112,7 @@ public static class DemoTraining
         {
             recipe = "LayerSkip: layer dropout p(l) = p_max (exp(l ln2 / (L-1)) - 1), early-exit loss with rotational curriculum",
             options = o,
-            tasks = TaskGenerator.Standard.Select(t => t.Name),
+            tasks = mix.Tasks.Select(t => t.Name),
             seconds = Math.Round(clock.Elapsed.TotalSeconds),
         }, new JsonSerializerOptions { WriteIndented = true }));
     }
@@ -128,39 +134,5 @@ public static class DemoTraining
             double std = name.EndsWith("Wo") || name.EndsWith("W2") ? 0.02 / Math.Sqrt(2 * layers) : 0.02;
             p.normal_(0, std);
         }
-    }
-
-    /// <summary>
-    /// One batch: for each row a random task's example as BOS + prompt + " " + answer + EOS, padded; targets are
-    /// the next tokens and the loss counts only the answer (and EOS).
-    /// </summary>
-    internal static (Tensor Tokens, Tensor Targets, Tensor Mask) Batch(TextTokenizer tokenizer, Random rng, int batch, int maxLen)
-    {
-        var rows = new List<(int[] Ids, int PromptLength)>(batch);
-        for (int b = 0; b < batch; b++)
-        {
-            var task = TaskGenerator.Standard[rng.Next(TaskGenerator.Standard.Count)];
-            var e = task.Sample(rng);
-            int[] prompt = tokenizer.Encode(e.Prompt);
-            int[] full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
-            if (full.Length > maxLen + 1) { b--; continue; }
-            rows.Add((full, prompt.Length));
-        }
-        int length = rows.Max(r => r.Ids.Length) - 1;
-        var tokens = new long[batch * length];
-        var targets = new long[batch * length];
-        var mask = new float[batch * length];
-        for (int b = 0; b < batch; b++)
-        {
-            var (ids, promptLength) = rows[b];
-            for (int t = 0; t < ids.Length - 1; t++)
-            {
-                tokens[b * length + t] = ids[t];
-                targets[b * length + t] = ids[t + 1];
-                // Position t predicts token t+1: the answer starts at the token after the prompt.
-                mask[b * length + t] = t + 1 >= promptLength ? 1 : 0;
-            }
-        }
-        return (tensor(tokens).reshape(batch, length), tensor(targets).reshape(batch, length), tensor(mask).reshape(batch, length));
     }
 }

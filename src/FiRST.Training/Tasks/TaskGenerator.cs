@@ -24,7 +24,7 @@ public abstract class TaskGenerator
     }
 
     /// <summary>The tasks of the embedded model, easiest first.</summary>
-    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(), new AdditionTask()];
+    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new RecallTask(), new ReverseTask(), new SortTask(), new AdditionTask()];
 
     /// <summary>The standard task called <paramref name="name"/>.</summary>
     public static TaskGenerator Find(string name) =>
@@ -50,6 +50,37 @@ public sealed class CopyTask : TaskGenerator
     {
         string w = Word(rng, Symbols, rng.Next(3, 9));
         return new TaskExample($"copy {w} =>", w);
+    }
+}
+
+/// <summary>
+/// The free-text-like task: "ann has tea, bob has jam. bob =>" gives "jam". Two or three owners with distinct
+/// names and things; the answer is found by looking back through the sentence, like a question about a text.
+/// </summary>
+public sealed class RecallTask : TaskGenerator
+{
+    private static readonly string[] Names = ["ann", "bob", "cal", "dan", "eve", "fay", "gus", "hal", "ivy", "jon", "kim", "liz"];
+    private static readonly string[] Things = ["tea", "jam", "pie", "cup", "hat", "pen", "map", "box", "key", "egg", "fig", "nut"];
+
+    /// <inheritdoc />
+    public override string Name => "recall";
+
+    /// <inheritdoc />
+    public override TaskExample Sample(Random rng)
+    {
+        int pairs = rng.Next(2, 4);
+        var names = Pick(rng, Names, pairs);
+        var things = Pick(rng, Things, pairs);
+        int asked = rng.Next(pairs);
+        string text = string.Join(", ", Enumerable.Range(0, pairs).Select(i => $"{names[i]} has {things[i]}"));
+        return new TaskExample($"{text}. {names[asked]} =>", things[asked]);
+    }
+
+    private static string[] Pick(Random rng, string[] from, int count)
+    {
+        var copy = (string[])from.Clone();
+        rng.Shuffle(copy);
+        return copy[..count];
     }
 }
 

@@ -13,6 +13,9 @@ internal sealed class ReferenceTransformer(TestModel m, bool[]? keep = null)
 
     public int Position { get; private set; }
 
+    /// <summary>The residual stream of the last token before the final norm.</summary>
+    public double[] Hidden { get; private set; } = [];
+
     public double[] Forward(int token)
     {
         int dim = _c.Dim, hs = _c.HeadSize, pos = Position;
@@ -58,6 +61,7 @@ internal sealed class ReferenceTransformer(TestModel m, bool[]? keep = null)
             var down = MatVec(m.W2[l], gate, dim);
             for (int i = 0; i < dim; i++) x[i] += down[i];
         }
+        Hidden = (double[])x.Clone();
         x = RmsNorm(x, m.RmsFinal);
         Position++;
         return MatVec(m.Classifier, x, _c.VocabSize);

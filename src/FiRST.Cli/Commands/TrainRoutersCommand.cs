@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using FiRST.Runtime;
+using FiRST.Runtime.Tokenization;
+using FiRST.Training.Demo;
+using FiRST.Training.Routers;
+using FiRST.Training.Tasks;
+
+namespace FiRST.Cli.Commands;
+
+/// <summary>
+/// <c>first train-routers</c>: trains FiRST routers on a frozen model (TorchSharp), on task data or data-free
+/// on the model's own samples, for one or several penalty weights, and reports quality against layers skipped.
+/// </summary>
+internal static class TrainRoutersCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var model = CommonOptions.ModelOrDefault();
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer (default: beside the model)" };
+        var tasks = new Option<string?>("--tasks") { Description = "Task data: comma-separated built-in tasks or a JSONL task file (default for the embedded model: all built-in tasks)" };
+        var selfGenerated = new Option<bool>("--self-generated") { Description = "Data-free: train on the model's own samples with KL to the full model" };
+        var lambdas = new Option<string>("--lambda") { Description = "Layer-use penalty; a comma-separated list runs a sweep", DefaultValueFactory = _ => "0.01" };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps per run", DefaultValueFactory = _ => new RouterTrainingOptions().Steps };
+        var batch = new Option<int>("--batch") { Description = "Sequences per step", DefaultValueFactory = _ => new RouterTrainingOptions().Batch };
+        var threshold = CommonOptions.Threshold();
+        var outPath = new Option<string>("--out") { Description = "Router file to write (a sweep adds .lambda<value> before the extension)", Required = true };
+        var report = new Option<string?>("--report") { Description = "Also write the trade-off table (Markdown) here" };
+        var evalPrompts = new Option<int>("--eval-prompts") { Description = "Held-out prompts per task (or sequences) for the report", DefaultValueFactory = _ => 200 };
+        var samples = new Option<int>("--samples") { Description = "With --self-generated: sequences sampled for training", DefaultValueFactory = _ => 512 };
+        var command = new Command("train-routers", "Train FiRST routers on a frozen model; report quality against layers skipped")
+        {
+            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, outPath, report, evalPrompts, samples,
+        };
+        command.SetAction(parse =>
+        {
+            string modelPath = parse.GetValue(model)!;
+            var lambdaValues = parse.GetValue(lambdas)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= 0 && double.IsFinite(v)
+                    ? v : throw new ArgumentException($"--lambda '{s}' is not a number >= 0")).ToArray();
+            if (lambdaValues.Length == 0) throw new ArgumentException("--lambda names no value");
+            int n = parse.GetValue(evalPrompts);
+            if (n < 1) throw new ArgumentException($"--eval-prompts must be at least 1, got {n}");
+            float thr = parse.GetValue(threshold);
+            using var llama = LlamaModel.Load(modelPath);
+            var options = new RouterTrainingOptions { Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr };
+
+            RouterData data;
+            SelfGeneratedRouterData? heldOut = null;
+            TextTokenizer? tok = null;
+            IReadOnlyList<TaskGenerator> taskList = [];
+            if (parse.GetValue(selfGenerated))
+            {
+                var bos = 1;
+                int length = Math.Min(96, llama.Config.MaxSeqLen);
+                int prompt = Math.Max(1, length / 3);
+                int count = parse.GetValue(samples);
+                if (count < 1) throw new ArgumentException($"--samples must be at least 1, got {count}");
+                data = SelfGeneratedRouterData.Sample(llama, bos, count, length, prompt, seed: 2024, line => error.WriteLine(line));
+                heldOut = SelfGeneratedRouterData.Sample(llama, bos, n, length, prompt, seed: 4048);
+            }
+            else
+            {
+                string? taskValue = parse.GetValue(tasks);
+                if (taskValue is null && modelPath != CommonOptions.DefaultModelPath)
+                    throw new ArgumentException("give --tasks (built-in names or a JSONL task file) or --self-generated for a model other than the embedded one");
+                taskList = TaskFile.Resolve(taskValue ?? string.Join(",", TaskGenerator.Standard.Select(t => t.Name)));
+                tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
+                data = new TaskRouterData(tok, TaskMix.Uniform(taskList), llama.Config.MaxSeqLen);
+            }
+            error.WriteLine($"training routers on {data.Describe()}");
+
+            string outFile = parse.GetValue(outPath)!;
+            var table = new StringBuilder();
+            table.AppendLine(heldOut is null
+                ? "| lambda | mean p (train) | layers skipped | " + string.Join(" | ", taskList.Select(t => $"{t.Name} full → routed")) + " | masks |"
+                : "| lambda | mean p (train) | layers skipped | next-token agreement | commonest mask |");
+            table.AppendLine("|---:|---:|---:|" + string.Concat(Enumerable.Repeat("---:|", heldOut is null ? taskList.Count + 1 : 2)));
+            foreach (double lambda in lambdaValues)
+            {
+                var result = RouterTraining.Run(llama, data, options with { Lambda = lambda }, line => error.WriteLine(line));
+                string file = lambdaValues.Length == 1 ? outFile : WithLambda(outFile, lambda);
+                result.Routers.Save(file);
+                error.WriteLine($"wrote {file} ({result.Seconds:F0} s)");
+                string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
+                if (heldOut is not null)
+                {
+                    var r = RouterEvaluation.Text(llama, result.Routers, thr, heldOut);
+                    table.AppendLine($"| {l} | {result.MeanP:F3} | {r.SkippedShare:P1} | {r.Agreement:P1} | {r.MostCommonMask} |");
+                }
+                else
+                {
+                    var rs = RouterEvaluation.Tasks(llama, tok!, result.Routers, thr, taskList, n);
+                    table.AppendLine($"| {l} | {result.MeanP:F3} | {rs.Average(r => r.SkippedShare):P1} | "
+                        + string.Join(" | ", rs.Select(r => $"{r.AccuracyFull:P1} → {r.AccuracyRouted:P1} ({r.MostCommonMask})"))
+                        + $" | {rs.Select(r => r.MostCommonMask).Distinct().Count()} |");
+                }
+            }
+            output.Write(table.ToString());
+            if (parse.GetValue(report) is { } reportPath) File.WriteAllText(reportPath, table.ToString());
+            return 0;
+        });
+        return command;
+    }
+
+    private static string WithLambda(string path, double lambda)
+    {
+        string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
+        string dir = Path.GetDirectoryName(path) ?? "", name = Path.GetFileName(path);
+        int dot = name.IndexOf('.');
+        return Path.Combine(dir, dot < 0 ? $"{name}.lambda{l}" : $"{name[..dot]}.lambda{l}{name[dot..]}");
+    }
+}

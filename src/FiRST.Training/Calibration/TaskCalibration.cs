@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using FiRST.Runtime;
+using FiRST.Runtime.Kernels;
+using FiRST.Runtime.Profiles;
+using FiRST.Runtime.Routing;
+using FiRST.Runtime.Tokenization;
+using FiRST.Training.Demo;
+using FiRST.Training.Tasks;
+
+namespace FiRST.Training.Calibration;
+
+/// <summary>Settings of a calibration pass.</summary>
+public sealed record CalibrationOptions
+{
+    /// <summary>Prompts per task the routers run on to choose the task's mask.</summary>
+    public int CalibrationPrompts { get; init; } = 100;
+    /// <summary>Held-out prompts per task that measure the chosen mask.</summary>
+    public int HeldOutPrompts { get; init; } = 200;
+    /// <summary>A layer kept on more than this share of the calibration prompts is kept in the task's mask.</summary>
+    public double KeepShare { get; init; } = 0.1;
+    /// <summary>Router threshold.</summary>
+    public float Threshold { get; init; } = 0.5f;
+    /// <summary>Timed repetitions per task and path (medians are reported).</summary>
+    public int LatencyRepetitions { get; init; } = 21;
+    /// <summary>Decode steps per timed repetition.</summary>
+    public int LatencyTokens { get; init; } = 32;
+    /// <summary>Threads per kernel while timing.</summary>
+    public int Threads { get; init; } = 1;
+    /// <summary>Seed of the calibration prompts (the held-out prompts use <see cref="TaskEvaluation.HeldOutSeed"/>).</summary>
+    public int Seed { get; init; } = 31_337;
+}
+
+/// <summary>What calibration saw on one task besides what goes into the profile.</summary>
+/// <param name="Task">The task.</param>
+/// <param name="MaskCounts">How many calibration prompts the routers gave each mask.</param>
+public sealed record CalibrationDetail(string Task, IReadOnlyDictionary<string, int> MaskCounts);
+
+/// <summary>
+/// The calibration pass: for each task, routes its calibration prompts, picks the task's mask (the commonest
+/// mask, plus any layer kept on more than <see cref="CalibrationOptions.KeepShare"/> of the prompts), then
+/// measures that mask on held-out prompts against the full model: exact match, token agreement and decode
+/// milliseconds per token (same run, interleaved). The result is a <see cref="ModelProfile"/>.
+/// </summary>
+public static class TaskCalibration
+{
+    /// <summary>Calibrates every task; <paramref name="routersFile"/> is recorded in the profile as given.</summary>
+    public static (ModelProfile Profile, IReadOnlyList<CalibrationDetail> Details) Run(
+        LlamaModel model, TextTokenizer tokenizer, RouterSet routers, string routersFile, IReadOnlyList<TaskGenerator> tasks,
+        CalibrationOptions o, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        routers.EnsureFits(model.Config, model.Path);
+        if (tasks.Count == 0) throw new ArgumentException("calibration needs at least one task");
+        if (o.CalibrationPrompts < 1 || o.HeldOutPrompts < 1) throw new ArgumentException("calibration needs at least one calibration and one held-out prompt per task");
+        int layers = model.Config.NLayers;
+        var profiles = new List<TaskProfile>();
+        var details = new List<CalibrationDetail>();
+        using var routed = model.CreateSession(new SessionOptions { Threads = o.Threads, Routers = routers, RouterThreshold = o.Threshold });
+        using var full = model.CreateSession(new SessionOptions { Threads = o.Threads });
+
+        foreach (var task in tasks)
+        {
+            // 1. Route the calibration prompts; count masks and layer use, sum p_l.
+            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+            var keptCounts = new int[layers];
+            var meanP = new double[layers];
+            var calibration = task.Samples(o.CalibrationPrompts, o.Seed);
+            foreach (var e in calibration)
+            {
+                routed.Reset();
+                routed.Prefill(tokenizer.Encode(e.Prompt));
+                var decision = routed.Routing!;
+                counts[decision.Mask.ToString()] = counts.GetValueOrDefault(decision.Mask.ToString()) + 1;
+                for (int l = 0; l < layers; l++)
+                {
+                    meanP[l] += decision.Probabilities[l] / calibration.Count;
+                    if (decision.Mask.IsKept(l)) keptCounts[l]++;
+                }
+            }
+            var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
+            progress?.Invoke($"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts");
+
+            // 2. Measure on held-out prompts: full vs masked.
+            using var masked = model.CreateSession(new SessionOptions { Threads = o.Threads, Mask = mask });
+            var heldOut = task.Samples(o.HeldOutPrompts, TaskEvaluation.HeldOutSeed);
+            int rightFull = 0, rightMasked = 0;
+            long agreeing = 0, fullTokens = 0;
+            foreach (var e in heldOut)
+            {
+                int[] ids = tokenizer.Encode(e.Prompt);
+                int max = e.Answer.Length + 4;
+                var a = Greedy(full, ids, max, tokenizer.EosId);
+                var b = Greedy(masked, ids, max, tokenizer.EosId);
+                if (Decode(tokenizer, a) == e.Answer) rightFull++;
+                if (Decode(tokenizer, b) == e.Answer) rightMasked++;
+                fullTokens += a.Count;
+                for (int i = 0; i < Math.Min(a.Count, b.Count); i++) if (a[i] == b[i]) agreeing++;
+            }
+            var (msFull, msMasked) = Latency(full, masked, tokenizer.Encode(heldOut.MinBy(e => e.Prompt.Length).Prompt), o);
+            var profile = new TaskProfile
+            {
+                Name = task.Name,
+                KeptLayers = mask.KeptLayers.ToArray(),
+                AccuracyFull = (double)rightFull / heldOut.Count,
+                AccuracyMasked = (double)rightMasked / heldOut.Count,
+                Agreement = fullTokens == 0 ? 1 : (double)agreeing / fullTokens,
+                MsPerTokenFull = msFull,
+                MsPerTokenMasked = msMasked,
+                Speedup = msFull / msMasked,
+                Prompts = calibration.Count,
+                MeanP = meanP,
+            };
+            progress?.Invoke($"{task.Name}: exact match full {profile.AccuracyFull:P1}, masked {profile.AccuracyMasked:P1}, agreement {profile.Agreement:P1}, {msFull:F4} -> {msMasked:F4} ms/token");
+            profiles.Add(profile);
+            details.Add(new CalibrationDetail(task.Name, counts));
+        }
+        var result = new ModelProfile { Model = model.Config, Routers = new RouterReference(routersFile, o.Threshold), Tasks = profiles };
+        return (result, details);
+    }
+
+    /// <summary>
+    /// The commonest mask (ties: the one keeping more layers, then the lexically larger), plus every layer kept
+    /// on more than <paramref name="keepShare"/> of the prompts.
+    /// </summary>
+    public static LayerMask ChooseMask(IReadOnlyDictionary<string, int> counts, IReadOnlyList<int> keptCounts, int prompts, double keepShare)
+    {
+        string commonest = counts.OrderByDescending(kv => kv.Value).ThenByDescending(kv => kv.Key.Count(c => c == '1'))
+                                 .ThenByDescending(kv => kv.Key, StringComparer.Ordinal).First().Key;
+        var flags = new bool[keptCounts.Count];
+        for (int l = 0; l < flags.Length; l++) flags[l] = commonest[l] == '1' || keptCounts[l] > keepShare * prompts;
+        // A task that skips every layer is not a decode path the generator accepts: keep the most used layer.
+        if (!flags.Contains(true)) flags[Enumerable.Range(0, flags.Length).MaxBy(l => keptCounts[l])] = true;
+        return LayerMask.FromFlags(flags);
+    }
+
+    private static List<int> Greedy(InferenceSession session, int[] prompt, int maxTokens, int eos)
+    {
+        session.Reset();
+        var tokens = new List<int>();
+        int next = Ops.ArgMax(session.Prefill(prompt));
+        while (true)
+        {
+            tokens.Add(next);
+            if (next == eos || tokens.Count >= maxTokens || session.Remaining == 0) break;
+            next = Ops.ArgMax(session.Forward(next));
+        }
+        return tokens;
+    }
+
+    private static string Decode(TextTokenizer tokenizer, List<int> tokens)
+    {
+        int n = tokens.Count > 0 && tokens[^1] == tokenizer.EosId ? tokens.Count - 1 : tokens.Count;
+        string text = tokenizer.Decode(tokens.GetRange(0, n).ToArray());
+        return text.StartsWith(' ') ? text[1..] : text;
+    }
+
+    /// <summary>Median decode ms/token of both sessions, repetitions interleaved so drift hits both alike.</summary>
+    private static (double Full, double Masked) Latency(InferenceSession full, InferenceSession masked, int[] prompt, CalibrationOptions o)
+    {
+        var a = new double[o.LatencyRepetitions];
+        var b = new double[o.LatencyRepetitions];
+        Time(full, prompt, o.LatencyTokens); // warm-up: JIT, caches
+        Time(masked, prompt, o.LatencyTokens);
+        for (int r = 0; r < o.LatencyRepetitions; r++)
+        {
+            a[r] = Time(full, prompt, o.LatencyTokens);
+            b[r] = Time(masked, prompt, o.LatencyTokens);
+        }
+        return (Median(a), Median(b));
+    }
+
+    private static double Time(InferenceSession session, int[] prompt, int tokens)
+    {
+        session.Reset();
+        int next = Ops.ArgMax(session.Prefill(prompt));
+        int steps = Math.Min(tokens, session.Remaining);
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < steps; i++) next = Ops.ArgMax(session.Forward(next));
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds / Math.Max(1, steps);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = (double[])values.Clone();
+        Array.Sort(sorted);
+        return sorted[sorted.Length / 2];
+    }
+}

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using FiRST.Runtime;
+using FiRST.Runtime.Routing;
+using FiRST.Training.LayerSkip;
+using FiRST.Training.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FiRST.Training.Routers;
+
+/// <summary>Settings of one router training run.</summary>
+public sealed record RouterTrainingOptions
+{
+    /// <summary>Optimizer steps.</summary>
+    public int Steps { get; init; } = 400;
+    /// <summary>Sequences per step.</summary>
+    public int Batch { get; init; } = 32;
+    /// <summary>Adam learning rate of the routers.</summary>
+    public double LearningRate { get; init; } = 1e-2;
+    /// <summary>Weight of the layer-use penalty, <c>lambda · mean_l p_l</c>.</summary>
+    public double Lambda { get; init; } = 0.01;
+    /// <summary>Share of the steps after which gates are hard (0/1, straight-through), as at inference; 1 never.</summary>
+    public double HardFrom { get; init; } = 0.6;
+    /// <summary>Skip threshold used by hard gating (and at inference).</summary>
+    public float Threshold { get; init; } = 0.5f;
+    /// <summary>Initial router bias: every layer starts on with p = sigmoid(bias).</summary>
+    public float InitialBias { get; init; } = 2f;
+    /// <summary>Seed of router weights and batches.</summary>
+    public int Seed { get; init; } = 7;
+}
+
+/// <summary>What a router training run ended with.</summary>
+/// <param name="Routers">The trained routers.</param>
+/// <param name="FinalLoss">Smoothed task (or KL) loss at the end, without the penalty.</param>
+/// <param name="MeanP">Mean pooled router output at the end, smoothed.</param>
+/// <param name="Seconds">Wall time.</param>
+public sealed record RouterTrainingResult(RouterSet Routers, double FinalLoss, double MeanP, double Seconds);
+
+/// <summary>
+/// Trains FiRST routers on a frozen model (TorchSharp): the soft-gated forward pass of
+/// <see cref="GatedForward"/>, loss = task cross-entropy on answers (or KL from the full model) +
+/// <c>lambda · mean_l p_l</c>, hard straight-through gates for the last part of training so that training
+/// and inference agree.
+/// </summary>
+public static class RouterTraining
+{
+    /// <summary>Trains routers for <paramref name="model"/> (float32 weights, every layer loaded).</summary>
+    public static RouterTrainingResult Run(LlamaModel model, RouterData data, RouterTrainingOptions o, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        if (o.Steps < 1 || o.Batch < 1) throw new ArgumentException("steps and batch must be at least 1");
+        if (!(o.Lambda >= 0)) throw new ArgumentException($"lambda must be >= 0, got {o.Lambda}");
+        TorchRuntime.Check();
+        torch.manual_seed(o.Seed);
+        torch.set_num_threads(Environment.ProcessorCount);
+        var config = model.Config;
+        using var llama = new TorchLlama(config);
+        llama.LoadFrom(model);
+        // The base model is frozen: only the routers learn.
+        foreach (var p in llama.parameters()) p.requires_grad = false;
+        llama.eval();
+        using var routers = new TorchRouters(config.NLayers, config.Dim, config.NormEps, o.InitialBias);
+        var optimizer = optim.Adam(routers.parameters(), lr: o.LearningRate);
+        var rng = new Random(o.Seed);
+        var clock = Stopwatch.StartNew();
+        double loss = double.NaN, meanP = double.NaN;
+        int hardFrom = (int)Math.Round(o.HardFrom * o.Steps);
+
+        for (int step = 0; step < o.Steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            var batch = data.Draw(rng, o.Batch);
+            var (logits, pooled) = GatedForward.Run(llama, routers, batch.Tokens, batch.PromptMask, hard: step >= hardFrom, o.Threshold);
+            var taskLoss = data.TaskLoss
+                ? EarlyExitLoss.MaskedCrossEntropy(logits, batch.Targets, batch.LossMask)
+                : Kl(llama, batch.Tokens, logits, batch.LossMask);
+            var usage = pooled.mean();
+            var total = taskLoss + usage * o.Lambda;
+            optimizer.zero_grad();
+            total.backward();
+            optimizer.step();
+            double l = taskLoss.item<float>(), u = usage.item<float>();
+            loss = double.IsNaN(loss) ? l : 0.95 * loss + 0.05 * l;
+            meanP = double.IsNaN(meanP) ? u : 0.95 * meanP + 0.05 * u;
+            if (progress is not null && (step % 25 == 0 || step == o.Steps - 1))
+            {
+                double elapsed = clock.Elapsed.TotalSeconds;
+                double eta = elapsed / (step + 1) * (o.Steps - step - 1);
+                progress($"lambda {o.Lambda:G3} step {step + 1,4}/{o.Steps}  {(data.TaskLoss ? "ce" : "kl")} {loss:F4}  mean p {meanP:F3}  {(step >= hardFrom ? "hard" : "soft")}  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}");
+            }
+        }
+        return new RouterTrainingResult(routers.ToRouterSet(), loss, meanP, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>KL(full ‖ gated) per position, averaged over the positions <paramref name="mask"/> marks.</summary>
+    private static Tensor Kl(TorchLlama llama, Tensor tokens, Tensor gatedLogits, Tensor mask)
+    {
+        Tensor full;
+        using (no_grad()) full = nn.functional.log_softmax(llama.forward(tokens), -1);
+        var gated = nn.functional.log_softmax(gatedLogits, -1);
+        var perPosition = (full.exp() * (full - gated)).sum(-1);
+        return (perPosition * mask).sum() / mask.sum().clamp_min(1);
+    }
+}

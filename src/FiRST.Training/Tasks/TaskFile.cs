@@ -1,0 +1,82 @@
+using System.Text.Json;
+
+namespace FiRST.Training.Tasks;
+
+/// <summary>A task given as fixed examples (from a task file) instead of a generator.</summary>
+public sealed class FixedTask(string name, IReadOnlyList<TaskExample> examples) : TaskGenerator
+{
+    /// <inheritdoc />
+    public override string Name { get; } = name;
+
+    /// <summary>The examples of the file.</summary>
+    public IReadOnlyList<TaskExample> Examples { get; } = examples;
+
+    /// <inheritdoc />
+    public override TaskExample Sample(Random rng) => Examples[rng.Next(Examples.Count)];
+}
+
+/// <summary>
+/// Task files for calibration on a user's own tasks: JSON Lines, one <c>{"task": "...", "prompt": "...",
+/// "answer": "..."}</c> object per line, grouped by task name in file order.
+/// </summary>
+public static class TaskFile
+{
+    private const long MaxBytes = 64L << 20;
+
+    /// <summary>Reads a task file.</summary>
+    /// <exception cref="FiRST.Runtime.ModelLoadException">Missing, empty, too large, or a line that is not such an object.</exception>
+    public static IReadOnlyList<FixedTask> Load(string path)
+    {
+        FileInfo info = new(path);
+        if (!info.Exists) throw new FiRST.Runtime.ModelLoadException(path, "", "task file not found");
+        if (info.Length > MaxBytes) throw new FiRST.Runtime.ModelLoadException(path, "", $"{info.Length} bytes is more than the {MaxBytes} a task file may have");
+        var tasks = new Dictionary<string, List<TaskExample>>(StringComparer.Ordinal);
+        int lineNumber = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string field = $"line {lineNumber}";
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                var root = doc.RootElement;
+                if (root.ValueKind != JsonValueKind.Object) throw new FiRST.Runtime.ModelLoadException(path, field, "expected an object {\"task\", \"prompt\", \"answer\"}");
+                string task = Text(root, "task", path, field), prompt = Text(root, "prompt", path, field), answer = Text(root, "answer", path, field);
+                if (!IsIdentifier(task)) throw new FiRST.Runtime.ModelLoadException(path, field, $"task name '{task}' is not an identifier (letters, digits, '_', not starting with a digit)");
+                if (!tasks.TryGetValue(task, out var list)) tasks[task] = list = [];
+                list.Add(new TaskExample(prompt, answer));
+            }
+            catch (JsonException e)
+            {
+                throw new FiRST.Runtime.ModelLoadException(path, field, $"not valid JSON: {e.Message}", e);
+            }
+        }
+        if (tasks.Count == 0) throw new FiRST.Runtime.ModelLoadException(path, "", "the task file holds no examples");
+        return tasks.Select(kv => new FixedTask(kv.Key, kv.Value)).ToArray();
+    }
+
+    private static string Text(JsonElement root, string name, string path, string field)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(value.GetString()))
+            throw new FiRST.Runtime.ModelLoadException(path, field, $"'{name}' must be a non-empty string");
+        return value.GetString()!;
+    }
+
+    private static bool IsIdentifier(string s) =>
+        s.Length > 0 && !char.IsDigit(s[0]) && s.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+
+    /// <summary>
+    /// Resolves a <c>--tasks</c> value: an existing file is a task file; otherwise a comma-separated list of
+    /// built-in task names.
+    /// </summary>
+    public static IReadOnlyList<TaskGenerator> Resolve(string value)
+    {
+        if (File.Exists(value)) return Load(value);
+        var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0) throw new ArgumentException("--tasks names no task");
+        if (names.Length == 1 && (names[0].Contains('/') || names[0].Contains('.')))
+            throw new FiRST.Runtime.ModelLoadException(names[0], "", "task file not found");
+        return names.Select(TaskGenerator.Find).ToArray();
+    }
+}

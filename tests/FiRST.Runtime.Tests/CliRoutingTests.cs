@@ -1,0 +1,70 @@
+using FiRST.Runtime.Profiles;
+using FiRST.Runtime.Routing;
+using FiRST.Runtime.Tests.Support;
+using Xunit;
+
+namespace FiRST.Runtime.Tests;
+
+/// <summary>The CLI's FiRST commands: generate with routers, train-routers, calibrate.</summary>
+public sealed class CliRoutingTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string DefaultRouters => Path.Combine(AppContext.BaseDirectory, "DefaultModel", "model.routers.bin");
+
+    [Fact]
+    public void GenerateOnTheEmbeddedModelRoutesByDefaultAndSaysWhatItSkipped()
+    {
+        var r = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("copy kqz1 => kqz1\n", r.Stdout);
+        var line = r.Stderr.Split('\n').Single(l => l.StartsWith("routers: "));
+        Assert.Matches(@"^routers: mask [01]{8} \(skipped: [0-9,]+\); p = \[([01]\.\d\d, ){7}[01]\.\d\d\]", line);
+
+        var plain = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--routers", "none");
+        Assert.DoesNotContain("routers:", plain.Stderr);
+        Assert.Contains("layers: 11111111", plain.Stderr);
+    }
+
+    [Fact]
+    public void RouterFilesThatDoNotFitGiveOneLineErrors()
+    {
+        string wrong = _dir.File("wrong.routers.bin");
+        new RouterSet(3, 64, new float[3 * 64], new float[3]).Save(wrong);
+        var r = FirstCli.Run("generate", "--routers", wrong, "--prompt", "12+3=");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("wrong.routers.bin", r.Stderr);
+        Assert.Contains("the routers are for 3 layers of width 64", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+
+        File.WriteAllBytes(wrong, [1, 2, 3]);
+        r = FirstCli.Run("calibrate", "--routers", wrong, "--out", _dir.File("x.first.json"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("shorter than the 20-byte header", r.Stderr);
+
+        string empty = _dir.File("empty.jsonl");
+        File.WriteAllText(empty, "");
+        r = FirstCli.Run("calibrate", "--routers", DefaultRouters, "--tasks", empty, "--out", _dir.File("x.first.json"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("the task file holds no examples", r.Stderr);
+    }
+
+    [Fact]
+    public void CalibrateWritesTheProfileTableAndPlots()
+    {
+        string profilePath = _dir.File("demo.first.json"), plots = _dir.File("plots");
+        var r = FirstCli.Run("calibrate", "--routers", DefaultRouters, "--tasks", "copy,sort", "--calibration-prompts", "6", "--prompts", "6",
+                             "--out", profilePath, "--plots", plots);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var profile = ModelProfile.Load(profilePath);
+        Assert.Equal(["copy", "sort"], profile.Tasks.Select(t => t.Name));
+        Assert.Equal(6, profile.Tasks[0].Prompts);
+        Assert.NotNull(profile.Routers);
+        Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(profilePath)!, profile.Routers!.File)), profile.Routers.File);
+        Assert.Contains("| copy | ", r.Stdout);
+        Assert.True(File.Exists(Path.Combine(plots, "router-heatmap.svg")));
+        Assert.True(File.Exists(Path.Combine(plots, "latency.svg")));
+    }
+}

@@ -1,0 +1,105 @@
+using FiRST.Runtime;
+using FiRST.Runtime.Profiles;
+using FiRST.Runtime.Routing;
+using FiRST.Runtime.Tokenization;
+using FiRST.Training.Calibration;
+using FiRST.Training.Tasks;
+using Xunit;
+
+namespace FiRST.Training.Tests;
+
+/// <summary>The calibration pass: mask choice, measurements, the profile it writes, task files.</summary>
+public sealed class CalibrationTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("first-cal").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void TheMaskIsTheCommonestOneWidenedByLayersKeptOften()
+    {
+        var counts = new Dictionary<string, int> { ["1100"] = 6, ["1110"] = 3, ["1001"] = 1 };
+        // Layer 2 is kept on 3 of 10 prompts (> 10%), layer 3 on 1 (not more than 10%).
+        int[] kept = [10, 9, 3, 1];
+        Assert.Equal("1110", TaskCalibration.ChooseMask(counts, kept, 10, keepShare: 0.1).ToString());
+        Assert.Equal("1100", TaskCalibration.ChooseMask(counts, kept, 10, keepShare: 0.5).ToString());
+        Assert.Equal("1111", TaskCalibration.ChooseMask(counts, kept, 10, keepShare: 0).ToString());
+        // Ties go to the mask that keeps more layers.
+        Assert.Equal("1110", TaskCalibration.ChooseMask(new Dictionary<string, int> { ["1100"] = 2, ["1110"] = 2 }, [4, 4, 2, 0], 4, 1).ToString());
+        // Never an empty mask: the most used layer stays.
+        Assert.Equal("0100", TaskCalibration.ChooseMask(new Dictionary<string, int> { ["0000"] = 5 }, [0, 1, 0, 0], 6, 0.5).ToString());
+    }
+
+    [Fact]
+    public void CalibratingTheEmbeddedModelWritesAProfileTheRuntimeAndGeneratorRead()
+    {
+        string dir = DefaultModelTests.ModelDirectory;
+        using var model = LlamaModel.Load(Path.Combine(dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(dir, "model.routers.bin"));
+        var tasks = new[] { TaskGenerator.Find("copy"), TaskGenerator.Find("add") };
+        var o = new CalibrationOptions { CalibrationPrompts = 12, HeldOutPrompts = 12, LatencyRepetitions = 3, LatencyTokens = 4 };
+        var lines = new List<string>();
+        var (profile, details) = TaskCalibration.Run(model, tokenizer, routers, "model.routers.bin", tasks, o, lines.Add);
+
+        Assert.Equal(["copy", "add"], profile.Tasks.Select(t => t.Name));
+        foreach (var (task, detail) in profile.Tasks.Zip(details))
+        {
+            Assert.Equal(12, detail.MaskCounts.Values.Sum());
+            // The chosen mask keeps at least every layer of the commonest router mask.
+            string commonest = detail.MaskCounts.MaxBy(kv => kv.Value).Key;
+            for (int l = 0; l < 8; l++) if (commonest[l] == '1') Assert.Contains(l, task.KeptLayers);
+            Assert.InRange(task.AccuracyFull!.Value, 0, 1);
+            Assert.InRange(task.AccuracyMasked!.Value, 0, 1);
+            Assert.InRange(task.Agreement!.Value, 0, 1);
+            Assert.True(task.MsPerTokenFull > 0 && task.MsPerTokenMasked > 0);
+            Assert.Equal(task.MsPerTokenFull!.Value / task.MsPerTokenMasked!.Value, task.Speedup!.Value, 6);
+            Assert.Equal(8, task.MeanP!.Count);
+            Assert.All(task.MeanP, p => Assert.InRange(p, 0, 1));
+        }
+        Assert.Equal(new RouterReference("model.routers.bin", 0.5f), profile.Routers);
+
+        // It round-trips through the profile format.
+        string path = Path.Combine(_dir, "demo.first.json");
+        profile.Save(path);
+        var loaded = ModelProfile.Load(path);
+        Assert.Equal(profile.Model, loaded.Model);
+        Assert.Equal(profile.Tasks.Select(t => string.Join(",", t.KeptLayers)), loaded.Tasks.Select(t => string.Join(",", t.KeptLayers)));
+
+        // And draws: one heatmap cell per task and layer, one bar pair per task.
+        var files = CalibrationPlots.Write(profile, Path.Combine(_dir, "plots"));
+        string heat = File.ReadAllText(files[0]);
+        Assert.Equal(2 * 8 + 1 + 11, heat.Split("<rect").Length - 1); // cells, background, legend
+        Assert.Contains(">copy<", heat);
+        string bars = File.ReadAllText(files[1]);
+        Assert.Contains(">add<", bars);
+        Assert.Contains($"{profile.Tasks[0].Speedup:F2}x", bars);
+    }
+
+    [Fact]
+    public void TaskFilesLoadAndBadOnesNameTheLine()
+    {
+        string path = Path.Combine(_dir, "tasks.jsonl");
+        File.WriteAllText(path, "{\"task\":\"greet\",\"prompt\":\"hi =>\",\"answer\":\"hello\"}\n\n{\"task\":\"greet\",\"prompt\":\"yo =>\",\"answer\":\"hey\"}\n{\"task\":\"count\",\"prompt\":\"1 2 =>\",\"answer\":\"3\"}\n");
+        var tasks = TaskFile.Load(path);
+        Assert.Equal(["greet", "count"], tasks.Select(t => t.Name));
+        Assert.Equal(2, tasks[0].Examples.Count);
+        Assert.Equal(tasks.Select(t => t.Name), TaskFile.Resolve(path).Select(t => t.Name));
+
+        void Bad(string content, string expected)
+        {
+            File.WriteAllText(path, content);
+            var e = Assert.Throws<ModelLoadException>(() => TaskFile.Load(path));
+            Assert.Contains(path, e.Message);
+            Assert.Contains(expected, e.Message);
+        }
+        Bad("", "holds no examples");
+        Bad("\n  \n", "holds no examples");
+        Bad("{\"task\":\"a\",\"prompt\":\"x\"}", "line 1: 'answer' must be a non-empty string");
+        Bad("{\"task\":\"a\",\"prompt\":\"x\",\"answer\":\"y\"}\n{oops", "line 2: not valid JSON");
+        Bad("[1,2]", "line 1: expected an object");
+        Bad("{\"task\":\"9lives\",\"prompt\":\"x\",\"answer\":\"y\"}", "is not an identifier");
+        Assert.Contains("task file not found", Assert.Throws<ModelLoadException>(() => TaskFile.Resolve(Path.Combine(_dir, "none.jsonl"))).Message);
+        Assert.Contains("unknown task 'nope'", Assert.Throws<ArgumentException>(() => TaskFile.Resolve("copy,nope")).Message);
+    }
+}

@@ -1,0 +1,37 @@
+using FiRST.Runtime.Routing;
+using FiRST.Runtime.Tests.Support;
+using Xunit;
+
+namespace FiRST.Training.Tests;
+
+/// <summary><c>first train-routers</c> end to end (here, where libtorch is referenced).</summary>
+public sealed class CliTrainRoutersTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("first-cli-routers").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string File(string name) => Path.Combine(_root, name);
+
+    [Fact]
+    public void TrainRoutersSweepsLambdaDataFreeOnStories260K()
+    {
+        string outPath = File("s.routers.bin"), report = File("sweep.md");
+        var r = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--self-generated", "--samples", "16", "--steps", "3",
+                             "--batch", "4", "--lambda", "0.01,0.1", "--eval-prompts", "3", "--out", outPath, "--report", report);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (string l in new[] { "0.01", "0.1" })
+        {
+            var routers = RouterSet.Load(File($"s.lambda{l}.routers.bin"));
+            Assert.Equal(5, routers.Layers);
+            Assert.Equal(64, routers.Dim);
+        }
+        var rows = System.IO.File.ReadAllLines(report).Where(l => l.StartsWith("| 0.")).ToArray();
+        Assert.Equal(2, rows.Length);
+        Assert.Contains("lambda 0.1 step", r.Stderr);
+
+        var bad = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--out", outPath);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("give --tasks", bad.Stderr);
+    }
+}
