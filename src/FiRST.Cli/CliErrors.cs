@@ -6,7 +6,7 @@ namespace FiRST.Cli;
 internal static class CliErrors
 {
     public static bool IsUserError(Exception e) =>
-        e is FiRSTException or ArgumentException or IOException or UnauthorizedAccessException or OperationCanceledException;
+        e is FiRSTException or ArgumentException or KeyNotFoundException or IOException or UnauthorizedAccessException or OperationCanceledException;
 
     public static string Message(Exception e)
     {

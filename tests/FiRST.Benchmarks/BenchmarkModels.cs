@@ -98,7 +98,7 @@ internal static class BenchmarkModels
     /// The repository root: the first folder holding <c>FiRST.Gen.sln</c> above the running program (BenchmarkDotNet
     /// runs each case from a generated folder under <c>bin/</c>), else above the current directory.
     /// </summary>
-    private static string? RepoRoot()
+    internal static string? RepoRoot()
     {
         foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {

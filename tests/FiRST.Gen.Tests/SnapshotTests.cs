@@ -5,7 +5,7 @@ using Xunit;
 namespace FiRST.Gen.Tests;
 
 /// <summary>
-/// The generated source for three real model shapes, compared with approved files in Snapshots/. On a
+/// The generated source for four real model shapes (the embedded demo model's calibrated profile among them), compared with approved files in Snapshots/. On a
 /// mismatch Shouldly writes <c>*.received.txt</c> beside the approved file (git-ignored) and fails; no diff
 /// tool is launched. Review the received file and rename it to <c>.approved.txt</c> to accept a change.
 /// </summary>
@@ -15,6 +15,7 @@ public sealed class SnapshotTests
     [InlineData("llama2-7b", "Llama2Model", "models/llama2-7b.first.json", "llama2-7b.first.json")]
     [InlineData("tinyllama-config", "TinyLlamaModel", "models/tinyllama/config.json", "tinyllama-1.1b.config.json")]
     [InlineData("stories260K", "StoriesModel", "models/stories260K.first.json", "stories260K.first.json")]
+    [InlineData("demo", "DemoModel", "DefaultModel/model.first.json", "demo.first.json")]
     [MethodImpl(MethodImplOptions.NoInlining)] // Shouldly finds the test method on the stack.
     public void Generated_source_matches_the_approved_snapshot(string snapshot, string className, string path, string input)
     {

@@ -19,7 +19,7 @@ public sealed class CliRoutingTests : IDisposable
     {
         var r = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal("copy kqz1 => kqz1\n", r.Stdout);
+        Assert.Equal("copy kqz1 => kqz1\n", System.Text.Encoding.UTF8.GetString(r.StdoutBytes));
         var line = r.Stderr.Split('\n').Single(l => l.StartsWith("routers: "));
         Assert.Matches(@"^routers: mask [01]{8} \(skipped: [0-9,]+\); p = \[([01]\.\d\d, ){7}[01]\.\d\d\]", line);
 
@@ -66,5 +66,32 @@ public sealed class CliRoutingTests : IDisposable
         Assert.Contains("| copy | ", r.Stdout);
         Assert.True(File.Exists(Path.Combine(plots, "router-heatmap.svg")));
         Assert.True(File.Exists(Path.Combine(plots, "latency.svg")));
+    }
+
+    [Fact]
+    public void ProfilesThatDoNotFitOrLackTheTaskGiveOneLineErrors()
+    {
+        SharedModels.Require();
+        // The stories260K test profile against the embedded model: another shape.
+        string stories = Path.Combine(SharedModels.RepoRoot, "tests", "FiRST.Runtime.Tests", "Profiles", "stories260K.first.json");
+        var r = FirstCli.Run("generate", "--profile", stories, "--task", "copy", "--prompt", "12+3=");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("the profile is for a model of dim 64", r.Stderr);
+
+        r = FirstCli.Run("generate", "--model", SharedModels.Stories260K, "--tokenizer", SharedModels.Tok512, "--profile", stories, "--task", "nope");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("no task 'nope' in the profile; it has: ", r.Stderr);
+
+        string bad = _dir.File("bad.first.json");
+        File.WriteAllText(bad, File.ReadAllText(stories).Replace("\"kept_layers\": [0, 1, 2, 4]", "\"kept_layers\": [0, 1, 2, 9]"));
+        r = FirstCli.Run("generate", "--model", SharedModels.Stories260K, "--tokenizer", SharedModels.Tok512, "--profile", bad, "--task", "Copy");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("bad.first.json", r.Stderr);
+
+        r = FirstCli.Run("generate", "--model", SharedModels.Stories260K, "--tokenizer", SharedModels.Tok512, "--profile", stories, "--task", "Copy",
+                         "--temperature", "0", "--steps", "20");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("layers: ", r.Stderr);
+        Assert.DoesNotContain("layers: 11111", r.Stderr);
     }
 }

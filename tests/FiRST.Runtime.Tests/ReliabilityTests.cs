@@ -36,10 +36,13 @@ public sealed class ReliabilityTests
         SharedModels.Require();
         using var model = LlamaModel.Load(SharedModels.Stories260K);
         var tokenizer = TextTokenizer.Load(SharedModels.Tok512);
-        // Mixed paths: all layers and two layer masks; greedy and sampled; one and two threads.
-        var masks = new LayerMask?[] { null, LayerMask.FromKept(5, [0, 1, 3]), LayerMask.FromKept(5, [0, 4]) };
+        // Mixed paths: all layers, two layer masks and routers that choose per prompt; greedy and sampled;
+        // one and two threads.
+        var masks = new LayerMask?[] { null, LayerMask.FromKept(5, [0, 1, 3]), LayerMask.FromKept(5, [0, 4]), null };
+        var rng = new Random(3);
+        var routers = new Routing.RouterSet(5, 64, Enumerable.Range(0, 5 * 64).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), [2f, 0f, 0f, 0f, 2f]);
         var jobs = Enumerable.Range(0, 8).Select(i => (
-            Generator: new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1 + i % 2, Mask = masks[i % 3] }),
+            Generator: new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1 + i % 2, Mask = masks[i % 4], Routers = i % 4 == 3 ? routers : null }),
             Prompt: i % 2 == 0 ? "Once upon a time" : "The cat",
             Options: new GenerationOptions { MaxSteps = 80, Sampling = new SamplerOptions { Temperature = i % 4 == 0 ? 0 : 0.9f, Seed = (ulong)i } })).ToArray();
 

@@ -32,6 +32,7 @@ public sealed class RouterTests
         llama.LoadFrom(model);
         using var routers = new TorchRouters(config.NLayers, config.Dim, config.NormEps, 0f);
         using (no_grad())
+        using (NewDisposeScope())
         {
             foreach (var (name, param) in routers.named_parameters())
                 param.copy_(name.Contains("weight")

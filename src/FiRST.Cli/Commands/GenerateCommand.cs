@@ -1,6 +1,8 @@
 using System.CommandLine;
 using FiRST.Runtime;
 using FiRST.Runtime.Generation;
+using FiRST.Runtime.Profiles;
+using FiRST.Runtime.Routing;
 using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tokenization;
 
@@ -28,11 +30,13 @@ internal static class GenerateCommand
         var stopAtEos = new Option<bool?>("--stop-at-eos") { Description = "Also stop at the end-of-sequence token (llama2.c stops only at BOS; default: on for the embedded model)" };
         var raw = new Option<bool>("--raw") { Description = "Write every byte of the text (llama2.c drops single non-printable bytes, which splits multi-byte characters)" };
         var routers = CommonOptions.Routers();
+        var profile = new Option<string?>("--profile") { Description = "A FiRST profile (*.first.json): run the layer mask of --task from it instead of routing" };
+        var task = new Option<string?>("--task") { Description = "With --profile: the task whose mask runs" };
         var threshold = CommonOptions.Threshold();
 
         var command = new Command("generate", "Generate text from a prompt")
         {
-            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold,
+            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold, profile, task,
         };
         command.SetAction((parse, ct) =>
         {
@@ -53,8 +57,24 @@ internal static class GenerateCommand
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!));
-            var routerSet = CommonOptions.LoadRouters(parse.GetValue(routers), modelPath);
-            var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount, Routers = routerSet, RouterThreshold = parse.GetValue(threshold) });
+            LayerMask? mask = null;
+            RouterSet? routerSet;
+            if (parse.GetValue(profile) is { } profilePath)
+            {
+                // A fixed per-task mask from calibration: what a generated task path runs.
+                if (parse.GetValue(routers) is not null) throw new ArgumentException("give --profile or --routers, not both");
+                string taskName = parse.GetValue(task) ?? throw new ArgumentException("--profile needs --task NAME");
+                var p = ModelProfile.Load(profilePath);
+                p.EnsureFits(llama.Config, modelPath);
+                mask = p.Task(taskName).Mask(llama.Config.NLayers);
+                routerSet = null;
+            }
+            else
+            {
+                if (parse.GetValue(task) is not null) throw new ArgumentException("--task needs --profile PATH");
+                routerSet = CommonOptions.LoadRouters(parse.GetValue(routers), modelPath);
+            }
+            var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount, Routers = routerSet, RouterThreshold = parse.GetValue(threshold), Mask = mask });
             // The embedded model ends every answer with EOS; llama2.c-style models separate documents with BOS.
             bool eos = parse.GetValue(stopAtEos) ?? modelPath == CommonOptions.DefaultModelPath;
             var options = new GenerationOptions

@@ -110,11 +110,17 @@ public sealed class TorchLlama : nn.Module<Tensor, Tensor>
     internal static unsafe void Copy(Tensor target, Matrix source)
     {
         var values = new ReadOnlySpan<float>(source.Data, checked((int)source.Length)).ToArray();
-        target.copy_(tensor(values).reshape(target.shape));
+        // Disposed here, not by the finalizer: a temporary that only native code still uses can otherwise be
+        // finalized in the middle of copy_ (seen here as a crash in TensorImpl::retain_ about once in five loads).
+        using var flat = tensor(values);
+        using var shaped = flat.reshape(target.shape);
+        target.copy_(shaped);
     }
 
     private static void Write(BinaryWriter file, Tensor t)
     {
+        // The scope keeps the temporaries alive until the values are read, then frees them.
+        using var scope = NewDisposeScope();
         var values = t.detach().contiguous().cpu().data<float>().ToArray();
         foreach (float v in values) file.Write(v);
     }

@@ -11,7 +11,7 @@ namespace FiRST.Training.Tasks;
 public static class CharTokenizerFile
 {
     /// <summary>Every character a task prompt or answer uses; a space becomes SentencePiece's '▁' piece.</summary>
-    public const string Alphabet = " abcdefghijklmnopqrstuvwxyz0123456789+=>,.";
+    public const string Alphabet = " abcdefghijklmnopqrstuvwxyz0123456789+=>";
 
     /// <summary>Tokens in the vocabulary.</summary>
     public static int VocabSize => 3 + 256 + Alphabet.Length;

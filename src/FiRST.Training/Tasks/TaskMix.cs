@@ -13,7 +13,10 @@ public sealed class TaskMix
         _cumulative = new double[weights.Length];
         double total = weights.Sum(), running = 0;
         for (int i = 0; i < weights.Length; i++) _cumulative[i] = (running += weights[i]) / total;
+        _equal = weights.All(w => w == weights[0]);
     }
+
+    private readonly bool _equal;
 
     /// <summary>The tasks, in the order given.</summary>
     public IReadOnlyList<TaskGenerator> Tasks { get; }
@@ -50,6 +53,9 @@ public sealed class TaskMix
     /// <summary>Draws a task with probability proportional to its weight.</summary>
     public TaskGenerator Draw(Random rng)
     {
+        // Equal weights draw an index, as the first training runs did: the committed model's data stream
+        // stays reproducible.
+        if (_equal) return Tasks[rng.Next(Tasks.Count)];
         double u = rng.NextDouble();
         for (int i = 0; i < _cumulative.Length - 1; i++)
             if (u < _cumulative[i]) return Tasks[i];
