@@ -1,9 +1,34 @@
-// Uses the members FiRST.Gen generated for StoriesModel: loads stories260K with the generated load options,
-// then for each task creates a session with the task's mask and decodes 16 tokens greedily through the task's
-// straight-line path, printing the kept layers, the KV cache size and the tokens.
+// Part 1, the whole FiRST pipeline on the embedded demo model: the routers choose the layers at prefill, the
+// dispatcher (SessionOptions.Paths = the generated DemoModel.Paths) decodes on the generated path for that mask.
+// Part 2 uses the members FiRST.Gen generated for StoriesModel: loads stories260K with the generated load
+// options, then for each task creates a session with the task's mask and decodes 16 tokens greedily through
+// the task's straight-line path, printing the kept layers, the KV cache size and the tokens.
 using FiRST.Runtime;
 using FiRST.Runtime.Paths;
+using FiRST.Runtime.Routing;
+using FiRST.Runtime.Tokenization;
 using FiRST.Sample;
+
+string demoDir = Path.Combine(FindRepositoryRoot() ?? Directory.GetCurrentDirectory(), "src", "FiRST.Cli", "DefaultModel");
+if (File.Exists(Path.Combine(demoDir, "model.bin")))
+{
+    using var demo = LlamaModel.Load(Path.Combine(demoDir, "model.bin"));
+    var tokenizer = TextTokenizer.Load(Path.Combine(demoDir, "tokenizer.bin"));
+    var options = new SessionOptions { Threads = 1, Routers = RouterSet.Load(Path.Combine(demoDir, "model.routers.bin")), Paths = DemoModel.Paths };
+    using var session = demo.CreateSession(options);
+    foreach (string prompt in new[] { "copy kqz1 =>", "reverse hello =>", "sort 5 3 9 1 =>", "12+34=" })
+    {
+        session.Reset();
+        int next = ArgMax(session.Prefill(tokenizer.Encode(prompt)));
+        var answer = new List<int>();
+        while (next != tokenizer.EosId && answer.Count < 12)
+        {
+            answer.Add(next);
+            next = ArgMax(session.Forward(next)); // decodes on session.DecodePath
+        }
+        Console.WriteLine($"{prompt,-18}{tokenizer.Decode([.. answer]),-10} layers {session.Mask}  path {session.DecodePath.GetType().Name}  KV {session.KvBytes:N0} bytes");
+    }
+}
 
 string modelPath = args.Length > 0
     ? args[0]

@@ -46,6 +46,8 @@ public sealed class LayerSkipTests
     {
         // Exits after layers 1 and 3: weights 2/6 and 4/6.
         Assert.Equal([2f / 6, 4f / 6], EarlyExitLoss.Weights([1, 3]));
+        // LayerSkip's early-exit scale shrinks every exit but the last: 0.5 * (1, 3) and 8 -> (0.5, 1.5, 8) / 10.
+        Assert.Equal([0.05f, 0.15f, 0.8f], EarlyExitLoss.Weights([0, 2, 7], earlyScale: 0.5f));
     }
 
     [Fact]

@@ -12,12 +12,20 @@ internal static class TrainDemoCommand
         var outDir = new Option<string>("--out") { Description = "Output folder (model.bin, tokenizer.bin, training.json)", DefaultValueFactory = _ => "demo-model" };
         var seed = new Option<int>("--seed") { Description = "Seed of weights, data and dropout", DefaultValueFactory = _ => new DemoTrainingOptions().Seed };
         var mix = new Option<string>("--mix") { Description = "Task weights in the batches, name=weight,...", DefaultValueFactory = _ => new DemoTrainingOptions().TaskWeights };
-        var command = new Command("train-demo", "Train the embedded demo model on the procedural tasks with the LayerSkip recipe") { steps, outDir, seed, mix };
+        var defaults = new DemoTrainingOptions();
+        var dropout = new Option<float>("--layer-dropout") { Description = "LayerSkip's largest layer-dropout rate", DefaultValueFactory = _ => defaults.MaxLayerDropout };
+        var exitScale = new Option<float>("--exit-scale") { Description = "LayerSkip's early-exit loss scale (1 = depth weights only)", DefaultValueFactory = _ => defaults.EarlyExitScale };
+        var exitPeriod = new Option<int>("--exit-period") { Description = "Rotational early-exit period", DefaultValueFactory = _ => defaults.ExitPeriod };
+        var command = new Command("train-demo", "Train the embedded demo model on the procedural tasks with the LayerSkip recipe") { steps, outDir, seed, mix, dropout, exitScale, exitPeriod };
         command.SetAction(parse =>
         {
             int n = parse.GetValue(steps);
             if (n < 1) throw new ArgumentException($"--steps must be at least 1, got {n}");
-            var options = new DemoTrainingOptions { Steps = n, Seed = parse.GetValue(seed), TaskWeights = parse.GetValue(mix)! };
+            var options = new DemoTrainingOptions { Steps = n, Seed = parse.GetValue(seed), TaskWeights = parse.GetValue(mix)!,
+                MaxLayerDropout = parse.GetValue(dropout), EarlyExitScale = parse.GetValue(exitScale), ExitPeriod = parse.GetValue(exitPeriod) };
+            if (!(options.MaxLayerDropout is >= 0 and < 1)) throw new ArgumentException($"--layer-dropout must be within [0, 1), got {options.MaxLayerDropout}");
+            if (!(options.EarlyExitScale is >= 0 and <= 1)) throw new ArgumentException($"--exit-scale must be within [0, 1], got {options.EarlyExitScale}");
+            if (options.ExitPeriod < 1) throw new ArgumentException($"--exit-period must be at least 1, got {options.ExitPeriod}");
             string dir = parse.GetValue(outDir)!;
             DemoTraining.Run(options, dir, line => error.WriteLine(line));
             output.WriteLine($"wrote {Path.Combine(dir, "model.bin")}, tokenizer.bin and training.json");

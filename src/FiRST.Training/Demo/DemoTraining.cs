@@ -27,6 +27,8 @@ public sealed record DemoTrainingOptions
     public float MaxLayerDropout { get; init; } = 0.1f;
     /// <summary>LayerSkip's rotational early-exit period.</summary>
     public int ExitPeriod { get; init; } = 2;
+    /// <summary>LayerSkip's early-exit scale: early exits' loss weights are multiplied by it (1 = plain depth weights).</summary>
+    public float EarlyExitScale { get; init; } = 1f;
     /// <summary>Seed of weights, data and dropout.</summary>
     public int Seed { get; init; } = 1234;
     /// <summary>
@@ -91,7 +93,7 @@ public static class DemoTraining
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             var (tokens, targets, mask, _) = TaskBatch.Draw(tokenizer, data, mix, o.Batch, o.MaxSeqLen);
             tokensSeen += tokens.shape[0] * tokens.shape[1];
-            var loss = EarlyExitLoss.Compute(model, tokens, targets, mask, exits.Exits(o.Layers, step, o.Steps), dropout, step, o.Steps, generator);
+            var loss = EarlyExitLoss.Compute(model, tokens, targets, mask, exits.Exits(o.Layers, step, o.Steps), dropout, step, o.Steps, generator, o.EarlyExitScale);
             optimizer.zero_grad();
             loss.backward();
             nn.utils.clip_grad_norm_(model.parameters(), 1.0);

@@ -13,10 +13,18 @@ namespace FiRST.Training.LayerSkip;
 public static class EarlyExitLoss
 {
     /// <summary>Weights of the exit losses: <c>(l + 1) / sum (e + 1)</c> over <paramref name="exits"/>.</summary>
-    public static float[] Weights(IReadOnlyList<int> exits)
+    public static float[] Weights(IReadOnlyList<int> exits) => Weights(exits, earlyScale: 1f);
+
+    /// <summary>
+    /// Weights of the exit losses with LayerSkip's early-exit scale: <c>(l + 1)</c>, times
+    /// <paramref name="earlyScale"/> for every exit but the last of <paramref name="exits"/>, normalised to sum 1.
+    /// A small scale keeps the final layer's loss dominant.
+    /// </summary>
+    public static float[] Weights(IReadOnlyList<int> exits, float earlyScale)
     {
-        float total = exits.Sum(l => l + 1f);
-        return exits.Select(l => (l + 1f) / total).ToArray();
+        var raw = exits.Select((l, i) => (l + 1f) * (i == exits.Count - 1 ? 1f : earlyScale)).ToArray();
+        float total = raw.Sum();
+        return raw.Select(w => w / total).ToArray();
     }
 
     /// <summary>
@@ -25,11 +33,11 @@ public static class EarlyExitLoss
     /// <paramref name="dropout"/> is null at evaluation.
     /// </summary>
     public static Tensor Compute(TorchLlama model, Tensor tokens, Tensor targets, Tensor lossMask, IReadOnlyList<int> exits,
-                                 LayerDropoutSchedule? dropout = null, int step = 0, int steps = 1, Generator? rng = null)
+                                 LayerDropoutSchedule? dropout = null, int step = 0, int steps = 1, Generator? rng = null, float earlyScale = 1f)
     {
         int layers = model.Config.NLayers;
         if (exits.Count == 0 || exits[^1] != layers - 1) throw new ArgumentException("the last layer must be among the exits", nameof(exits));
-        var weights = Weights(exits);
+        var weights = Weights(exits, earlyScale);
         long batch = tokens.shape[0], time = tokens.shape[1];
         var x = model.Embed(tokens);
         var cos = model.Cos(time);
