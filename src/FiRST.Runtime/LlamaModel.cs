@@ -19,6 +19,12 @@ public sealed class ModelLoadOptions
     public WeightFormat Format { get; init; } = WeightFormat.AsStored;
 
     /// <summary>
+    /// A LoRA adapter (trained with the routers) to merge into the weights at load: float32 copies of the
+    /// adapted layers' projections, before any quantization. Null loads the weights as stored.
+    /// </summary>
+    public Adapters.LoraAdapter? Adapter { get; init; }
+
+    /// <summary>
     /// Check every weight for NaN and infinity at load (an error names the tensor). <c>null</c>, the default,
     /// checks models of up to 1 GiB of weights, where the scan costs well under a second.
     /// </summary>
@@ -107,6 +113,19 @@ public sealed class LlamaModel : IDisposable
         {
             loaded.weights.Dispose();
             throw new ModelLoadException(path, "n_layers", $"the layer mask has {m.LayerCount} layers but the model has {loaded.config.NLayers}");
+        }
+        if (options?.Adapter is { } adapter)
+        {
+            try
+            {
+                adapter.EnsureFits(loaded.config, path);
+                loaded.weights = Adapters.LoraMerge.MergeAll(loaded.weights, adapter, path, [loaded.weights]);
+            }
+            catch
+            {
+                loaded.weights.Dispose();
+                throw;
+            }
         }
         // Int8 weights are repacked into the interleaved order the kernels read fastest, whether they were
         // quantized here or read from a quantized file.

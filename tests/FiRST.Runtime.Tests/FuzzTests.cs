@@ -95,6 +95,20 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         }, seed: 8);
     }
 
+    [Fact]
+    public void LoraAdapterFile()
+    {
+        string modelPath = _dir.File("lora-model.bin");
+        TestModel.Random(Small, 1).WriteLlama2c(modelPath);
+        // Loaded adapters must also merge into a model and run.
+        Fuzz("a.lora.bin", Seed(LoraTests.RandomAdapter(Small, rank: 2, seed: 9).Save), path =>
+        {
+            using var model = LlamaModel.Load(modelPath, new ModelLoadOptions { Adapter = Adapters.LoraAdapter.Load(path) });
+            using var session = model.CreateSession(new SessionOptions { Threads = 1 });
+            session.Forward(1);
+        }, seed: 9);
+    }
+
     [Theory]
     [MemberData(nameof(Regressions))]
     public void FormerCrashesFailCleanly(string name, string file, byte[] content)

@@ -191,6 +191,26 @@ public sealed class RoutingTests : IDisposable
     }
 
     [Fact]
+    public void CancelledRoutedPrefillLeavesTheSessionReadyToRouteAgain()
+    {
+        var (_, path) = RandomModel(8);
+        var routers = RandomRouters(Shape.NLayers, Shape.Dim, seed: 8);
+        using var model = LlamaModel.Load(path);
+        int[] prompt = Enumerable.Range(1, 30).ToArray();
+        using var fresh = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers });
+        var expected = fresh.Prefill(prompt).ToArray();
+
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers });
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => session.Prefill(prompt, cts.Token));
+        Assert.Null(session.Routing);
+        Assert.Equal(0, session.Position);
+        Assert.Equal(expected, session.Prefill(prompt).ToArray());
+        Assert.Equal(fresh.Mask, session.Mask);
+    }
+
+    [Fact]
     public void RouterFilesRoundTrip()
     {
         var routers = RandomRouters(6, 48, seed: 9);

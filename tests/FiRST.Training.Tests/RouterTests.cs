@@ -66,6 +66,60 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public void LoraTrainedInTorchIsWhatTheRuntimeMergesAtLoad()
+    {
+        using var model = LlamaModel.Load(Stories260K);
+        var config = model.Config;
+        using var llama = new TorchLlama(config);
+        llama.LoadFrom(model);
+        using var lora = new TorchLora(config, rank: 2, alpha: 2);
+        using (no_grad())
+        using (NewDisposeScope())
+            foreach (var w in lora.parameters()) w.add_(randn_like(w) * 0.05);
+        var adapter = lora.ToAdapter();
+        using var merged = LlamaModel.Load(Stories260K, new ModelLoadOptions { Adapter = adapter });
+        var routerSet = RandomRouters(config.NLayers, config.Dim, seed: 5);
+        using var routers = new TorchRouters(config.NLayers, config.Dim, config.NormEps, 0f);
+        using (no_grad())
+        using (NewDisposeScope())
+            foreach (var (name, param) in routers.named_parameters())
+                param.copy_(name.Contains("weight")
+                    ? tensor(Enumerable.Range(0, config.NLayers).SelectMany(l => routerSet.Weights(l).ToArray()).ToArray()).reshape(config.NLayers, config.Dim)
+                    : tensor(Enumerable.Range(0, config.NLayers).Select(routerSet.Bias).ToArray()));
+
+        int[] prompt = Enumerable.Range(0, 30).Select(i => (i * 37 + 11) % config.VocabSize).ToArray();
+        using var session = merged.CreateSession(new SessionOptions { Threads = 1, Routers = routerSet });
+        var runtimeLogits = session.Prefill(prompt).ToArray();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var tokens = tensor(prompt.Select(t => (long)t).ToArray()).reshape(1, prompt.Length);
+        var (logits, pooled) = GatedForward.Run(llama, routers, tokens, ones(1, prompt.Length), hard: true, threshold: 0.5f, lora);
+        var p = pooled.data<float>().ToArray();
+        for (int l = 0; l < config.NLayers; l++)
+            Assert.True(Math.Abs(p[l] - session.Routing!.Probabilities[l]) < 1e-4, $"layer {l}: torch {p[l]} vs runtime {session.Routing!.Probabilities[l]}");
+        var last = logits[0, prompt.Length - 1].data<float>().ToArray();
+        double worst = last.Zip(runtimeLogits, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst < 1e-3, $"max abs logit diff {worst}");
+        // And the adapter matters: the plain model's logits differ.
+        using var plain = model.CreateSession(new SessionOptions { Threads = 1, Routers = routerSet });
+        Assert.True(plain.Prefill(prompt).ToArray().Zip(runtimeLogits, (a, b) => Math.Abs(a - b)).Max() > 1e-2);
+    }
+
+    [Fact]
+    public void RouterTrainingWithLoraLearnsAdapters()
+    {
+        using var model = LlamaModel.Load(Stories260K);
+        var data = SelfGeneratedRouterData.Sample(model, bos: 1, count: 16, length: 32, promptLength: 8, seed: 6);
+        var result = RouterTraining.Run(model, data, new RouterTrainingOptions { Steps = 12, Batch = 4, Lambda = 5, LoraRank = 2 });
+        var adapter = Assert.IsType<Runtime.Adapters.LoraAdapter>(result.Adapter);
+        Assert.Equal(2, adapter.Rank);
+        // B starts at zero; training moved it.
+        Assert.Contains(Enumerable.Range(0, 7), t => adapter.B(0, t).ToArray().Any(v => v != 0));
+        using var merged = LlamaModel.Load(Stories260K, new ModelLoadOptions { Adapter = adapter });
+        Assert.InRange(RouterEvaluation.Text(merged, result.Routers, 0.5f, data).Agreement, 0, 1);
+    }
+
+    [Fact]
     public void ThePenaltyTurnsLayersOffAndItsAbsenceKeepsThemOn()
     {
         using var model = LlamaModel.Load(Stories260K);

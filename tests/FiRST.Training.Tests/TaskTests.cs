@@ -21,7 +21,7 @@ public sealed class TaskTests
 
     private static bool Check(string task, TaskExample e)
     {
-        string body = task == "add" ? e.Prompt.TrimEnd('=') : e.Prompt[(e.Prompt.IndexOf(' ') + 1)..^3];
+        string body = task.StartsWith("add") ? e.Prompt.TrimEnd('=') : e.Prompt[(e.Prompt.IndexOf(' ') + 1)..^3];
         if (task == "recall")
         {
             // "ann has tea bob has jam bob =>": the answer is what the asked name has.
@@ -40,6 +40,7 @@ public sealed class TaskTests
             "reverse" => e.Answer == new string(body.Reverse().ToArray()),
             "sort" => e.Answer == string.Join(' ', body.Split(' ').Select(int.Parse).Order()),
             "add" => int.Parse(e.Answer) == body.Split('+').Select(int.Parse).Sum(),
+            "add3" => int.Parse(e.Answer) == body.Split('+').Select(int.Parse).Sum() && body.Split('+').All(x => x.Length <= 3),
             _ => false,
         };
     }

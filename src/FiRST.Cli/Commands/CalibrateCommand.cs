@@ -27,10 +27,11 @@ internal static class CalibrateCommand
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task the mask is measured on", DefaultValueFactory = _ => new CalibrationOptions().HeldOutPrompts };
         var keepShare = new Option<double>("--keep-share") { Description = "Keep a layer the routers kept on more than this share of prompts", DefaultValueFactory = _ => new CalibrationOptions().KeepShare };
         var threshold = CommonOptions.Threshold();
+        var adapter = CommonOptions.Adapter();
         var threads = new Option<int>("--threads") { Description = "Threads per kernel while measuring", DefaultValueFactory = _ => 1 };
         var command = new Command("calibrate", "Choose and measure one layer mask per task; write the FiRST profile")
         {
-            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, threshold, threads,
+            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, threshold, threads, adapter,
         };
         command.SetAction(parse =>
         {
@@ -50,7 +51,7 @@ internal static class CalibrateCommand
             if (!(o.Threshold is >= 0 and <= 1)) throw new ArgumentException($"--threshold must be within [0, 1], got {o.Threshold}");
             if (o.Threads < 1) throw new ArgumentException($"--threads must be at least 1, got {o.Threads}");
             var taskList = TaskFile.Resolve(parse.GetValue(tasks)!);
-            using var llama = LlamaModel.Load(modelPath);
+            using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions("none", parse.GetValue(adapter)));
             var routerSet = RouterSet.Load(routersPath);
             var tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
             string profileDir = Path.GetDirectoryName(Path.GetFullPath(profilePath))!;

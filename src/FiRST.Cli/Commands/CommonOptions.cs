@@ -57,8 +57,11 @@ internal static class CommonOptions
         return option;
     }
 
-    public static ModelLoadOptions LoadOptions(string quant) =>
-        new() { Format = quant == "q8" ? WeightFormat.Q8 : WeightFormat.AsStored };
+    public static ModelLoadOptions LoadOptions(string quant, string? adapter = null) =>
+        new() { Format = quant == "q8" ? WeightFormat.Q8 : WeightFormat.AsStored, Adapter = adapter is null ? null : Runtime.Adapters.LoraAdapter.Load(adapter) };
+
+    /// <summary>--adapter: LoRA adapters (from 'first train-routers --lora-rank') merged into the weights at load.</summary>
+    public static Option<string?> Adapter() => new("--adapter") { Description = "LoRA adapters (.lora.bin from 'first train-routers --lora-rank') merged into the weights at load" };
 
     /// <summary>tokenizer.model or tokenizer.bin beside the model (or inside a model directory).</summary>
     public static string DefaultTokenizer(string modelPath)

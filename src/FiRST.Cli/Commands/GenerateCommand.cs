@@ -30,13 +30,14 @@ internal static class GenerateCommand
         var stopAtEos = new Option<bool?>("--stop-at-eos") { Description = "Also stop at the end-of-sequence token (llama2.c stops only at BOS; default: on for the embedded model)" };
         var raw = new Option<bool>("--raw") { Description = "Write every byte of the text (llama2.c drops single non-printable bytes, which splits multi-byte characters)" };
         var routers = CommonOptions.Routers();
+        var adapter = CommonOptions.Adapter();
         var profile = new Option<string?>("--profile") { Description = "A FiRST profile (*.first.json): run the layer mask of --task from it instead of routing" };
         var task = new Option<string?>("--task") { Description = "With --profile: the task whose mask runs" };
         var threshold = CommonOptions.Threshold();
 
         var command = new Command("generate", "Generate text from a prompt")
         {
-            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold, profile, task,
+            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold, profile, task, adapter,
         };
         command.SetAction((parse, ct) =>
         {
@@ -56,7 +57,7 @@ internal static class GenerateCommand
             string modelPath = parse.GetValue(model)!;
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
-            using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!));
+            using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!, parse.GetValue(adapter)));
             LayerMask? mask = null;
             RouterSet? routerSet;
             if (parse.GetValue(profile) is { } profilePath)

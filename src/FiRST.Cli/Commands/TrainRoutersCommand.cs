@@ -28,10 +28,11 @@ internal static class TrainRoutersCommand
         var outPath = new Option<string>("--out") { Description = "Router file to write (a sweep adds .lambda<value> before the extension)", Required = true };
         var report = new Option<string?>("--report") { Description = "Also write the trade-off table (Markdown) here" };
         var evalPrompts = new Option<int>("--eval-prompts") { Description = "Held-out prompts per task (or sequences) for the report", DefaultValueFactory = _ => 200 };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Also train LoRA adapters of this rank on every projection (saved as .lora.bin beside the routers); 0 = none", DefaultValueFactory = _ => 0 };
         var samples = new Option<int>("--samples") { Description = "With --self-generated: sequences sampled for training", DefaultValueFactory = _ => 512 };
         var command = new Command("train-routers", "Train FiRST routers on a frozen model; report quality against layers skipped")
         {
-            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, outPath, report, evalPrompts, samples,
+            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, outPath, report, evalPrompts, samples, loraRank,
         };
         command.SetAction(parse =>
         {
@@ -44,7 +45,9 @@ internal static class TrainRoutersCommand
             if (n < 1) throw new ArgumentException($"--eval-prompts must be at least 1, got {n}");
             float thr = parse.GetValue(threshold);
             using var llama = LlamaModel.Load(modelPath);
-            var options = new RouterTrainingOptions { Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr };
+            int rank = parse.GetValue(loraRank);
+            if (rank < 0) throw new ArgumentException($"--lora-rank must be >= 0, got {rank}");
+            var options = new RouterTrainingOptions { Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr, LoraRank = rank };
 
             RouterData data;
             SelfGeneratedRouterData? heldOut = null;
@@ -83,15 +86,24 @@ internal static class TrainRoutersCommand
                 string file = lambdaValues.Length == 1 ? outFile : WithLambda(outFile, lambda);
                 result.Routers.Save(file);
                 error.WriteLine($"wrote {file} ({result.Seconds:F0} s)");
+                // With adapters, quality is measured on the model they are merged into, as it will run.
+                using var adapted = result.Adapter is null ? null : LlamaModel.Load(modelPath, new ModelLoadOptions { Adapter = result.Adapter });
+                if (result.Adapter is not null)
+                {
+                    string adapterFile = AdapterPath(file);
+                    result.Adapter.Save(adapterFile);
+                    error.WriteLine($"wrote {adapterFile} (rank {rank})");
+                }
+                var evaluated = adapted ?? llama;
                 string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
                 if (heldOut is not null)
                 {
-                    var r = RouterEvaluation.Text(llama, result.Routers, thr, heldOut);
+                    var r = RouterEvaluation.Text(evaluated, result.Routers, thr, heldOut);
                     table.AppendLine($"| {l} | {result.MeanP:F3} | {r.SkippedShare:P1} | {r.Agreement:P1} | {r.MostCommonMask} |");
                 }
                 else
                 {
-                    var rs = RouterEvaluation.Tasks(llama, tok!, result.Routers, thr, taskList, n);
+                    var rs = RouterEvaluation.Tasks(evaluated, tok!, result.Routers, thr, taskList, n);
                     table.AppendLine($"| {l} | {result.MeanP:F3} | {rs.Average(r => r.SkippedShare):P1} | "
                         + string.Join(" | ", rs.Select(r => $"{r.AccuracyFull:P1} → {r.AccuracyRouted:P1} ({r.MostCommonMask})"))
                         + $" | {rs.Select(r => r.MostCommonMask).Distinct().Count()} |");
@@ -102,6 +114,14 @@ internal static class TrainRoutersCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>x.routers.bin → x.lora.bin (the adapters trained with those routers).</summary>
+    internal static string AdapterPath(string routersPath)
+    {
+        string dir = Path.GetDirectoryName(routersPath) ?? "", name = Path.GetFileName(routersPath);
+        string stem = name.EndsWith(".routers.bin", StringComparison.Ordinal) ? name[..^".routers.bin".Length] : Path.GetFileNameWithoutExtension(name);
+        return Path.Combine(dir, stem + ".lora.bin");
     }
 
     private static string WithLambda(string path, double lambda)

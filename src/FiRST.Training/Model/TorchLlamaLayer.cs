@@ -52,15 +52,25 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// What the layer adds to the residual stream, <c>f(x)</c>: routers and layer dropout scale or drop it,
     /// so it is exposed on its own.
     /// </summary>
-    public Tensor Delta(Tensor x, Tensor cos, Tensor sin)
+    public Tensor Delta(Tensor x, Tensor cos, Tensor sin) => Delta(x, cos, sin, null);
+
+    /// <summary>
+    /// <see cref="Delta(Tensor, Tensor, Tensor)"/> with a low-rank adapter added to each projection:
+    /// <paramref name="adapter"/> maps (projection index as in <c>LoraAdapter.Targets</c>, input) to the
+    /// adapter's output, which is added to the frozen projection's.
+    /// </summary>
+    public Tensor Delta(Tensor x, Tensor cos, Tensor sin, Func<int, Tensor, Tensor>? adapter)
     {
+        Tensor Proj(Tensor input, Tensor w, int target) =>
+            adapter is null ? nn.functional.linear(input, w) : nn.functional.linear(input, w) + adapter(target, input);
+
         long batch = x.shape[0], time = x.shape[1];
         int heads = _c.NHeads, kvHeads = _c.NKvHeads, hs = _c.HeadSize;
 
         var h = RmsNorm(x, RmsAtt, _c.NormEps);
-        var q = Rope(nn.functional.linear(h, Wq).view(batch, time, heads, hs), cos, sin).transpose(1, 2);
-        var k = Rope(nn.functional.linear(h, Wk).view(batch, time, kvHeads, hs), cos, sin).transpose(1, 2);
-        var v = nn.functional.linear(h, Wv).view(batch, time, kvHeads, hs).transpose(1, 2);
+        var q = Rope(Proj(h, Wq, 0).view(batch, time, heads, hs), cos, sin).transpose(1, 2);
+        var k = Rope(Proj(h, Wk, 1).view(batch, time, kvHeads, hs), cos, sin).transpose(1, 2);
+        var v = Proj(h, Wv, 2).view(batch, time, kvHeads, hs).transpose(1, 2);
         if (kvHeads != heads)
         {
             // Grouped-query attention: query head j reads key/value head j / (heads / kvHeads).
@@ -69,10 +79,10 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
         }
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
             .transpose(1, 2).contiguous().view(batch, time, heads * hs);
-        var afterAttention = nn.functional.linear(attended, Wo);
+        var afterAttention = Proj(attended, Wo, 3);
 
         var h2 = RmsNorm(x + afterAttention, RmsFfn, _c.NormEps);
-        var ffn = nn.functional.linear(nn.functional.silu(nn.functional.linear(h2, W1)) * nn.functional.linear(h2, W3), W2);
+        var ffn = Proj(nn.functional.silu(Proj(h2, W1, 4)) * Proj(h2, W3, 6), W2, 5);
         return afterAttention + ffn;
     }
 

@@ -16,7 +16,7 @@ public static class GatedForward
     /// <paramref name="tokens"/> <c>[batch, time]</c>; <paramref name="promptMask"/> <c>[batch, time]</c> is 1 on
     /// prompt positions.
     /// </summary>
-    public static (Tensor Logits, Tensor P) Run(TorchLlama model, TorchRouters routers, Tensor tokens, Tensor promptMask, bool hard, float threshold)
+    public static (Tensor Logits, Tensor P) Run(TorchLlama model, TorchRouters routers, Tensor tokens, Tensor promptMask, bool hard, float threshold, TorchLora? lora = null)
     {
         long time = tokens.shape[1];
         var x = model.Embed(tokens);
@@ -29,7 +29,7 @@ public static class GatedForward
             var p = (routers.Score(l, x) * promptMask).sum(1) / count; // [batch]
             pooled.Add(p);
             var gate = hard ? (p >= threshold).to_type(p.dtype) + p - p.detach() : p;
-            x = x + gate.view(-1, 1, 1) * model.Layers[l].Delta(x, cos, sin);
+            x = x + gate.view(-1, 1, 1) * model.Layers[l].Delta(x, cos, sin, lora?.Layer(l));
         }
         return (model.Logits(x), stack(pooled, 1));
     }

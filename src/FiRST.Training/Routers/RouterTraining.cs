@@ -25,6 +25,10 @@ public sealed record RouterTrainingOptions
     public float Threshold { get; init; } = 0.5f;
     /// <summary>Initial router bias: every layer starts on with p = sigmoid(bias).</summary>
     public float InitialBias { get; init; } = 2f;
+    /// <summary>Rank of LoRA adapters trained jointly with the routers; 0 trains none.</summary>
+    public int LoraRank { get; init; }
+    /// <summary>Adam learning rate of the adapters.</summary>
+    public double LoraLearningRate { get; init; } = 1e-3;
     /// <summary>Seed of router weights and batches.</summary>
     public int Seed { get; init; } = 7;
 }
@@ -34,7 +38,8 @@ public sealed record RouterTrainingOptions
 /// <param name="FinalLoss">Smoothed task (or KL) loss at the end, without the penalty.</param>
 /// <param name="MeanP">Mean pooled router output at the end, smoothed.</param>
 /// <param name="Seconds">Wall time.</param>
-public sealed record RouterTrainingResult(RouterSet Routers, double FinalLoss, double MeanP, double Seconds);
+/// <param name="Adapter">The LoRA adapters trained with the routers, if any.</param>
+public sealed record RouterTrainingResult(RouterSet Routers, double FinalLoss, double MeanP, double Seconds, Runtime.Adapters.LoraAdapter? Adapter = null);
 
 /// <summary>
 /// Trains FiRST routers on a frozen model (TorchSharp): the soft-gated forward pass of
@@ -61,7 +66,9 @@ public static class RouterTraining
         foreach (var p in llama.parameters()) p.requires_grad = false;
         llama.eval();
         using var routers = new TorchRouters(config.NLayers, config.Dim, config.NormEps, o.InitialBias);
+        using var lora = o.LoraRank > 0 ? new TorchLora(config, o.LoraRank, alpha: o.LoraRank) : null;
         var optimizer = optim.Adam(routers.parameters(), lr: o.LearningRate);
+        var loraOptimizer = lora is null ? null : optim.Adam(lora.parameters(), lr: o.LoraLearningRate);
         var rng = new Random(o.Seed);
         var clock = Stopwatch.StartNew();
         double loss = double.NaN, meanP = double.NaN;
@@ -71,15 +78,17 @@ public static class RouterTraining
         {
             using var scope = NewDisposeScope();
             var batch = data.Draw(rng, o.Batch);
-            var (logits, pooled) = GatedForward.Run(llama, routers, batch.Tokens, batch.PromptMask, hard: step >= hardFrom, o.Threshold);
+            var (logits, pooled) = GatedForward.Run(llama, routers, batch.Tokens, batch.PromptMask, hard: step >= hardFrom, o.Threshold, lora);
             var taskLoss = data.TaskLoss
                 ? EarlyExitLoss.MaskedCrossEntropy(logits, batch.Targets, batch.LossMask)
                 : Kl(llama, batch.Tokens, logits, batch.LossMask);
             var usage = pooled.mean();
             var total = taskLoss + usage * o.Lambda;
             optimizer.zero_grad();
+            loraOptimizer?.zero_grad();
             total.backward();
             optimizer.step();
+            loraOptimizer?.step();
             double l = taskLoss.item<float>(), u = usage.item<float>();
             loss = double.IsNaN(loss) ? l : 0.95 * loss + 0.05 * l;
             meanP = double.IsNaN(meanP) ? u : 0.95 * meanP + 0.05 * u;
@@ -90,7 +99,7 @@ public static class RouterTraining
                 progress($"lambda {o.Lambda:G3} step {step + 1,4}/{o.Steps}  {(data.TaskLoss ? "ce" : "kl")} {loss:F4}  mean p {meanP:F3}  {(step >= hardFrom ? "hard" : "soft")}  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}");
             }
         }
-        return new RouterTrainingResult(routers.ToRouterSet(), loss, meanP, clock.Elapsed.TotalSeconds);
+        return new RouterTrainingResult(routers.ToRouterSet(), loss, meanP, clock.Elapsed.TotalSeconds, lora?.ToAdapter());
     }
 
     /// <summary>KL(full ‖ gated) per position, averaged over the positions <paramref name="mask"/> marks.</summary>

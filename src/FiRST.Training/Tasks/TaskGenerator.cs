@@ -27,7 +27,7 @@ public abstract class TaskGenerator
     public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(), new AdditionTask()];
 
     /// <summary>Every built-in task: <see cref="Standard"/> and the free-text-like <see cref="RecallTask"/>.</summary>
-    public static IReadOnlyList<TaskGenerator> All { get; } = [.. Standard, new RecallTask()];
+    public static IReadOnlyList<TaskGenerator> All { get; } = [.. Standard, new RecallTask(), new AdditionTask(3, "add3")];
 
     /// <summary>The standard task called <paramref name="name"/>.</summary>
     public static TaskGenerator Find(string name) =>
@@ -116,16 +116,16 @@ public sealed class SortTask : TaskGenerator
     }
 }
 
-/// <summary>"12+345=" gives "357" (operands up to four digits).</summary>
-public sealed class AdditionTask : TaskGenerator
+/// <summary>"12+345=" gives "357" (operands up to four digits; <c>add3</c>: up to three).</summary>
+public sealed class AdditionTask(int maxDigits = 4, string name = "add") : TaskGenerator
 {
     /// <inheritdoc />
-    public override string Name => "add";
+    public override string Name => name;
 
     /// <inheritdoc />
     public override TaskExample Sample(Random rng)
     {
-        int a = rng.Next((int)Math.Pow(10, rng.Next(1, 5))), b = rng.Next((int)Math.Pow(10, rng.Next(1, 5)));
+        int a = rng.Next((int)Math.Pow(10, rng.Next(1, maxDigits + 1))), b = rng.Next((int)Math.Pow(10, rng.Next(1, maxDigits + 1)));
         return new TaskExample($"{a}+{b}=", (a + b).ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 }
