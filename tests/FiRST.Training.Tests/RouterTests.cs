@@ -31,14 +31,7 @@ public sealed class RouterTests
         using var llama = new TorchLlama(config);
         llama.LoadFrom(model);
         using var routers = new TorchRouters(config.NLayers, config.Dim, config.NormEps, 0f);
-        using (no_grad())
-        using (NewDisposeScope())
-        {
-            foreach (var (name, param) in routers.named_parameters())
-                param.copy_(name.Contains("weight")
-                    ? tensor(Enumerable.Range(0, config.NLayers).SelectMany(l => routerSet.Weights(l).ToArray()).ToArray()).reshape(config.NLayers, config.Dim)
-                    : tensor(Enumerable.Range(0, config.NLayers).Select(routerSet.Bias).ToArray()));
-        }
+        routers.CopyFrom(routerSet);
         // The module's routers are the file's routers.
         var back = routers.ToRouterSet();
         for (int l = 0; l < config.NLayers; l++) Assert.True(back.Weights(l).SequenceEqual(routerSet.Weights(l)) && back.Bias(l) == routerSet.Bias(l));
@@ -80,12 +73,7 @@ public sealed class RouterTests
         using var merged = LlamaModel.Load(Stories260K, new ModelLoadOptions { Adapter = adapter });
         var routerSet = RandomRouters(config.NLayers, config.Dim, seed: 5);
         using var routers = new TorchRouters(config.NLayers, config.Dim, config.NormEps, 0f);
-        using (no_grad())
-        using (NewDisposeScope())
-            foreach (var (name, param) in routers.named_parameters())
-                param.copy_(name.Contains("weight")
-                    ? tensor(Enumerable.Range(0, config.NLayers).SelectMany(l => routerSet.Weights(l).ToArray()).ToArray()).reshape(config.NLayers, config.Dim)
-                    : tensor(Enumerable.Range(0, config.NLayers).Select(routerSet.Bias).ToArray()));
+        routers.CopyFrom(routerSet);
 
         int[] prompt = Enumerable.Range(0, 30).Select(i => (i * 37 + 11) % config.VocabSize).ToArray();
         using var session = merged.CreateSession(new SessionOptions { Threads = 1, Routers = routerSet });

@@ -93,18 +93,7 @@ public sealed class LoraAdapter
     public static LoraAdapter Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        byte[] bytes;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            if (stream.Length > int.MaxValue) throw new ModelLoadException(path, "", $"{stream.Length} bytes is larger than an adapter file may be");
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelLoadException(path, "", e is FileNotFoundException or DirectoryNotFoundException ? "adapter file not found" : e.Message, e);
-        }
+        byte[] bytes = Loading.JsonFile.ReadBounded(path, int.MaxValue, "adapter file not found");
         return Parse(bytes, path);
     }
 

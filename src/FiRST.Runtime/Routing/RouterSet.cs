@@ -84,20 +84,8 @@ public sealed class RouterSet
     public static RouterSet Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        byte[] bytes;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            // Bounded before reading: the largest valid file has MaxLayers x (MaxDim + 1) floats.
-            long largest = HeaderBytes + (long)MaxLayers * (MaxDim + 1) * 4;
-            if (stream.Length > largest) throw new ModelLoadException(path, "", $"{stream.Length} bytes is larger than any router file ({largest})");
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelLoadException(path, "", e is FileNotFoundException or DirectoryNotFoundException ? "router file not found" : e.Message, e);
-        }
+        // Bounded before reading: the largest valid file has MaxLayers x (MaxDim + 1) floats.
+        byte[] bytes = Loading.JsonFile.ReadBounded(path, HeaderBytes + (long)MaxLayers * (MaxDim + 1) * 4, "router file not found");
         return Parse(bytes, path);
     }
 

@@ -34,6 +34,18 @@ public sealed class TorchRouters : nn.Module
         return sigmoid(matmul(normed, _weights[layer]) + _bias[layer]);
     }
 
+    /// <summary>Sets the weights to <paramref name="routers"/>' (to compare with the runtime, or to continue training).</summary>
+    public void CopyFrom(RouterSet routers)
+    {
+        ArgumentNullException.ThrowIfNull(routers);
+        if (routers.Layers != Layers || routers.Dim != _weights.shape[1]) throw new ArgumentException("the routers have another shape");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var w = Enumerable.Range(0, Layers).SelectMany(l => routers.Weights(l).ToArray()).ToArray();
+        _weights.copy_(tensor(w).reshape(_weights.shape));
+        _bias.copy_(tensor(Enumerable.Range(0, Layers).Select(routers.Bias).ToArray()));
+    }
+
     /// <summary>The trained routers in the runtime's form.</summary>
     public RouterSet ToRouterSet()
     {
