@@ -42,7 +42,8 @@ public sealed class ReliabilityTests
         var rng = new Random(3);
         var routers = new Routing.RouterSet(5, 64, Enumerable.Range(0, 5 * 64).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), [2f, 0f, 0f, 0f, 2f]);
         var jobs = Enumerable.Range(0, 8).Select(i => (
-            Generator: new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1 + i % 2, Mask = masks[i % 4], Routers = i % 4 == 3 ? routers : null }),
+            // With the generated path table, the [0, 4] mask decodes on the generated ShortAnswerPath.
+            Generator: new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1 + i % 2, Mask = masks[i % 4], Routers = i % 4 == 3 ? routers : null, Paths = Stories260KProfile.Paths }),
             Prompt: i % 2 == 0 ? "Once upon a time" : "The cat",
             Options: new GenerationOptions { MaxSteps = 80, Sampling = new SamplerOptions { Temperature = i % 4 == 0 ? 0 : 0.9f, Seed = (ulong)i } })).ToArray();
 
@@ -53,6 +54,9 @@ public sealed class ReliabilityTests
         foreach (var t in threads) t.Join();
 
         Assert.Equal(sequential, concurrent);
+        var run = jobs[2].Generator.Generate(jobs[2].Prompt, jobs[2].Options);
+        _ = run.ToList();
+        Assert.Equal("ShortAnswerPath", run.Stats.DecodePath);
         Assert.True(sequential.Distinct().Count() > 3, "the jobs should differ, or the test shows little");
     }
 
