@@ -71,12 +71,15 @@ public sealed class LoraAdapter
     public ReadOnlySpan<float> B(int layer, int target) => _b[layer * Targets.Count + target];
 
     /// <summary>Rows and columns (out, in) of target <paramref name="target"/>'s weight.</summary>
-    public (int Rows, int Cols) Shape(int target) => Targets[target] switch
+    public (int Rows, int Cols) Shape(int target) => TargetShape(target, Dim, HiddenDim, KvDim);
+
+    /// <summary>Rows and columns (out, in) of target <paramref name="target"/>'s weight in a model of these widths.</summary>
+    public static (int Rows, int Cols) TargetShape(int target, int dim, int hiddenDim, int kvDim) => Targets[target] switch
     {
-        "wq" or "wo" => (Dim, Dim),
-        "wk" or "wv" => (KvDim, Dim),
-        "w1" or "w3" => (HiddenDim, Dim),
-        _ => (Dim, HiddenDim),
+        "wq" or "wo" => (dim, dim),
+        "wk" or "wv" => (kvDim, dim),
+        "w1" or "w3" => (hiddenDim, dim),
+        _ => (dim, hiddenDim),
     };
 
     /// <summary>Throws unless the adapter was trained for a model of <paramref name="config"/>'s shape.</summary>
@@ -109,8 +112,8 @@ public sealed class LoraAdapter
         int rank = Field(bytes, 28, "rank", MaxRank, source);
         float scale = BinaryPrimitives.ReadSingleLittleEndian(bytes[32..]);
         if (!float.IsFinite(scale)) throw new ModelLoadException(source, "scale", "the scale must be a finite number");
+        var shapes = Enumerable.Range(0, Targets.Count).Select(t => TargetShape(t, dim, hidden, kv)).ToArray();
         long perLayer = 0;
-        var shapes = new (int Rows, int Cols)[] { (dim, dim), (kv, dim), (kv, dim), (dim, dim), (hidden, dim), (dim, hidden), (hidden, dim) };
         foreach (var (r, c) in shapes) perLayer += (long)rank * c + (long)r * rank;
         long expected = HeaderBytes + perLayer * layers * sizeof(float);
         if (bytes.Length != expected)

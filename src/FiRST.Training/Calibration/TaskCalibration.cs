@@ -89,10 +89,10 @@ public static class TaskCalibration
             {
                 int[] ids = tokenizer.Encode(e.Prompt);
                 int max = e.Answer.Length + 4;
-                var a = Greedy(full, ids, max, tokenizer.EosId);
-                var b = Greedy(masked, ids, max, tokenizer.EosId);
-                if (Decode(tokenizer, a) == e.Answer) rightFull++;
-                if (Decode(tokenizer, b) == e.Answer) rightMasked++;
+                var a = TaskEvaluation.Greedy(full, ids, max, tokenizer.EosId);
+                var b = TaskEvaluation.Greedy(masked, ids, max, tokenizer.EosId);
+                if (TaskEvaluation.Text(tokenizer, a) == e.Answer) rightFull++;
+                if (TaskEvaluation.Text(tokenizer, b) == e.Answer) rightMasked++;
                 fullTokens += a.Count;
                 for (int i = 0; i < Math.Min(a.Count, b.Count); i++) if (a[i] == b[i]) agreeing++;
             }
@@ -131,27 +131,6 @@ public static class TaskCalibration
         // A task that skips every layer is not a decode path the generator accepts: keep the most used layer.
         if (!flags.Contains(true)) flags[Enumerable.Range(0, flags.Length).MaxBy(l => keptCounts[l])] = true;
         return LayerMask.FromFlags(flags);
-    }
-
-    private static List<int> Greedy(InferenceSession session, int[] prompt, int maxTokens, int eos)
-    {
-        session.Reset();
-        var tokens = new List<int>();
-        int next = Ops.ArgMax(session.Prefill(prompt));
-        while (true)
-        {
-            tokens.Add(next);
-            if (next == eos || tokens.Count >= maxTokens || session.Remaining == 0) break;
-            next = Ops.ArgMax(session.Forward(next));
-        }
-        return tokens;
-    }
-
-    private static string Decode(TextTokenizer tokenizer, List<int> tokens)
-    {
-        int n = tokens.Count > 0 && tokens[^1] == tokenizer.EosId ? tokens.Count - 1 : tokens.Count;
-        string text = tokenizer.Decode(tokens.GetRange(0, n).ToArray());
-        return text.StartsWith(' ') ? text[1..] : text;
     }
 
     /// <summary>Median decode ms/token of both sessions, repetitions interleaved so drift hits both alike.</summary>

@@ -50,18 +50,32 @@ public static class TaskEvaluation
     }
 
     /// <summary>Greedy answer to <paramref name="prompt"/>: the text generated until EOS, without the separating space.</summary>
-    public static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt, int maxTokens)
+    public static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt, int maxTokens) =>
+        Text(tokenizer, Greedy(session, tokenizer.Encode(prompt), maxTokens, tokenizer.EosId));
+
+    /// <summary>
+    /// Greedy continuation of <paramref name="prompt"/> from a reset session: at most <paramref name="maxTokens"/>
+    /// tokens before EOS (EOS appended when it comes), fewer if the context fills.
+    /// </summary>
+    public static List<int> Greedy(InferenceSession session, int[] prompt, int maxTokens, int eos)
     {
         session.Reset();
-        int[] ids = tokenizer.Encode(prompt);
-        int next = Ops.ArgMax(session.Prefill(ids));
-        var generated = new List<int>();
-        while (next != tokenizer.EosId && generated.Count < maxTokens && session.Remaining > 0)
+        int next = Ops.ArgMax(session.Prefill(prompt));
+        var tokens = new List<int>();
+        while (next != eos && tokens.Count < maxTokens && session.Remaining > 0)
         {
-            generated.Add(next);
+            tokens.Add(next);
             next = Ops.ArgMax(session.Forward(next));
         }
-        string text = tokenizer.Decode([.. generated]);
+        if (next == eos) tokens.Add(eos);
+        return tokens;
+    }
+
+    /// <summary>The text of greedy tokens: trailing EOS dropped, without the space that separates it from the prompt.</summary>
+    public static string Text(TextTokenizer tokenizer, List<int> tokens)
+    {
+        int n = tokens.Count > 0 && tokens[^1] == tokenizer.EosId ? tokens.Count - 1 : tokens.Count;
+        string text = tokenizer.Decode(tokens.GetRange(0, n).ToArray());
         return text.StartsWith(' ') ? text[1..] : text;
     }
 

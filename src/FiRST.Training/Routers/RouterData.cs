@@ -2,12 +2,8 @@ using FiRST.Runtime;
 using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tokenization;
 using FiRST.Training.Tasks;
-using static TorchSharp.torch;
 
 namespace FiRST.Training.Routers;
-
-/// <summary>One batch for router training: inputs, targets, the positions the loss counts and the prompt positions.</summary>
-public readonly record struct RouterBatch(Tensor Tokens, Tensor Targets, Tensor LossMask, Tensor PromptMask);
 
 /// <summary>Where router training gets its batches, and which loss it uses on them.</summary>
 public abstract class RouterData
@@ -18,8 +14,8 @@ public abstract class RouterData
     /// </summary>
     public abstract bool TaskLoss { get; }
 
-    /// <summary>Draws a batch of <paramref name="batch"/> rows.</summary>
-    public abstract RouterBatch Draw(Random rng, int batch);
+    /// <summary>Draws a batch of <paramref name="batch"/> rows (the loss counts the answer or continuation positions).</summary>
+    public abstract TaskBatch Draw(Random rng, int batch);
 
     /// <summary>A description for reports.</summary>
     public abstract string Describe();
@@ -32,11 +28,7 @@ public sealed class TaskRouterData(TextTokenizer tokenizer, TaskMix mix, int max
     public override bool TaskLoss => true;
 
     /// <inheritdoc />
-    public override RouterBatch Draw(Random rng, int batch)
-    {
-        var b = TaskBatch.Draw(tokenizer, rng, mix, batch, maxLen);
-        return new RouterBatch(b.Tokens, b.Targets, b.AnswerMask, b.PromptMask);
-    }
+    public override TaskBatch Draw(Random rng, int batch) => TaskBatch.Draw(tokenizer, rng, mix, batch, maxLen);
 
     /// <inheritdoc />
     public override string Describe() => $"tasks {string.Join(", ", mix.Tasks.Select(t => t.Name))} (cross-entropy on answers)";
@@ -87,26 +79,11 @@ public sealed class SelfGeneratedRouterData : RouterData
     public override bool TaskLoss => false;
 
     /// <inheritdoc />
-    public override RouterBatch Draw(Random rng, int batch)
+    public override TaskBatch Draw(Random rng, int batch)
     {
-        int length = _sequences[0].Length - 1;
-        var tokens = new long[batch * length];
-        var targets = new long[batch * length];
-        var loss = new float[batch * length];
-        var prompt = new float[batch * length];
-        for (int b = 0; b < batch; b++)
-        {
-            var s = _sequences[rng.Next(_sequences.Length)];
-            for (int t = 0; t < length; t++)
-            {
-                tokens[b * length + t] = s[t];
-                targets[b * length + t] = s[t + 1];
-                loss[b * length + t] = t + 1 >= PromptLength ? 1 : 0;
-                prompt[b * length + t] = t < PromptLength ? 1 : 0;
-            }
-        }
-        return new RouterBatch(tensor(tokens).reshape(batch, length), tensor(targets).reshape(batch, length),
-                               tensor(loss).reshape(batch, length), tensor(prompt).reshape(batch, length));
+        var rows = new (int[] Ids, int PromptLength)[batch];
+        for (int b = 0; b < batch; b++) rows[b] = (_sequences[rng.Next(_sequences.Length)], PromptLength);
+        return TaskBatch.FromRows(rows);
     }
 
     /// <inheritdoc />

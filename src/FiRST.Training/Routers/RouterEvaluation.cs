@@ -49,10 +49,13 @@ public static class RouterEvaluation
             }
             int n = examples.Count;
             results.Add(new RoutedTaskResult(task.Name, n, (double)correctFull / n, (double)correctRouted / n, skipped / n,
-                masks.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).First().Key));
+                Commonest(masks)));
         }
         return results;
     }
+
+    private static string Commonest(Dictionary<string, int> masks) =>
+        masks.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).First().Key;
 
     /// <summary>Teacher-forced agreement with the full model on <paramref name="data"/>'s continuations.</summary>
     public static RoutedTextResult Text(LlamaModel model, RouterSet routers, float threshold, SelfGeneratedRouterData data)
@@ -81,6 +84,6 @@ public static class RouterEvaluation
             masks[mask.ToString()] = masks.GetValueOrDefault(mask.ToString()) + 1;
         }
         return new RoutedTextResult(data.Sequences.Count, (double)same / total, skipped / data.Sequences.Count,
-            masks.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).First().Key);
+            Commonest(masks));
     }
 }

@@ -80,8 +80,8 @@ public static class RouterTraining
             var batch = data.Draw(rng, o.Batch);
             var (logits, pooled) = GatedForward.Run(llama, routers, batch.Tokens, batch.PromptMask, hard: step >= hardFrom, o.Threshold, lora);
             var taskLoss = data.TaskLoss
-                ? EarlyExitLoss.MaskedCrossEntropy(logits, batch.Targets, batch.LossMask)
-                : Kl(llama, batch.Tokens, logits, batch.LossMask);
+                ? EarlyExitLoss.MaskedCrossEntropy(logits, batch.Targets, batch.AnswerMask)
+                : Kl(llama, batch.Tokens, logits, batch.AnswerMask);
             var usage = pooled.mean();
             var total = taskLoss + usage * o.Lambda;
             optimizer.zero_grad();

@@ -23,12 +23,12 @@ public sealed class TorchLora : nn.Module
         _c = config;
         Rank = rank;
         Scale = alpha / rank;
-        var shape = Shapes(config);
         _a = new ParameterList();
         _b = new ParameterList();
         for (int l = 0; l < config.NLayers; l++)
-            foreach (var (rows, cols) in shape)
+            for (int t = 0; t < LoraAdapter.Targets.Count; t++)
             {
+                var (rows, cols) = LoraAdapter.TargetShape(t, config.Dim, config.HiddenDim, config.KvDim);
                 // Kaiming-like A, zero B: the adapters add nothing until they learn.
                 _a.Add(nn.Parameter(randn(rank, cols) / Math.Sqrt(cols)));
                 _b.Add(nn.Parameter(zeros(rows, rank)));
@@ -58,7 +58,4 @@ public sealed class TorchLora : nn.Module
         var b = _b.Select(p => p.detach().contiguous().data<float>().ToArray()).ToArray();
         return new LoraAdapter(_c.NLayers, _c.Dim, _c.HiddenDim, _c.KvDim, Rank, Scale, a, b);
     }
-
-    private static (int Rows, int Cols)[] Shapes(ModelConfig c) =>
-        [(c.Dim, c.Dim), (c.KvDim, c.Dim), (c.KvDim, c.Dim), (c.Dim, c.Dim), (c.HiddenDim, c.Dim), (c.Dim, c.HiddenDim), (c.HiddenDim, c.Dim)];
 }

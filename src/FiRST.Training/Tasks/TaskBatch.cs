@@ -8,7 +8,7 @@ namespace FiRST.Training.Tasks;
 /// </summary>
 /// <param name="Tokens">Input ids <c>[batch, time]</c>.</param>
 /// <param name="Targets">The next token at each position <c>[batch, time]</c>.</param>
-/// <param name="AnswerMask">1 where the target is part of the answer (or its EOS): the positions the loss counts.</param>
+/// <param name="AnswerMask">1 where the target is part of the answer (or its EOS), or of a continuation: the positions the loss counts.</param>
 /// <param name="PromptMask">1 on the prompt's positions (BOS included): what prefill sees and routers pool over.</param>
 public readonly record struct TaskBatch(Tensor Tokens, Tensor Targets, Tensor AnswerMask, Tensor PromptMask)
 {
@@ -23,7 +23,16 @@ public readonly record struct TaskBatch(Tensor Tokens, Tensor Targets, Tensor An
             int[] full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
             if (full.Length <= maxLen + 1) rows.Add((full, prompt.Length));
         }
-        int length = rows.Max(r => r.Ids.Length) - 1;
+        return FromRows(rows);
+    }
+
+    /// <summary>
+    /// A batch of whole sequences (BOS first), each with the number of its leading tokens that are the prompt:
+    /// the loss counts the positions that predict a token after the prompt. Rows are padded to the longest.
+    /// </summary>
+    public static TaskBatch FromRows(IReadOnlyList<(int[] Ids, int PromptLength)> rows)
+    {
+        int batch = rows.Count, length = rows.Max(r => r.Ids.Length) - 1;
         var tokens = new long[batch * length];
         var targets = new long[batch * length];
         var answer = new float[batch * length];
