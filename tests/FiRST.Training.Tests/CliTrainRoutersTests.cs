@@ -16,21 +16,23 @@ public sealed class CliTrainRoutersTests : IDisposable
     [Fact]
     public void TrainRoutersSweepsLambdaDataFreeOnStories260K()
     {
-        string outPath = File("s.routers.bin"), report = File("sweep.md");
+        // The output folder does not exist yet: the command creates it.
+        string outPath = File(Path.Combine("new", "s.routers.bin")), report = File("sweep.md");
         var r = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--self-generated", "--samples", "16", "--steps", "3",
-                             "--batch", "4", "--lambda", "0.01,0.1", "--eval-prompts", "3", "--out", outPath, "--report", report, "--lora-rank", "2");
+                             "--batch", "4", "--lambda", "0.01,0.1", "--eval-prompts", "3", "--out", outPath, "--report", report, "--lora-rank", "2",
+                             "--hard-from", "0.5", "--learning-rate", "0.02");
         Assert.True(r.ExitCode == 0, r.Stderr);
         foreach (string l in new[] { "0.01", "0.1" })
         {
-            var routers = RouterSet.Load(File($"s.lambda{l}.routers.bin"));
+            var routers = RouterSet.Load(File($"new/s.lambda{l}.routers.bin"));
             Assert.Equal(5, routers.Layers);
             Assert.Equal(64, routers.Dim);
-            Assert.Equal(2, Runtime.Adapters.LoraAdapter.Load(File($"s.lambda{l}.lora.bin")).Rank);
+            Assert.Equal(2, Runtime.Adapters.LoraAdapter.Load(File($"new/s.lambda{l}.lora.bin")).Rank);
         }
         // The adapters merge at load in the CLI too.
         string tok = Path.Combine(Path.GetDirectoryName(RouterTests.Stories260K)!, "tok512.bin");
-        var gen = FirstCli.Run("generate", "--model", RouterTests.Stories260K, "--tokenizer", tok, "--adapter", File("s.lambda0.1.lora.bin"),
-                               "--routers", File("s.lambda0.1.routers.bin"), "--steps", "8", "--temperature", "0");
+        var gen = FirstCli.Run("generate", "--model", RouterTests.Stories260K, "--tokenizer", tok, "--adapter", File("new/s.lambda0.1.lora.bin"),
+                               "--routers", File("new/s.lambda0.1.routers.bin"), "--steps", "8", "--temperature", "0");
         Assert.True(gen.ExitCode == 0, gen.Stderr);
         Assert.Contains("routers: mask ", gen.Stderr);
         var rows = System.IO.File.ReadAllLines(report).Where(l => l.StartsWith("| 0.")).ToArray();
@@ -40,5 +42,12 @@ public sealed class CliTrainRoutersTests : IDisposable
         var bad = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--out", outPath);
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("give --tasks", bad.Stderr);
+        foreach (var (option, value) in new[] { ("--hard-from", "1.5"), ("--learning-rate", "0"), ("--learning-rate", "NaN") })
+        {
+            var wrong = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--self-generated", option, value, "--out", outPath);
+            Assert.Equal(1, wrong.ExitCode);
+            Assert.Contains(option, wrong.Stderr);
+            Assert.DoesNotContain("   at ", wrong.Stderr);
+        }
     }
 }

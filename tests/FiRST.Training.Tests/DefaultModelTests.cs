@@ -37,4 +37,30 @@ public sealed class DefaultModelTests
             Assert.True(actual.Full >= claim.Full - 0.05, $"{claim.Task}: claimed {claim.Full:P1} on {claim.Prompts} prompts, measured {actual.Full:P1} on 100");
         }
     }
+
+    [Fact]
+    public void CommittedModelNeedsDifferentDepthsPerTaskAndTheRuntimeAgreesAtEveryExit()
+    {
+        // On the report's 500 prompts per task: every task at least 98% with the full model, and at least two
+        // keep 95% when exiting at 60% of the depth (the last exit at or before it).
+        string dir = ModelDirectory;
+        var claims = JsonSerializer.Deserialize<List<TaskAccuracy>>(File.ReadAllText(Path.Combine(dir, "eval.json")))!;
+        using var model = LlamaModel.Load(Path.Combine(dir, "model.bin"));
+        int layers = model.Config.NLayers;
+        Assert.All(claims, c => Assert.Equal(layers, c.ByExitLayer.Count));
+        Assert.All(claims, c => Assert.True(c.Prompts >= 500 && c.Full >= 0.98, $"{c.Task}: {c.Full:P1} on {c.Prompts} prompts"));
+        int sixtyPercent = layers * 3 / 5;
+        Assert.True(claims.Count(c => c.ByExitLayer[sixtyPercent - 1] >= 0.95) >= 2, $"fewer than two tasks keep 95% after {sixtyPercent} of {layers} layers");
+
+        // The C# runtime's early exits on 100 of the report's prompts agree with the report at every depth, and
+        // show the tasks needing different depths: after 2 layers copy is solved and addition is not.
+        var tokenizer = TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin"));
+        var measured = TaskEvaluation.Run(model, tokenizer, claims.Select(c => TaskGenerator.Find(c.Task)), prompts: 100, everyLayer: true);
+        foreach (var (claim, actual) in claims.Zip(measured))
+            for (int k = 0; k < layers; k++)
+                Assert.True(Math.Abs(actual.ByExitLayer[k] - claim.ByExitLayer[k]) <= 0.10,
+                            $"{claim.Task} after {k + 1} layers: claimed {claim.ByExitLayer[k]:P1}, measured {actual.ByExitLayer[k]:P1} on 100 prompts");
+        var after2 = measured.ToDictionary(m => m.Task, m => m.ByExitLayer[1]);
+        Assert.True(after2["copy"] >= 0.95 && after2["add"] < 0.95, $"after 2 layers: copy {after2["copy"]:P1}, add {after2["add"]:P1}");
+    }
 }

@@ -1,6 +1,8 @@
 using FiRST.Runtime;
 using FiRST.Training.LayerSkip;
 using FiRST.Training.Model;
+using FiRST.Runtime.Tokenization;
+using FiRST.Training.Tasks;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -81,6 +83,64 @@ public sealed class LayerSkipTests
         float exit2 = EarlyExitLoss.MaskedCrossEntropy(model.forward(tokens), targets, mask).item<float>();
         // Weights (0+1)/4 and (2+1)/4.
         Assert.Equal(0.25f * exit0 + 0.75f * exit2, combined, 4);
+    }
+
+    [Fact]
+    public void PackedRowsGiveTheLossOfOneExamplePerRow()
+    {
+        // Packing is only a speed-up: with the examples kept apart by the attention mask, RoPE's relative
+        // positions make a packed row compute what separate rows compute.
+        using var scope = NewDisposeScope();
+        torch.random.manual_seed(2);
+        var config = new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 3, NHeads = 4, NKvHeads = 2, VocabSize = 13, MaxSeqLen = 16 };
+        using var model = new TorchLlama(config);
+        foreach (var p in model.parameters()) using (no_grad()) p.normal_(0, 0.3);
+        (int[] Ids, int PromptLength)[] examples =
+        [
+            ([1, 5, 6, 7, 3, 8, 2], 4), ([1, 9, 4, 2], 2), ([1, 10, 11, 12, 5, 6, 7, 8, 2], 5), ([1, 3, 3, 2], 3),
+        ];
+        var separate = TaskBatch.FromRows(examples);
+        var packed = PackedBatch.FromRows([[examples[0], examples[1], examples[3]], [examples[2]]], rowLength: 12);
+        Assert.Equal([2L, 12L], packed.Tokens.shape);
+
+        float expected = EarlyExitLoss.Compute(model, separate.Tokens, separate.Targets, separate.AnswerMask, [1, 2]).item<float>();
+        float actual = EarlyExitLoss.Compute(model, packed.Tokens, packed.Targets, packed.AnswerMask, [1, 2], attentionMask: packed.AttentionMask).item<float>();
+        Assert.Equal(expected, actual, 5);
+        // Without the mask the examples of a row would see each other: the loss changes.
+        float leaky = EarlyExitLoss.Compute(model, packed.Tokens, packed.Targets, packed.AnswerMask, [1, 2]).item<float>();
+        Assert.NotEqual(expected, leaky, 3);
+    }
+
+    [Fact]
+    public void PackingFillsRowsAndKeepsEveryExample()
+    {
+        using var scope = NewDisposeScope();
+        string dir = Path.Combine(Path.GetTempPath(), "first-pack-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "tokenizer.bin");
+            CharTokenizerFile.Write(path);
+            var tokenizer = TextTokenizer.Load(path);
+            var batch = PackedBatch.Draw(tokenizer, new Random(5), TaskMix.Parse("copy=1,reverse=1,sort=1,add=1"), 64, 48);
+            var tokens = batch.Tokens.data<long>().ToArray();
+            // Every example starts with BOS: 64 of them, in fewer rows than examples.
+            Assert.Equal(64, tokens.Count(t => t == tokenizer.BosId));
+            Assert.True(batch.Tokens.shape[0] < 40, $"{batch.Tokens.shape[0]} rows for 64 examples");
+            // Each BOS position sees only itself.
+            var mask = batch.AttentionMask.data<float>().ToArray();
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                if (tokens[i] != tokenizer.BosId) continue;
+                int row = i / 48, t = i % 48;
+                for (int j = 0; j < 48; j++)
+                    Assert.Equal(j == t ? 0f : float.NegativeInfinity, mask[(row * 48 + t) * 48 + j]);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

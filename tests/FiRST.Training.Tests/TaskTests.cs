@@ -39,8 +39,8 @@ public sealed class TaskTests
             "copy" => e.Answer == body,
             "reverse" => e.Answer == new string(body.Reverse().ToArray()),
             "sort" => e.Answer == string.Join(' ', body.Split(' ').Select(int.Parse).Order()),
-            "add" => int.Parse(e.Answer) == body.Split('+').Select(int.Parse).Sum(),
-            "add3" => int.Parse(e.Answer) == body.Split('+').Select(int.Parse).Sum() && body.Split('+').All(x => x.Length <= 3),
+            "add" => int.Parse(e.Answer) == body.Split('+').Select(int.Parse).Sum() && body.Split('+').All(x => x.Length <= 3),
+            "add4" => int.Parse(e.Answer) == body.Split('+').Select(int.Parse).Sum() && body.Split('+').All(x => x.Length <= 4),
             _ => false,
         };
     }

@@ -29,10 +29,12 @@ internal static class TrainRoutersCommand
         var report = new Option<string?>("--report") { Description = "Also write the trade-off table (Markdown) here" };
         var evalPrompts = new Option<int>("--eval-prompts") { Description = "Held-out prompts per task (or sequences) for the report", DefaultValueFactory = _ => 200 };
         var loraRank = new Option<int>("--lora-rank") { Description = "Also train LoRA adapters of this rank on every projection (saved as .lora.bin beside the routers); 0 = none", DefaultValueFactory = _ => 0 };
+        var hardFrom = new Option<double>("--hard-from") { Description = "Share of the steps after which gates are hard 0/1 as at inference (0 = from the start, 1 = never)", DefaultValueFactory = _ => new RouterTrainingOptions().HardFrom };
+        var learningRate = new Option<double>("--learning-rate") { Description = "Router learning rate (Adam)", DefaultValueFactory = _ => new RouterTrainingOptions().LearningRate };
         var samples = new Option<int>("--samples") { Description = "With --self-generated: sequences sampled for training", DefaultValueFactory = _ => 512 };
         var command = new Command("train-routers", "Train FiRST routers on a frozen model; report quality against layers skipped")
         {
-            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, outPath, report, evalPrompts, samples, loraRank,
+            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, hardFrom, learningRate, outPath, report, evalPrompts, samples, loraRank,
         };
         command.SetAction(parse =>
         {
@@ -47,7 +49,13 @@ internal static class TrainRoutersCommand
             using var llama = LlamaModel.Load(modelPath);
             int rank = parse.GetValue(loraRank);
             if (rank < 0) throw new ArgumentException($"--lora-rank must be >= 0, got {rank}");
-            var options = new RouterTrainingOptions { Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr, LoraRank = rank };
+            double hard = parse.GetValue(hardFrom), lr = parse.GetValue(learningRate);
+            if (!(hard >= 0 && hard <= 1)) throw new ArgumentException($"--hard-from must be between 0 and 1, got {hard}");
+            if (!(lr > 0 && double.IsFinite(lr))) throw new ArgumentException($"--learning-rate must be a positive number, got {lr}");
+            var options = new RouterTrainingOptions
+            {
+                Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr, LoraRank = rank, HardFrom = hard, LearningRate = lr,
+            };
 
             RouterData data;
             SelfGeneratedRouterData? heldOut = null;
@@ -75,6 +83,7 @@ internal static class TrainRoutersCommand
             error.WriteLine($"training routers on {data.Describe()}");
 
             string outFile = parse.GetValue(outPath)!;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
             var table = new StringBuilder();
             table.AppendLine(heldOut is null
                 ? "| lambda | mean p (train) | layers skipped | " + string.Join(" | ", taskList.Select(t => $"{t.Name} full → routed")) + " | masks |"

@@ -14,8 +14,8 @@ namespace FiRST.Training.Demo;
 public sealed record DemoTrainingOptions
 {
     /// <summary>Optimizer steps.</summary>
-    public int Steps { get; init; } = 4000;
-    /// <summary>Sequences per step.</summary>
+    public int Steps { get; init; } = 9500;
+    /// <summary>Examples per step, packed several to a row of <see cref="MaxSeqLen"/> positions.</summary>
     public int Batch { get; init; } = 64;
     /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to a tenth.</summary>
     public double LearningRate { get; init; } = 2e-3;
@@ -28,14 +28,14 @@ public sealed record DemoTrainingOptions
     /// <summary>LayerSkip's rotational early-exit period.</summary>
     public int ExitPeriod { get; init; } = 2;
     /// <summary>LayerSkip's early-exit scale: early exits' loss weights are multiplied by it (1 = plain depth weights).</summary>
-    public float EarlyExitScale { get; init; } = 1f;
+    public float EarlyExitScale { get; init; } = 0.25f;
     /// <summary>Seed of weights, data and dropout.</summary>
     public int Seed { get; init; } = 1234;
     /// <summary>
     /// Relative share of each task in the batches, as <c>name=weight</c> pairs (any built-in task, e.g.
     /// <c>recall</c>). The defaults reproduce the committed model.
     /// </summary>
-    public string TaskWeights { get; init; } = "copy=1,reverse=1,sort=1,add=1";
+    public string TaskWeights { get; init; } = "copy=1,reverse=1,sort=1,add=3";
     /// <summary>Model width.</summary>
     public int Dim { get; init; } = 128;
     /// <summary>Feed-forward width.</summary>
@@ -91,9 +91,9 @@ public static class DemoTraining
             using var scope = NewDisposeScope();
             double lr = LearningRate(o, step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-            var (tokens, targets, mask, _) = TaskBatch.Draw(tokenizer, data, mix, o.Batch, o.MaxSeqLen);
+            var (tokens, targets, mask, attention) = PackedBatch.Draw(tokenizer, data, mix, o.Batch, o.MaxSeqLen);
             tokensSeen += tokens.shape[0] * tokens.shape[1];
-            var loss = EarlyExitLoss.Compute(model, tokens, targets, mask, exits.Exits(o.Layers, step, o.Steps), dropout, step, o.Steps, generator, o.EarlyExitScale);
+            var loss = EarlyExitLoss.Compute(model, tokens, targets, mask, exits.Exits(o.Layers, step, o.Steps), dropout, step, o.Steps, generator, o.EarlyExitScale, attention);
             optimizer.zero_grad();
             loss.backward();
             nn.utils.clip_grad_norm_(model.parameters(), 1.0);

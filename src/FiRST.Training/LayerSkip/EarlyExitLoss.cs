@@ -30,10 +30,12 @@ public static class EarlyExitLoss
     /// <summary>
     /// The weighted loss for <paramref name="tokens"/> <c>[batch, time]</c> predicting <paramref name="targets"/>
     /// <c>[batch, time]</c>, counted where <paramref name="lossMask"/> <c>[batch, time]</c> is 1.
-    /// <paramref name="dropout"/> is null at evaluation.
+    /// <paramref name="dropout"/> is null at evaluation. <paramref name="attentionMask"/> (additive,
+    /// <c>[batch, time, time]</c>) replaces the causal mask for packed batches.
     /// </summary>
     public static Tensor Compute(TorchLlama model, Tensor tokens, Tensor targets, Tensor lossMask, IReadOnlyList<int> exits,
-                                 LayerDropoutSchedule? dropout = null, int step = 0, int steps = 1, Generator? rng = null, float earlyScale = 1f)
+                                 LayerDropoutSchedule? dropout = null, int step = 0, int steps = 1, Generator? rng = null, float earlyScale = 1f,
+                                 Tensor? attentionMask = null)
     {
         int layers = model.Config.NLayers;
         if (exits.Count == 0 || exits[^1] != layers - 1) throw new ArgumentException("the last layer must be among the exits", nameof(exits));
@@ -46,11 +48,12 @@ public static class EarlyExitLoss
         int next = 0;
         for (int l = 0; l < layers; l++)
         {
-            var delta = model.Layers[l].Delta(x, cos, sin);
+            var delta = model.Layers[l].Delta(x, cos, sin, null, attentionMask);
             float p = dropout?.Rate(l, layers, step, steps) ?? 0f;
             if (p > 0)
             {
-                // Per sample: a dropped layer passes the residual stream through unchanged.
+                // Per sample (a row; packed rows drop a layer for all their examples): a dropped layer passes the
+                // residual stream through unchanged.
                 var keep = (rand(new long[] { batch, 1, 1 }, generator: rng) >= p).to_type(x.dtype);
                 delta = delta * keep;
             }

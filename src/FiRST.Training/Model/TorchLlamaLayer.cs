@@ -59,7 +59,14 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <paramref name="adapter"/> maps (projection index as in <c>LoraAdapter.Targets</c>, input) to the
     /// adapter's output, which is added to the frozen projection's.
     /// </summary>
-    public Tensor Delta(Tensor x, Tensor cos, Tensor sin, Func<int, Tensor, Tensor>? adapter)
+    public Tensor Delta(Tensor x, Tensor cos, Tensor sin, Func<int, Tensor, Tensor>? adapter) => Delta(x, cos, sin, adapter, null);
+
+    /// <summary>
+    /// <see cref="Delta(Tensor, Tensor, Tensor, Func{int, Tensor, Tensor}?)"/> with an additive attention mask
+    /// <c>[batch, time, time]</c> (0 where a position may attend, -inf elsewhere) in place of the causal one:
+    /// packed batches use it to keep the examples of one row apart.
+    /// </summary>
+    public Tensor Delta(Tensor x, Tensor cos, Tensor sin, Func<int, Tensor, Tensor>? adapter, Tensor? attentionMask)
     {
         Tensor Proj(Tensor input, Tensor w, int target) =>
             adapter is null ? nn.functional.linear(input, w) : nn.functional.linear(input, w) + adapter(target, input);
@@ -68,27 +75,66 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
         int heads = _c.NHeads, kvHeads = _c.NKvHeads, hs = _c.HeadSize;
 
         var h = RmsNorm(x, RmsAtt, _c.NormEps);
-        var q = Rope(Proj(h, Wq, 0).view(batch, time, heads, hs), cos, sin).transpose(1, 2);
-        var k = Rope(Proj(h, Wk, 1).view(batch, time, kvHeads, hs), cos, sin).transpose(1, 2);
-        var v = Proj(h, Wv, 2).view(batch, time, kvHeads, hs).transpose(1, 2);
-        if (kvHeads != heads)
+        Tensor q, k, v;
+        if (adapter is null)
         {
-            // Grouped-query attention: query head j reads key/value head j / (heads / kvHeads).
-            k = k.repeat_interleave(heads / kvHeads, dim: 1);
-            v = v.repeat_interleave(heads / kvHeads, dim: 1);
+            // One matmul for q, k and v, and RoPE once over the query and key heads together: fewer, larger
+            // operations, which is what the CPU backend rewards at these sizes.
+            var qkv = nn.functional.linear(h, cat([Wq, Wk, Wv])).view(batch, time, heads + 2 * kvHeads, hs);
+            var rotated = Rope(qkv.narrow(2, 0, heads + kvHeads), cos, sin);
+            q = rotated.narrow(2, 0, heads).transpose(1, 2);
+            k = rotated.narrow(2, heads, kvHeads).transpose(1, 2);
+            v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
         }
-        var attended = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
-            .transpose(1, 2).contiguous().view(batch, time, heads * hs);
+        else
+        {
+            q = Rope(Proj(h, Wq, 0).view(batch, time, heads, hs), cos, sin).transpose(1, 2);
+            k = Rope(Proj(h, Wk, 1).view(batch, time, kvHeads, hs), cos, sin).transpose(1, 2);
+            v = Proj(h, Wv, 2).view(batch, time, kvHeads, hs).transpose(1, 2);
+        }
+        var attended = Attention(q, k, v, attentionMask).transpose(1, 2).contiguous().view(batch, time, heads * hs);
         var afterAttention = Proj(attended, Wo, 3);
 
         var h2 = RmsNorm(x + afterAttention, RmsFfn, _c.NormEps);
-        var ffn = Proj(nn.functional.silu(Proj(h2, W1, 4)) * Proj(h2, W3, 6), W2, 5);
+        Tensor gated;
+        if (adapter is null)
+        {
+            var gateUp = nn.functional.linear(h2, cat([W1, W3]));
+            gated = nn.functional.silu(gateUp.narrow(-1, 0, _c.HiddenDim)) * gateUp.narrow(-1, _c.HiddenDim, _c.HiddenDim);
+        }
+        else
+        {
+            gated = nn.functional.silu(Proj(h2, W1, 4)) * Proj(h2, W3, 6);
+        }
+        var ffn = Proj(gated, W2, 5);
         return afterAttention + ffn;
     }
 
+    /// <summary>
+    /// Grouped-query attention, <c>q [batch, heads, time, hs]</c> over <c>k, v [batch, kv_heads, time, hs]</c>:
+    /// query head j reads key/value head j / (heads / kv_heads). The query heads of a group are stacked along
+    /// time so one batched matmul serves the group; on the CPU that is about 1.5x faster, forward and backward,
+    /// than repeating k and v for the fused attention kernel.
+    /// </summary>
+    private Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? attentionMask)
+    {
+        long batch = q.shape[0], time = q.shape[2];
+        int kvHeads = _c.NKvHeads, group = _c.NHeads / _c.NKvHeads, hs = _c.HeadSize;
+        var grouped = q.reshape(batch, kvHeads, group * time, hs);
+        var scores = matmul(grouped, k.transpose(-1, -2)).mul_(1.0 / Math.Sqrt(hs)).view(batch, kvHeads, group, time, time);
+        var mask = attentionMask is null ? CausalMask(time, q.device) : attentionMask.view(batch, 1, 1, time, time);
+        var weights = (scores + mask).softmax(-1).view(batch, kvHeads, group * time, time);
+        return matmul(weights, v).view(batch, _c.NHeads, time, hs);
+    }
+
+    /// <summary>The additive causal mask <c>[time, time]</c>: 0 on and below the diagonal, -inf above.</summary>
+    private static Tensor CausalMask(long time, Device device) =>
+        triu(full(time, time, float.NegativeInfinity, device: device), 1);
+
     /// <summary><c>w * x / sqrt(mean(x^2) + eps)</c> over the last dimension.</summary>
     internal static Tensor RmsNorm(Tensor x, Tensor weight, float eps) =>
-        x * (x.pow(2).mean([-1L], keepdim: true) + eps).rsqrt() * weight;
+        // x * x, not pow(2): libtorch's generic pow is 2.5x slower forward and backward on the CPU.
+        x * ((x * x).mean([-1L], keepdim: true) + eps).rsqrt() * weight;
 
     /// <summary>Rotates adjacent pairs (2i, 2i+1) of every head: <c>x [batch, time, heads, head_size]</c>.</summary>
     private static Tensor Rope(Tensor x, Tensor cos, Tensor sin)
