@@ -1,7 +1,6 @@
 using FiRST.Runtime;
 using FiRST.Training.LayerSkip;
 using FiRST.Training.Model;
-using FiRST.Runtime.Tokenization;
 using FiRST.Training.Tasks;
 using TorchSharp;
 using Xunit;
@@ -70,10 +69,7 @@ public sealed class LayerSkipTests
     public void EarlyExitLossIsTheWeightedSumOfPerExitLosses()
     {
         using var scope = NewDisposeScope();
-        torch.random.manual_seed(1);
-        var config = new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 3, NHeads = 2, NKvHeads = 1, VocabSize = 11, MaxSeqLen = 8 };
-        using var model = new TorchLlama(config);
-        foreach (var p in model.parameters()) using (no_grad()) p.normal_(0, 0.3);
+        using var model = RandomModel(new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 3, NHeads = 2, NKvHeads = 1, VocabSize = 11, MaxSeqLen = 8 }, seed: 1);
         var tokens = tensor(new long[] { 1, 4, 2, 7, 3, 9 }).reshape(1, 6);
         var targets = tensor(new long[] { 4, 2, 7, 3, 9, 1 }).reshape(1, 6);
         var mask = ones(1, 6);
@@ -91,10 +87,7 @@ public sealed class LayerSkipTests
         // Packing is only a speed-up: with the examples kept apart by the attention mask, RoPE's relative
         // positions make a packed row compute what separate rows compute.
         using var scope = NewDisposeScope();
-        torch.random.manual_seed(2);
-        var config = new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 3, NHeads = 4, NKvHeads = 2, VocabSize = 13, MaxSeqLen = 16 };
-        using var model = new TorchLlama(config);
-        foreach (var p in model.parameters()) using (no_grad()) p.normal_(0, 0.3);
+        using var model = RandomModel(new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 3, NHeads = 4, NKvHeads = 2, VocabSize = 13, MaxSeqLen = 16 }, seed: 2);
         (int[] Ids, int PromptLength)[] examples =
         [
             ([1, 5, 6, 7, 3, 8, 2], 4), ([1, 9, 4, 2], 2), ([1, 10, 11, 12, 5, 6, 7, 8, 2], 5), ([1, 3, 3, 2], 3),
@@ -115,31 +108,20 @@ public sealed class LayerSkipTests
     public void PackingFillsRowsAndKeepsEveryExample()
     {
         using var scope = NewDisposeScope();
-        string dir = Path.Combine(Path.GetTempPath(), "first-pack-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        try
+        var tokenizer = TaskTests.CharTokenizer();
+        var batch = PackedBatch.Draw(tokenizer, new Random(5), TaskMix.Parse("copy=1,reverse=1,sort=1,add=1"), 64, 48);
+        var tokens = batch.Tokens.data<long>().ToArray();
+        // Every example starts with BOS: 64 of them, in fewer rows than examples.
+        Assert.Equal(64, tokens.Count(t => t == tokenizer.BosId));
+        Assert.True(batch.Tokens.shape[0] < 40, $"{batch.Tokens.shape[0]} rows for 64 examples");
+        // Each BOS position sees only itself.
+        var mask = batch.AttentionMask.data<float>().ToArray();
+        for (int i = 0; i < tokens.Length; i++)
         {
-            string path = Path.Combine(dir, "tokenizer.bin");
-            CharTokenizerFile.Write(path);
-            var tokenizer = TextTokenizer.Load(path);
-            var batch = PackedBatch.Draw(tokenizer, new Random(5), TaskMix.Parse("copy=1,reverse=1,sort=1,add=1"), 64, 48);
-            var tokens = batch.Tokens.data<long>().ToArray();
-            // Every example starts with BOS: 64 of them, in fewer rows than examples.
-            Assert.Equal(64, tokens.Count(t => t == tokenizer.BosId));
-            Assert.True(batch.Tokens.shape[0] < 40, $"{batch.Tokens.shape[0]} rows for 64 examples");
-            // Each BOS position sees only itself.
-            var mask = batch.AttentionMask.data<float>().ToArray();
-            for (int i = 0; i < tokens.Length; i++)
-            {
-                if (tokens[i] != tokenizer.BosId) continue;
-                int row = i / 48, t = i % 48;
-                for (int j = 0; j < 48; j++)
-                    Assert.Equal(j == t ? 0f : float.NegativeInfinity, mask[(row * 48 + t) * 48 + j]);
-            }
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
+            if (tokens[i] != tokenizer.BosId) continue;
+            int row = i / 48, t = i % 48;
+            for (int j = 0; j < 48; j++)
+                Assert.Equal(j == t ? 0f : float.NegativeInfinity, mask[(row * 48 + t) * 48 + j]);
         }
     }
 
@@ -172,6 +154,15 @@ public sealed class LayerSkipTests
     }
 
     /// <summary>Sequences "x1 x2 x3 x4 SEP x1 x2 x3 x4" over symbols 2..11 (SEP = 1); loss on the copy.</summary>
+    /// <summary>A small model with every weight drawn from N(0, 0.3²).</summary>
+    private static TorchLlama RandomModel(ModelConfig config, int seed)
+    {
+        torch.random.manual_seed(seed);
+        var model = new TorchLlama(config);
+        foreach (var p in model.parameters()) using (no_grad()) p.normal_(0, 0.3);
+        return model;
+    }
+
     private static (Tensor Tokens, Tensor Targets, Tensor Mask) CopyBatch(Random rng, int batch)
     {
         const int n = 4, length = 2 * n + 1;

@@ -48,24 +48,29 @@ public sealed class TaskTests
     [Fact]
     public void CharacterTokenizerEncodesEveryTaskExampleOneTokenPerCharacter()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "first-tok-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
+        var tokenizer = CharTokenizer();
+        Assert.Equal(CharTokenizerFile.VocabSize, tokenizer.VocabSize);
+        foreach (var task in TaskGenerator.All)
+            foreach (var e in task.Samples(50, seed: 3))
+            {
+                string text = e.Prompt + " " + e.Answer;
+                int[] ids = tokenizer.Encode(text);
+                // BOS, the dummy-prefix space, then one token per character; none falls back to bytes.
+                Assert.Equal(text.Length + 2, ids.Length);
+                Assert.All(ids.Skip(1), id => Assert.True(id >= 259, $"'{text}' used a byte or special token"));
+                Assert.Equal(text, tokenizer.Decode(ids));
+            }
+    }
+
+    /// <summary>The character tokenizer as <see cref="CharTokenizerFile"/> writes it, loaded from a temporary file.</summary>
+    internal static TextTokenizer CharTokenizer()
+    {
+        string dir = Directory.CreateTempSubdirectory("first-tok").FullName;
         try
         {
             string path = Path.Combine(dir, "tokenizer.bin");
             CharTokenizerFile.Write(path);
-            var tokenizer = TextTokenizer.Load(path);
-            Assert.Equal(CharTokenizerFile.VocabSize, tokenizer.VocabSize);
-            foreach (var task in TaskGenerator.All)
-                foreach (var e in task.Samples(50, seed: 3))
-                {
-                    string text = e.Prompt + " " + e.Answer;
-                    int[] ids = tokenizer.Encode(text);
-                    // BOS, the dummy-prefix space, then one token per character; none falls back to bytes.
-                    Assert.Equal(text.Length + 2, ids.Length);
-                    Assert.All(ids.Skip(1), id => Assert.True(id >= 259, $"'{text}' used a byte or special token"));
-                    Assert.Equal(text, tokenizer.Decode(ids));
-                }
+            return TextTokenizer.Load(path);
         }
         finally
         {
