@@ -42,7 +42,7 @@ public sealed class CliTrainRoutersTests : IDisposable
         var bad = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--out", outPath);
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("give --tasks", bad.Stderr);
-        foreach (var (option, value) in new[] { ("--hard-from", "1.5"), ("--learning-rate", "0"), ("--learning-rate", "NaN") })
+        foreach (var (option, value) in new[] { ("--hard-from", "1.5"), ("--learning-rate", "0"), ("--learning-rate", "NaN"), ("--router-gradient", "fast") })
         {
             var wrong = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--self-generated", option, value, "--out", outPath);
             Assert.Equal(1, wrong.ExitCode);

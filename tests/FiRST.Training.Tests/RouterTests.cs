@@ -125,6 +125,23 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public void CounterfactualGradientsKeepNeededLayersAndThePenaltyStillTurnsLayersOff()
+    {
+        // Hard gates from the first step, each decision priced by flipping it: without a penalty no layer is worth
+        // dropping (each costs KL), with a large one layers go.
+        using var model = LlamaModel.Load(Stories260K);
+        var data = SelfGeneratedRouterData.Sample(model, bos: 1, count: 24, length: 40, promptLength: 12, seed: 5);
+        var options = new RouterTrainingOptions { Steps = 30, Batch = 8, LearningRate = 5e-2, HardFrom = 0, Gradient = RouterGradient.Counterfactual };
+        var free = RouterTraining.Run(model, data, options with { Lambda = 0 });
+        var penalised = RouterTraining.Run(model, data, options with { Lambda = 20 });
+        Assert.True(free.MeanP > 0.8, $"mean p without a penalty: {free.MeanP:F3}");
+        Assert.True(penalised.MeanP < free.MeanP - 0.1, $"mean p with lambda 20: {penalised.MeanP:F3}, without: {free.MeanP:F3}");
+        Assert.Equal(0, RouterEvaluation.Text(model, free.Routers, 0.5f, data).SkippedShare);
+        Assert.True(RouterEvaluation.Text(model, penalised.Routers, 0.5f, data).SkippedShare > 0);
+        Assert.Throws<ArgumentException>(() => RouterTraining.Run(model, data, options with { LoraRank = 2 }));
+    }
+
+    [Fact]
     public void TaskBatchesMarkPromptAndAnswerPositions()
     {
         string dir = Directory.CreateTempSubdirectory("first-tok").FullName;

@@ -31,10 +31,11 @@ internal static class TrainRoutersCommand
         var loraRank = new Option<int>("--lora-rank") { Description = "Also train LoRA adapters of this rank on every projection (saved as .lora.bin beside the routers); 0 = none", DefaultValueFactory = _ => 0 };
         var hardFrom = new Option<double>("--hard-from") { Description = "Share of the steps after which gates are hard 0/1 as at inference (0 = from the start, 1 = never)", DefaultValueFactory = _ => new RouterTrainingOptions().HardFrom };
         var learningRate = new Option<double>("--learning-rate") { Description = "Router learning rate (Adam)", DefaultValueFactory = _ => new RouterTrainingOptions().LearningRate };
+        var gradient = new Option<string>("--router-gradient") { Description = "Hard-phase router gradient: straight-through, or counterfactual (measures each layer decision's cost; routers only)", DefaultValueFactory = _ => "straight-through" };
         var samples = new Option<int>("--samples") { Description = "With --self-generated: sequences sampled for training", DefaultValueFactory = _ => 512 };
         var command = new Command("train-routers", "Train FiRST routers on a frozen model; report quality against layers skipped")
         {
-            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, hardFrom, learningRate, outPath, report, evalPrompts, samples, loraRank,
+            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, hardFrom, learningRate, gradient, outPath, report, evalPrompts, samples, loraRank,
         };
         command.SetAction(parse =>
         {
@@ -55,6 +56,12 @@ internal static class TrainRoutersCommand
             var options = new RouterTrainingOptions
             {
                 Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr, LoraRank = rank, HardFrom = hard, LearningRate = lr,
+                Gradient = parse.GetValue(gradient) switch
+                {
+                    "straight-through" => RouterGradient.StraightThrough,
+                    "counterfactual" => RouterGradient.Counterfactual,
+                    var g => throw new ArgumentException($"--router-gradient must be straight-through or counterfactual, got '{g}'"),
+                },
             };
 
             RouterData data;

@@ -31,6 +31,26 @@ public sealed record RouterTrainingOptions
     public double LoraLearningRate { get; init; } = 1e-3;
     /// <summary>Seed of router weights and batches.</summary>
     public int Seed { get; init; } = 7;
+    /// <summary>How the hard phase turns task loss into router gradients.</summary>
+    public RouterGradient Gradient { get; init; } = RouterGradient.StraightThrough;
+}
+
+/// <summary>The router gradient of the hard-gated phase.</summary>
+public enum RouterGradient
+{
+    /// <summary>
+    /// The loss's slope in each gate at its hard value, passed straight through to <c>p_l</c>: one forward and
+    /// backward pass per step, but a slope at gate = 1 can say "a little less of this layer" for a layer whose
+    /// removal costs everything (on shallow models the routers then switch layer 0 off and cannot recover).
+    /// </summary>
+    StraightThrough,
+    /// <summary>
+    /// What each decision costs, measured: per sample, the loss with layer l's decision flipped minus the loss as
+    /// routed, for every layer (one extra forward pass per layer, no backward pass through the model). The
+    /// surrogate <c>sum_l p_l · (loss with l on − loss with l off)</c> pushes <c>p_l</c> up exactly where the layer
+    /// helps that sample. Routers only: no LoRA.
+    /// </summary>
+    Counterfactual,
 }
 
 /// <summary>What a router training run ended with.</summary>
@@ -56,6 +76,8 @@ public static class RouterTraining
         ArgumentNullException.ThrowIfNull(data);
         if (o.Steps < 1 || o.Batch < 1) throw new ArgumentException("steps and batch must be at least 1");
         if (!(o.Lambda >= 0)) throw new ArgumentException($"lambda must be >= 0, got {o.Lambda}");
+        if (o.Gradient == RouterGradient.Counterfactual && o.LoraRank > 0)
+            throw new ArgumentException("counterfactual router gradients train routers only: drop the LoRA rank or use straight-through gradients");
         TorchRuntime.Check();
         torch.manual_seed(o.Seed);
         torch.set_num_threads(Environment.ProcessorCount);
@@ -78,17 +100,25 @@ public static class RouterTraining
         {
             using var scope = NewDisposeScope();
             var batch = data.Draw(rng, o.Batch);
-            var (logits, pooled) = GatedForward.Run(llama, routers, batch.Tokens, batch.PromptMask, hard: step >= hardFrom, o.Threshold, lora);
-            var taskLoss = data.TaskLoss
-                ? EarlyExitLoss.MaskedCrossEntropy(logits, batch.Targets, batch.AnswerMask)
-                : Kl(llama, batch.Tokens, logits, batch.AnswerMask);
-            var usage = pooled.mean();
-            var total = taskLoss + usage * o.Lambda;
-            optimizer.zero_grad();
-            loraOptimizer?.zero_grad();
-            total.backward();
-            optimizer.step();
-            loraOptimizer?.step();
+            Tensor taskLoss, usage;
+            if (step >= hardFrom && o.Gradient == RouterGradient.Counterfactual)
+            {
+                (taskLoss, usage) = CounterfactualStep(llama, routers, data, batch, o, optimizer);
+            }
+            else
+            {
+                var (logits, pooled) = GatedForward.Run(llama, routers, batch.Tokens, batch.PromptMask, hard: step >= hardFrom, o.Threshold, lora);
+                taskLoss = data.TaskLoss
+                    ? EarlyExitLoss.MaskedCrossEntropy(logits, batch.Targets, batch.AnswerMask)
+                    : Kl(llama, batch.Tokens, logits, batch.AnswerMask);
+                usage = pooled.mean();
+                var total = taskLoss + usage * o.Lambda;
+                optimizer.zero_grad();
+                loraOptimizer?.zero_grad();
+                total.backward();
+                optimizer.step();
+                loraOptimizer?.step();
+            }
             double l = taskLoss.item<float>(), u = usage.item<float>();
             loss = double.IsNaN(loss) ? l : 0.95 * loss + 0.05 * l;
             meanP = double.IsNaN(meanP) ? u : 0.95 * meanP + 0.05 * u;
@@ -102,13 +132,66 @@ public static class RouterTraining
         return new RouterTrainingResult(routers.ToRouterSet(), loss, meanP, clock.Elapsed.TotalSeconds, lora?.ToAdapter());
     }
 
+    /// <summary>
+    /// One hard-phase step with <see cref="RouterGradient.Counterfactual"/> gradients; returns the routed task
+    /// loss and the mean router output.
+    /// </summary>
+    private static (Tensor TaskLoss, Tensor Usage) CounterfactualStep(TorchLlama llama, TorchRouters routers, RouterData data, Tasks.TaskBatch batch,
+                                                                      RouterTrainingOptions o, optim.Optimizer optimizer)
+    {
+        Tensor? full = null;
+        if (!data.TaskLoss)
+            using (no_grad()) full = nn.functional.log_softmax(llama.forward(batch.Tokens), -1);
+        Tensor PerSample(Tensor logits) => data.TaskLoss
+            ? PerSampleCrossEntropy(logits, batch.Targets, batch.AnswerMask)
+            : PerSampleKl(full!, logits, batch.AnswerMask);
+
+        var (routedLogits, p, gates) = GatedForward.RunHard(llama, routers, batch.Tokens, batch.PromptMask, o.Threshold);
+        var routed = PerSample(routedLogits).detach();
+        var costs = new List<Tensor>();
+        using (no_grad())
+        {
+            for (int l = 0; l < routers.Layers; l++)
+            {
+                var flipped = PerSample(GatedForward.RunHard(llama, routers, batch.Tokens, batch.PromptMask, o.Threshold, flip: l).Logits);
+                // Loss with the layer on minus loss with it off, whichever of the two the routers chose.
+                var on = gates[.., l];
+                costs.Add(on * (routed - flipped) + (1 - on) * (flipped - routed));
+            }
+        }
+        var usage = p.mean();
+        var surrogate = (p * stack(costs, 1)).sum(1).mean() + usage * o.Lambda;
+        optimizer.zero_grad();
+        surrogate.backward();
+        optimizer.step();
+        return (routed.mean(), usage);
+    }
+
+    /// <summary>Masked cross-entropy per sample <c>[batch]</c>.</summary>
+    private static Tensor PerSampleCrossEntropy(Tensor logits, Tensor targets, Tensor mask)
+    {
+        long vocab = logits.shape[^1];
+        var perToken = nn.functional.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1), reduction: nn.Reduction.None).view(targets.shape);
+        var m = mask.to_type(perToken.dtype);
+        return (perToken * m).sum(1) / m.sum(1).clamp_min(1);
+    }
+
+    /// <summary>KL(full ‖ gated) per sample <c>[batch]</c>, averaged over the positions <paramref name="mask"/> marks.</summary>
+    private static Tensor PerSampleKl(Tensor fullLogProbs, Tensor gatedLogits, Tensor mask) =>
+        (KlPerPosition(fullLogProbs, gatedLogits) * mask).sum(1) / mask.sum(1).clamp_min(1);
+
     /// <summary>KL(full ‖ gated) per position, averaged over the positions <paramref name="mask"/> marks.</summary>
     private static Tensor Kl(TorchLlama llama, Tensor tokens, Tensor gatedLogits, Tensor mask)
     {
         Tensor full;
         using (no_grad()) full = nn.functional.log_softmax(llama.forward(tokens), -1);
+        return (KlPerPosition(full, gatedLogits) * mask).sum() / mask.sum().clamp_min(1);
+    }
+
+    /// <summary>KL(full ‖ gated) at each position <c>[batch, time]</c>, from the full model's log-probabilities.</summary>
+    private static Tensor KlPerPosition(Tensor fullLogProbs, Tensor gatedLogits)
+    {
         var gated = nn.functional.log_softmax(gatedLogits, -1);
-        var perPosition = (full.exp() * (full - gated)).sum(-1);
-        return (perPosition * mask).sum() / mask.sum().clamp_min(1);
+        return (fullLogProbs.exp() * (fullLogProbs - gated)).sum(-1);
     }
 }
