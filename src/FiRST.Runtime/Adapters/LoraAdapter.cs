@@ -103,10 +103,7 @@ public sealed class LoraAdapter
     /// <summary>Parses adapter file bytes; <paramref name="source"/> names the file in errors.</summary>
     public static LoraAdapter Parse(ReadOnlySpan<byte> bytes, string source)
     {
-        if (bytes.Length < HeaderBytes) throw new ModelLoadException(source, "header", $"{bytes.Length} bytes is shorter than the {HeaderBytes}-byte header");
-        if (!bytes[..8].SequenceEqual(Magic)) throw new ModelLoadException(source, "magic", "not a FiRST adapter file (expected the bytes 'FIRSTLRA')");
-        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]);
-        if (version != Version) throw new ModelLoadException(source, "version", $"version {version} is not supported (expected {Version})");
+        Loading.BinaryHeader.Check(bytes, source, HeaderBytes, Magic, Version, "adapter");
         int layers = Field(bytes, 12, "n_layers", MaxLayers, source), dim = Field(bytes, 16, "dim", MaxDim, source);
         int hidden = Field(bytes, 20, "hidden_dim", MaxDim, source), kv = Field(bytes, 24, "kv_dim", MaxDim, source);
         int rank = Field(bytes, 28, "rank", MaxRank, source);

@@ -92,10 +92,7 @@ public sealed class RouterSet
     /// <summary>Parses router file bytes; <paramref name="source"/> names the file in errors.</summary>
     public static RouterSet Parse(ReadOnlySpan<byte> bytes, string source)
     {
-        if (bytes.Length < HeaderBytes) throw new ModelLoadException(source, "header", $"{bytes.Length} bytes is shorter than the {HeaderBytes}-byte header");
-        if (!bytes[..8].SequenceEqual(Magic)) throw new ModelLoadException(source, "magic", "not a FiRST router file (expected the bytes 'FIRSTRTR')");
-        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]);
-        if (version != Version) throw new ModelLoadException(source, "version", $"version {version} is not supported (expected {Version})");
+        Loading.BinaryHeader.Check(bytes, source, HeaderBytes, Magic, Version, "router");
         int layers = BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]);
         int dim = BinaryPrimitives.ReadInt32LittleEndian(bytes[16..]);
         if (layers is < 1 or > MaxLayers) throw new ModelLoadException(source, "n_layers", $"{layers} is outside 1..{MaxLayers}");
