@@ -68,6 +68,13 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// </summary>
     public Tensor Delta(Tensor x, Tensor cos, Tensor sin, Func<int, Tensor, Tensor>? adapter, Tensor? attentionMask)
     {
+        // One matmul for q, k and v and one for gate and up (fewer, larger operations, which is what the CPU
+        // backend rewards at these sizes); adapters add their outputs to the projections they belong to.
+        Tensor Fused(Tensor input, Tensor[] weights, int[] targets)
+        {
+            var output = nn.functional.linear(input, cat(weights));
+            return adapter is null ? output : output + cat(targets.Select(t => adapter(t, input)).ToArray(), -1);
+        }
         Tensor Proj(Tensor input, Tensor w, int target) =>
             adapter is null ? nn.functional.linear(input, w) : nn.functional.linear(input, w) + adapter(target, input);
 
@@ -75,37 +82,18 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
         int heads = _c.NHeads, kvHeads = _c.NKvHeads, hs = _c.HeadSize;
 
         var h = RmsNorm(x, RmsAtt, _c.NormEps);
-        Tensor q, k, v;
-        if (adapter is null)
-        {
-            // One matmul for q, k and v, and RoPE once over the query and key heads together: fewer, larger
-            // operations, which is what the CPU backend rewards at these sizes.
-            var qkv = nn.functional.linear(h, cat([Wq, Wk, Wv])).view(batch, time, heads + 2 * kvHeads, hs);
-            var rotated = Rope(qkv.narrow(2, 0, heads + kvHeads), cos, sin);
-            q = rotated.narrow(2, 0, heads).transpose(1, 2);
-            k = rotated.narrow(2, heads, kvHeads).transpose(1, 2);
-            v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
-        }
-        else
-        {
-            q = Rope(Proj(h, Wq, 0).view(batch, time, heads, hs), cos, sin).transpose(1, 2);
-            k = Rope(Proj(h, Wk, 1).view(batch, time, kvHeads, hs), cos, sin).transpose(1, 2);
-            v = Proj(h, Wv, 2).view(batch, time, kvHeads, hs).transpose(1, 2);
-        }
+        var qkv = Fused(h, [Wq, Wk, Wv], [0, 1, 2]).view(batch, time, heads + 2 * kvHeads, hs);
+        // RoPE once over the query and key heads together.
+        var rotated = Rope(qkv.narrow(2, 0, heads + kvHeads), cos, sin);
+        var q = rotated.narrow(2, 0, heads).transpose(1, 2);
+        var k = rotated.narrow(2, heads, kvHeads).transpose(1, 2);
+        var v = qkv.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);
         var attended = Attention(q, k, v, attentionMask).transpose(1, 2).contiguous().view(batch, time, heads * hs);
         var afterAttention = Proj(attended, Wo, 3);
 
         var h2 = RmsNorm(x + afterAttention, RmsFfn, _c.NormEps);
-        Tensor gated;
-        if (adapter is null)
-        {
-            var gateUp = nn.functional.linear(h2, cat([W1, W3]));
-            gated = nn.functional.silu(gateUp.narrow(-1, 0, _c.HiddenDim)) * gateUp.narrow(-1, _c.HiddenDim, _c.HiddenDim);
-        }
-        else
-        {
-            gated = nn.functional.silu(Proj(h2, W1, 4)) * Proj(h2, W3, 6);
-        }
+        var gateUp = Fused(h2, [W1, W3], [4, 6]);
+        var gated = nn.functional.silu(gateUp.narrow(-1, 0, _c.HiddenDim)) * gateUp.narrow(-1, _c.HiddenDim, _c.HiddenDim);
         var ffn = Proj(gated, W2, 5);
         return afterAttention + ffn;
     }
