@@ -1,6 +1,9 @@
 using BenchmarkDotNet.Running;
+using FiRST.Benchmarks;
 
-// Picks benchmarks by --filter (or asks interactively) and runs each case in its own Release process.
-// Exits non-zero when a benchmark failed, so a script (or a `--job dry` smoke run) notices.
+// "paths": the paired generated-vs-generic comparison (PathComparison). Otherwise BenchmarkDotNet picks
+// benchmarks by --filter (or asks interactively) and runs each case in its own Release process; it exits
+// non-zero when a benchmark failed, so a script (or a `--job dry` smoke run) notices.
+if (args.Length > 0 && args[0] == "paths") return PathComparison.Run(args[1..]);
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
