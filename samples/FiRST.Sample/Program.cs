@@ -16,7 +16,7 @@ if (File.Exists(Path.Combine(demoDir, "model.bin")))
     var tokenizer = TextTokenizer.Load(Path.Combine(demoDir, "tokenizer.bin"));
     var options = new SessionOptions { Threads = 1, Routers = RouterSet.Load(Path.Combine(demoDir, "model.routers.bin")), Paths = DemoModel.Paths };
     using var session = demo.CreateSession(options);
-    foreach (string prompt in new[] { "copy kqz1 =>", "reverse hello =>", "sort 5 3 9 1 =>", "12+34=" })
+    foreach (string prompt in new[] { "copy kqz1 =>", "reverse hello =>", "sort 5 3 9 1 =>", "1234+5678=" })
     {
         session.Reset();
         int next = ArgMax(session.Prefill(tokenizer.Encode(prompt)));

@@ -41,8 +41,8 @@ public sealed class DefaultModelTests
     [Fact]
     public void CommittedModelNeedsDifferentDepthsPerTaskAndTheRuntimeAgreesAtEveryExit()
     {
-        // On the report's 500 prompts per task: every task at least 98% with the full model, and at least two
-        // keep 95% when exiting at 60% of the depth (the last exit at or before it).
+        // On the report's 500 prompts per task: every task at least 98% with the full model; exiting at 60% of the
+        // depth (the last exit at or before it), at least two tasks keep 95% and at least one does not.
         string dir = ModelDirectory;
         var claims = JsonSerializer.Deserialize<List<TaskAccuracy>>(File.ReadAllText(Path.Combine(dir, "eval.json")))!;
         using var model = LlamaModel.Load(Path.Combine(dir, "model.bin"));
@@ -51,16 +51,21 @@ public sealed class DefaultModelTests
         Assert.All(claims, c => Assert.True(c.Prompts >= 500 && c.Full >= 0.98, $"{c.Task}: {c.Full:P1} on {c.Prompts} prompts"));
         int sixtyPercent = layers * 3 / 5;
         Assert.True(claims.Count(c => c.ByExitLayer[sixtyPercent - 1] >= 0.95) >= 2, $"fewer than two tasks keep 95% after {sixtyPercent} of {layers} layers");
+        var deep = claims.Where(c => c.ByExitLayer[sixtyPercent - 1] < 0.95).Select(c => c.Task).ToArray();
+        Assert.True(deep.Length >= 1, $"every task keeps 95% after {sixtyPercent} of {layers} layers");
 
-        // The C# runtime's early exits on 100 of the report's prompts agree with the report at every depth, and
-        // show the tasks needing different depths: after 2 layers copy is solved and addition is not.
+        // The C# runtime's early exits on the report's prompts give the report's numbers at every depth (one
+        // prompt of slack), and show the tasks needing different depths: at 60% of the depth the shallow tasks
+        // are solved and the deep one is still short of its full-model accuracy.
         var tokenizer = TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin"));
-        var measured = TaskEvaluation.Run(model, tokenizer, claims.Select(c => TaskGenerator.Find(c.Task)), prompts: 100, everyLayer: true);
+        var measured = TaskEvaluation.Run(model, tokenizer, claims.Select(c => TaskGenerator.Find(c.Task)), prompts: claims[0].Prompts, everyLayer: true);
         foreach (var (claim, actual) in claims.Zip(measured))
             for (int k = 0; k < layers; k++)
-                Assert.True(Math.Abs(actual.ByExitLayer[k] - claim.ByExitLayer[k]) <= 0.10,
-                            $"{claim.Task} after {k + 1} layers: claimed {claim.ByExitLayer[k]:P1}, measured {actual.ByExitLayer[k]:P1} on 100 prompts");
-        var after2 = measured.ToDictionary(m => m.Task, m => m.ByExitLayer[1]);
-        Assert.True(after2["copy"] >= 0.95 && after2["add"] < 0.95, $"after 2 layers: copy {after2["copy"]:P1}, add {after2["add"]:P1}");
+                Assert.True(Math.Abs(actual.ByExitLayer[k] - claim.ByExitLayer[k]) <= 1.0 / claim.Prompts + 1e-9,
+                            $"{claim.Task} after {k + 1} layers: claimed {claim.ByExitLayer[k]:P1}, measured {actual.ByExitLayer[k]:P1} on {claim.Prompts} prompts");
+        var atSixty = measured.ToDictionary(m => m.Task, m => (Exit: m.ByExitLayer[sixtyPercent - 1], m.Full));
+        Assert.True(atSixty["copy"].Exit >= 0.95, $"copy after {sixtyPercent} layers: {atSixty["copy"].Exit:P1}");
+        foreach (string task in deep)
+            Assert.True(atSixty[task].Exit < atSixty[task].Full, $"{task} after {sixtyPercent} layers: {atSixty[task].Exit:P1}, full model {atSixty[task].Full:P1}");
     }
 }

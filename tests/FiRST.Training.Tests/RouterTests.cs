@@ -162,7 +162,7 @@ public sealed class RouterTests
                 int[] full;
                 do
                 {
-                    e = mix.Draw(rng).Sample(rng);
+                    e = mix.Draw(rng).TrainingSample(rng);
                     full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
                 } while (full.Length > 49);
                 int promptTokens = tokenizer.Encode(e.Prompt).Length;

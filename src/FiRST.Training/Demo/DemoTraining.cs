@@ -14,7 +14,7 @@ namespace FiRST.Training.Demo;
 public sealed record DemoTrainingOptions
 {
     /// <summary>Optimizer steps.</summary>
-    public int Steps { get; init; } = 9500;
+    public int Steps { get; init; } = 11000;
     /// <summary>Examples per step, packed several to a row of <see cref="MaxSeqLen"/> positions.</summary>
     public int Batch { get; init; } = 64;
     /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to a tenth.</summary>
@@ -28,14 +28,14 @@ public sealed record DemoTrainingOptions
     /// <summary>LayerSkip's rotational early-exit period.</summary>
     public int ExitPeriod { get; init; } = 2;
     /// <summary>LayerSkip's early-exit scale: early exits' loss weights are multiplied by it (1 = plain depth weights).</summary>
-    public float EarlyExitScale { get; init; } = 0.25f;
+    public float EarlyExitScale { get; init; } = 0.1f;
     /// <summary>Seed of weights, data and dropout.</summary>
     public int Seed { get; init; } = 1234;
     /// <summary>
     /// Relative share of each task in the batches, as <c>name=weight</c> pairs (any built-in task, e.g.
     /// <c>recall</c>). The defaults reproduce the committed model.
     /// </summary>
-    public string TaskWeights { get; init; } = "copy=1,reverse=1,sort=1,add=3";
+    public string TaskWeights { get; init; } = "copy=1,reverse=1,sort=1,add4=4";
     /// <summary>Model width.</summary>
     public int Dim { get; init; } = 128;
     /// <summary>Feed-forward width.</summary>

@@ -27,7 +27,7 @@ public readonly record struct PackedBatch(Tensor Tokens, Tensor Targets, Tensor 
         var used = new List<int>();
         for (int drawn = 0; drawn < examples;)
         {
-            var e = mix.Draw(rng).Sample(rng);
+            var e = mix.Draw(rng).TrainingSample(rng);
             int[] prompt = tokenizer.Encode(e.Prompt);
             int[] full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
             int positions = full.Length - 1;

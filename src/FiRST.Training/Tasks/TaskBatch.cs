@@ -18,7 +18,7 @@ public readonly record struct TaskBatch(Tensor Tokens, Tensor Targets, Tensor An
         var rows = new List<(int[] Ids, int PromptLength)>(batch);
         while (rows.Count < batch)
         {
-            var e = mix.Draw(rng).Sample(rng);
+            var e = mix.Draw(rng).TrainingSample(rng);
             int[] prompt = tokenizer.Encode(e.Prompt);
             int[] full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
             if (full.Length <= maxLen + 1) rows.Add((full, prompt.Length));
