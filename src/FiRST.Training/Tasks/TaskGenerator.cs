@@ -137,6 +137,10 @@ public sealed class SortTask : TaskGenerator
 /// </param>
 public sealed class AdditionTask(int maxDigits = 3, string name = "add", double carryChainShare = 0) : TaskGenerator
 {
+    private readonly double _carryChainShare = carryChainShare is >= 0 and <= 1
+        ? carryChainShare
+        : throw new ArgumentOutOfRangeException(nameof(carryChainShare), carryChainShare, "a share must be within [0, 1]");
+
     /// <inheritdoc />
     public override string Name => name;
 
@@ -151,7 +155,7 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
     public override TaskExample TrainingSample(Random rng)
     {
         // Without a share no extra number is drawn, so the training stream of a task without one is unchanged.
-        if (carryChainShare <= 0 || rng.NextDouble() >= carryChainShare) return Sample(rng);
+        if (_carryChainShare == 0 || rng.NextDouble() >= _carryChainShare) return Sample(rng);
         // Digit pairs that sum to 9 pass a carry on exactly when one arrives from below: half the positions get
         // such a pair, so runs of them meet both a carry and none (4162+34=4196, 4162+38=4200, 1234+8766=10000).
         int digits = rng.Next(2, maxDigits + 1), a = 0, b = 0;
