@@ -27,14 +27,12 @@ public readonly record struct PackedBatch(Tensor Tokens, Tensor Targets, Tensor 
         var used = new List<int>();
         for (int drawn = 0; drawn < examples;)
         {
-            var e = mix.Draw(rng).TrainingSample(rng);
-            int[] prompt = tokenizer.Encode(e.Prompt);
-            int[] full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
-            int positions = full.Length - 1;
+            var sequence = TaskBatch.Encode(tokenizer, mix.Draw(rng).TrainingSample(rng));
+            int positions = sequence.Ids.Length - 1;
             if (positions > rowLength) continue;
             int row = used.FindIndex(u => u + positions <= rowLength);
             if (row < 0) { rows.Add([]); used.Add(0); row = rows.Count - 1; }
-            rows[row].Add((full, prompt.Length));
+            rows[row].Add(sequence);
             used[row] += positions;
             drawn++;
         }

@@ -18,13 +18,18 @@ public readonly record struct TaskBatch(Tensor Tokens, Tensor Targets, Tensor An
         var rows = new List<(int[] Ids, int PromptLength)>(batch);
         while (rows.Count < batch)
         {
-            var e = mix.Draw(rng).TrainingSample(rng);
-            int[] prompt = tokenizer.Encode(e.Prompt);
-            int[] full = [.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId];
-            if (full.Length <= maxLen + 1) rows.Add((full, prompt.Length));
+            var row = Encode(tokenizer, mix.Draw(rng).TrainingSample(rng));
+            if (row.Ids.Length <= maxLen + 1) rows.Add(row);
         }
         return FromRows(rows);
     }
+
+    /// <summary>
+    /// One training sequence: BOS + prompt + " " + answer + EOS, with the number of its leading tokens that are
+    /// the prompt (BOS included). Every batch layout encodes examples this way.
+    /// </summary>
+    public static (int[] Ids, int PromptLength) Encode(TextTokenizer tokenizer, TaskExample e) =>
+        ([.. tokenizer.Encode(e.Prompt + " " + e.Answer), tokenizer.EosId], tokenizer.Encode(e.Prompt).Length);
 
     /// <summary>
     /// A batch of whole sequences (BOS first), each with the number of its leading tokens that are the prompt:
