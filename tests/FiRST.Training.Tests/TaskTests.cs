@@ -45,7 +45,7 @@ public sealed class TaskTests
         foreach (string name in new[] { "copy", "sort", "add" })
             Assert.Equal(TaskGenerator.Find(name).Samples(300, seed: 9), Training(TaskGenerator.Find(name), 300, seed: 9));
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => new AdditionTask(4, "add4", carryChainShare: 1.5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AdditionTask(4, "add4", carryRunShare: 1.5));
 
         static TaskExample[] Training(TaskGenerator task, int count, int seed = 21)
         {

@@ -30,7 +30,7 @@ public abstract class TaskGenerator
     }
 
     /// <summary>The tasks the embedded model was trained on, easiest first.</summary>
-    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(), new AdditionTask(4, "add4", carryChainShare: 0.3)];
+    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(), new AdditionTask(4, "add4", carryRunShare: 0.3)];
 
     /// <summary>Every built-in task: <see cref="Standard"/>, the free-text-like <see cref="RecallTask"/> and addition of up to three digits.</summary>
     public static IReadOnlyList<TaskGenerator> All { get; } = [.. Standard, new RecallTask(), new AdditionTask()];
@@ -129,17 +129,17 @@ public sealed class SortTask : TaskGenerator
 /// </summary>
 /// <param name="maxDigits">Most digits of an operand.</param>
 /// <param name="name">The task's name.</param>
-/// <param name="carryChainShare">
+/// <param name="carryRunShare">
 /// Share of training examples drawn with many digit pairs that sum to 9, where whether a carry runs on depends
 /// on the digits below (<c>1234+8766=</c>, <c>34+4162=</c>): with operands drawn uniformly long runs are rare,
 /// and the embedded model's recipe trained only on those got about 5% of four-digit sums wrong, nearly all
 /// such runs. Evaluation keeps the uniform draw.
 /// </param>
-public sealed class AdditionTask(int maxDigits = 3, string name = "add", double carryChainShare = 0) : TaskGenerator
+public sealed class AdditionTask(int maxDigits = 3, string name = "add", double carryRunShare = 0) : TaskGenerator
 {
-    private readonly double _carryChainShare = carryChainShare is >= 0 and <= 1
-        ? carryChainShare
-        : throw new ArgumentOutOfRangeException(nameof(carryChainShare), carryChainShare, "a share must be within [0, 1]");
+    private readonly double _carryRunShare = carryRunShare is >= 0 and <= 1
+        ? carryRunShare
+        : throw new ArgumentOutOfRangeException(nameof(carryRunShare), carryRunShare, "a share must be within [0, 1]");
 
     /// <inheritdoc />
     public override string Name => name;
@@ -155,7 +155,7 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
     public override TaskExample TrainingSample(Random rng)
     {
         // Without a share no extra number is drawn, so the training stream of a task without one is unchanged.
-        if (_carryChainShare == 0 || rng.NextDouble() >= _carryChainShare) return Sample(rng);
+        if (_carryRunShare == 0 || rng.NextDouble() >= _carryRunShare) return Sample(rng);
         // Digit pairs that sum to 9 pass a carry on exactly when one arrives from below: half the positions get
         // such a pair, so runs of them meet both a carry and none (4162+34=4196, 4162+38=4200, 1234+8766=10000).
         int digits = rng.Next(2, maxDigits + 1), a = 0, b = 0;
