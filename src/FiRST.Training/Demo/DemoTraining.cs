@@ -57,7 +57,11 @@ public sealed record DemoTrainingOptions
 /// </summary>
 public static class DemoTraining
 {
-    /// <summary>Trains and saves into <paramref name="outDir"/>; <paramref name="progress"/> gets one line per report.</summary>
+    /// <summary>
+    /// Trains and saves into <paramref name="outDir"/>; <paramref name="progress"/> gets one line per report.
+    /// The same options give the same bytes as long as no other libtorch work runs in the process meanwhile:
+    /// the seed sets libtorch's process-wide generator, which initialises the weights.
+    /// </summary>
     public static void Run(DemoTrainingOptions o, string outDir, Action<string> progress)
     {
         TorchRuntime.Check();
