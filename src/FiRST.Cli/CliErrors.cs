@@ -1,3 +1,4 @@
+using System.CommandLine;
 using FiRST.Runtime;
 
 namespace FiRST.Cli;
@@ -5,6 +6,35 @@ namespace FiRST.Cli;
 /// <summary>Which exceptions are the user's input being wrong (one line, no stack trace) rather than a bug.</summary>
 internal static class CliErrors
 {
+    /// <summary>
+    /// Parses and runs <paramref name="root"/>: a usage error exits 2, a user error (bad input) one line on
+    /// <paramref name="error"/> and exit 1; anything else is a bug and keeps its stack trace.
+    /// </summary>
+    public static int Invoke(string tool, RootCommand root, string[] args, TextWriter output, TextWriter error)
+    {
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) error.WriteLine($"{tool}: {e.Message}");
+            error.WriteLine($"Run '{tool} --help' for usage.");
+            return 2;
+        }
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration
+            {
+                Output = output,
+                Error = error,
+                EnableDefaultExceptionHandler = false,
+            });
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            error.WriteLine($"{tool}: error: {Message(e)}");
+            return 1;
+        }
+    }
+
     public static bool IsUserError(Exception e) =>
         e is FiRSTException or ArgumentException or KeyNotFoundException or IOException or UnauthorizedAccessException or OperationCanceledException;
 

@@ -22,31 +22,9 @@ public static class Program
             MakeModelCommand.Create(output, error),
             BenchCommand.Create(output, error),
             QuantizeCommand.Create(output, error),
-            TrainDemoCommand.Create(output, error),
             EvalCommand.Create(output, error),
-            TrainRoutersCommand.Create(output, error),
             CalibrateCommand.Create(output, error),
         };
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var e in parsed.Errors) error.WriteLine($"first: {e.Message}");
-            error.WriteLine("Run 'first --help' for usage.");
-            return 2;
-        }
-        try
-        {
-            return parsed.Invoke(new System.CommandLine.InvocationConfiguration
-            {
-                Output = output,
-                Error = error,
-                EnableDefaultExceptionHandler = false,
-            });
-        }
-        catch (Exception e) when (CliErrors.IsUserError(e))
-        {
-            error.WriteLine($"first: error: {CliErrors.Message(e)}");
-            return 1;
-        }
+        return CliErrors.Invoke("first", root, args, output, error);
     }
 }

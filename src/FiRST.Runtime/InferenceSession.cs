@@ -13,9 +13,7 @@ public sealed class InferenceSession : IDisposable
 {
     private readonly LlamaModel _model;
     private readonly WorkerPool _pool;
-    private readonly RouterSet? _routers;
-    private readonly float _threshold;
-    private readonly DecodePathTable? _paths;
+    private readonly Dispatcher _dispatcher;
     private IDecodePath _path;
     private KvCache? _cache;
 
@@ -28,7 +26,9 @@ public sealed class InferenceSession : IDisposable
             routers.EnsureFits(config, model.Path);
             if (!(options.RouterThreshold is >= 0f and <= 1f)) throw new ArgumentOutOfRangeException(nameof(options), options.RouterThreshold, "RouterThreshold must be within [0, 1]");
         }
-        var mask = options.Mask ?? LayerMask.All(config.NLayers);
+        if (options.Path is { } pinned && (options.Mask is not null || options.Routers is not null))
+            throw new ArgumentException("a session pinned to a path takes its mask from the path: give Path, Mask or Routers, one of them", nameof(options));
+        var mask = options.Path?.Mask ?? options.Mask ?? LayerMask.All(config.NLayers);
         mask.EnsureFits(config.NLayers);
         for (int l = 0; l < config.NLayers; l++)
             if (mask.IsKept(l) && !model.IsLayerLoaded(l))
@@ -37,13 +37,11 @@ public sealed class InferenceSession : IDisposable
 
         _model = model;
         Mask = mask;
-        _routers = options.Routers;
-        _threshold = options.RouterThreshold;
-        _paths = options.Paths;
+        _dispatcher = new Dispatcher(options.Routers, options.RouterThreshold, options.Paths, options.Path);
         _pool = new WorkerPool(options.Threads);
         // A routed session allocates KV layer by layer as the routers keep them.
-        _cache = new KvCache(config, _routers is null ? mask.IsKept : _ => false);
-        _path = Resolve(mask);
+        _cache = new KvCache(config, _dispatcher.Routes ? _ => false : mask.IsKept);
+        _path = _dispatcher.Choose(mask);
         Transformer = new Transformer(config, model.Weights, model.Rope, _pool);
     }
 
@@ -75,13 +73,16 @@ public sealed class InferenceSession : IDisposable
     public int Threads => _pool.Threads;
 
     /// <summary>The KV cache (storage only for kept layers).</summary>
-    public KvCache Cache => _cache ?? throw new ObjectDisposedException(nameof(InferenceSession));
+    internal KvCache Cache => _cache ?? throw new ObjectDisposedException(nameof(InferenceSession));
 
     /// <summary>Bytes of KV storage this session holds.</summary>
     public long KvBytes => _cache?.AllocatedBytes ?? 0;
 
-    /// <summary>Layer math and scratch state, for decode paths that compose layers themselves.</summary>
-    public Transformer Transformer { get; }
+    /// <summary>Layer math and scratch state.</summary>
+    internal Transformer Transformer { get; }
+
+    /// <summary>A routed session whose prompt has not been routed yet: its next tokens are a prompt to route.</summary>
+    private bool RoutingPending => _dispatcher.Routes && Routing is null;
 
     /// <summary>
     /// Processes <paramref name="token"/> at <see cref="Position"/> through the kept layers and returns the
@@ -89,7 +90,7 @@ public sealed class InferenceSession : IDisposable
     /// </summary>
     /// <exception cref="ContextFullException">The session already holds <c>max_seq_len</c> positions.</exception>
     public ReadOnlySpan<float> Forward(int token) =>
-        _routers is not null && Routing is null ? Prefill(new[] { token }) : Forward(token, _path);
+        RoutingPending ? RoutedPrefill(new[] { token }, CancellationToken.None) : Step(token, _path);
 
     /// <summary>
     /// Like <see cref="Forward(int)"/>, with the layers run by <paramref name="path"/> (a generated task path,
@@ -100,6 +101,27 @@ public sealed class InferenceSession : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         if (!path.Mask.Equals(Mask))
             throw new ArgumentException($"the path runs layers {path.Mask} but the session was created for {Mask}", nameof(path));
+        return Step(token, path);
+    }
+
+    /// <summary>
+    /// Processes <paramref name="tokens"/> at positions <see cref="Position"/> onwards and returns the logits
+    /// after the last one (valid until the next call). A routed session routes the first prompt after
+    /// creation or <see cref="Reset"/> here.
+    /// </summary>
+    /// <exception cref="ContextFullException">The tokens do not fit in the remaining context.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between layers).</exception>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellationToken = default)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
+        if (RoutingPending) return RoutedPrefill(tokens, cancellationToken);
+        if (tokens.Length == 1) return Step(tokens[0], _path);
+        return Batch(tokens, cancellationToken);
+    }
+
+    /// <summary>One token through <paramref name="path"/>: embed, the path's layers, logits.</summary>
+    private ReadOnlySpan<float> Step(int token, IDecodePath path)
+    {
         var cache = Cache;
         if (Position >= Config.MaxSeqLen) throw new ContextFullException(Config.MaxSeqLen);
         _model.Enter();
@@ -118,23 +140,14 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>
-    /// Processes <paramref name="tokens"/> at positions <see cref="Position"/> onwards and returns the logits
-    /// after the last one (valid until the next call).
-    /// </summary>
-    /// <exception cref="ContextFullException">The tokens do not fit in the remaining context.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between layers).</exception>
-    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellationToken = default)
+    /// <summary>Batches of tokens through all kept layers, so each weight is read once per batch.</summary>
+    private ReadOnlySpan<float> Batch(ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
     {
-        if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
         if (tokens.Length > Remaining) throw new ContextFullException(Config.MaxSeqLen);
-        if (_routers is not null && Routing is null) return RoutedPrefill(tokens, _routers, cancellationToken);
-        if (tokens.Length == 1) return Forward(tokens[0]);
         var cache = Cache;
         _model.Enter();
         try
         {
-            // Batches of tokens through all kept layers, so each weight is read once per batch.
             var t = Transformer;
             int last = 0;
             for (int start = 0; start < tokens.Length; start += Transformer.PrefillChunk)
@@ -158,65 +171,27 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>
-    /// FiRST prefill: layer by layer over the whole prompt, pool layer l's router over the prompt's hidden
-    /// states, skip the layer (no KV storage, residual unchanged) when the mean is below the threshold, and
-    /// keep that mask for every decoded token.
-    /// </summary>
-    private ReadOnlySpan<float> RoutedPrefill(ReadOnlySpan<int> tokens, RouterSet routers, CancellationToken ct)
+    /// <summary>The dispatcher routes the prompt; the session takes the mask and the path it chose.</summary>
+    private ReadOnlySpan<float> RoutedPrefill(ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
     {
         if (Position != 0) throw new InvalidOperationException("a routed session routes only a prompt that starts at position 0");
+        if (tokens.Length > Remaining) throw new ContextFullException(Config.MaxSeqLen);
         var cache = Cache;
-        var config = Config;
-        int n = tokens.Length, dim = config.Dim, layers = config.NLayers, chunk = Transformer.PrefillChunk;
-        var p = new float[layers];
-        var kept = new bool[layers];
         _model.Enter();
         try
         {
-            var t = Transformer;
-            // One chunk works in the batch buffer itself; longer prompts keep all residual streams here and
-            // move each chunk through the batch buffer, since a layer's decision needs the whole prompt first.
-            float[]? all = n > chunk ? new float[n * dim] : null;
-            for (int start = 0; start < n; start += chunk)
-            {
-                int count = Math.Min(chunk, n - start);
-                t.EmbedBatch(tokens.Slice(start, count));
-                if (all is not null) t.BatchHidden(count).CopyTo(all.AsSpan(start * dim));
-            }
-            for (int l = 0; l < layers; l++)
-            {
-                ct.ThrowIfCancellationRequested();
-                var states = all is null ? t.BatchHidden(n) : all.AsSpan();
-                float sum = 0;
-                for (int i = 0; i < n; i++) sum += routers.Score(l, states.Slice(i * dim, dim), config.NormEps);
-                p[l] = sum / n;
-                kept[l] = p[l] >= _threshold;
-                if (!kept[l]) { cache.Release(l); continue; }
-                cache.Allocate(l);
-                for (int start = 0; start < n; start += chunk)
-                {
-                    int count = Math.Min(chunk, n - start);
-                    if (all is not null) all.AsSpan(start * dim, count * dim).CopyTo(t.BatchHidden(count));
-                    t.LayerBatch(l, start, count, cache);
-                    if (all is not null) t.BatchHidden(count).CopyTo(all.AsSpan(start * dim));
-                }
-            }
-            t.LoadHidden((all is null ? t.BatchHidden(n) : all.AsSpan()).Slice((n - 1) * dim, dim));
-            var mask = LayerMask.FromFlags(kept);
-            Mask = mask;
-            Routing = new RoutingDecision(mask, p, _threshold);
-            _path = Resolve(mask);
-            Position = n;
-            return t.Logits();
+            var decision = _dispatcher.Route(Transformer, cache, Config, tokens, cancellationToken);
+            Mask = decision.Mask;
+            Routing = decision;
+            _path = _dispatcher.Choose(decision.Mask);
+            Position = tokens.Length;
+            return Transformer.Logits();
         }
         finally
         {
             _model.Exit();
         }
     }
-
-    private IDecodePath Resolve(LayerMask mask) => _paths?.Resolve(mask) ?? new MaskedPath(mask);
 
     /// <summary>
     /// Forgets every processed position; the KV storage is kept for reuse. A routed session routes its next
@@ -225,10 +200,10 @@ public sealed class InferenceSession : IDisposable
     public void Reset()
     {
         Position = 0;
-        if (_routers is null || Routing is null) return;
+        if (!_dispatcher.Routes || Routing is null) return;
         Routing = null;
         Mask = LayerMask.All(Config.NLayers);
-        _path = Resolve(Mask);
+        _path = _dispatcher.Choose(Mask);
     }
 
     /// <summary>Stops the session's worker threads and drops its KV cache.</summary>

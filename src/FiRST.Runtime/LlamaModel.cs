@@ -67,7 +67,7 @@ public sealed class LlamaModel : IDisposable
     public ModelConfig Config { get; }
 
     /// <summary>The weights (views into memory this model owns).</summary>
-    public ModelWeights Weights
+    internal ModelWeights Weights
     {
         get
         {

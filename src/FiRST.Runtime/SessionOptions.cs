@@ -29,4 +29,11 @@ public sealed class SessionOptions
     /// decodes with the path for the chosen mask and falls back to the generic masked loop for any other.
     /// </summary>
     public Paths.DecodePathTable? Paths { get; init; }
+
+    /// <summary>
+    /// Pins the session to one decode path (a generated task path, such as <c>DemoModel.PathFor(task)</c>): the
+    /// session runs the path's mask and every token decodes on it. Exclusive with <see cref="Mask"/> and
+    /// <see cref="Routers"/>.
+    /// </summary>
+    public Paths.IDecodePath? Path { get; init; }
 }

@@ -32,7 +32,7 @@ internal static class PathComparison
         Console.WriteLine();
         Console.WriteLine("| model | task | layers kept | generic µs/step | generated µs/step | generated / generic (median, 95% CI) | gain |");
         Console.WriteLine("|---|---|---:|---:|---:|---|---:|");
-        using (var demo = LlamaModel.Load(Path.Combine(root, "src", "FiRST.Cli", "DefaultModel", "model.bin")))
+        using (var demo = LlamaModel.Load(Path.Combine(root, "models", "demo", "model.bin")))
             foreach (DemoProfile.Task task in Enum.GetValues<DemoProfile.Task>())
                 Report("embedded", task.ToString(), demo, DemoProfile.PathFor(task), rounds);
 

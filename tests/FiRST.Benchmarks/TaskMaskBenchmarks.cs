@@ -6,7 +6,7 @@ using FiRST.Runtime.Paths;
 namespace FiRST.Benchmarks;
 
 /// <summary>The embedded demo model's calibrated profile (written by <c>first calibrate</c>, committed beside the model).</summary>
-[FiRST.FiRSTModel("DefaultModel/model.first.json")]
+[FiRST.FiRSTModel("demo/model.first.json")]
 public partial class DemoProfile;
 
 /// <summary>
@@ -32,7 +32,7 @@ public class TaskMaskBenchmarks
     public void Setup()
     {
         string root = BenchmarkModels.RepoRoot() ?? throw new InvalidOperationException("run the benchmarks inside the repository");
-        _model = LlamaModel.Load(Path.Combine(root, "src", "FiRST.Cli", "DefaultModel", "model.bin"));
+        _model = LlamaModel.Load(Path.Combine(root, "models", "demo", "model.bin"));
         _path = DemoProfile.PathFor(Task);
         _full = _model.CreateSession(new SessionOptions { Threads = 1 });
         _masked = _model.CreateSession(new SessionOptions { Mask = _path.Mask, Threads = 1 });

@@ -6,14 +6,13 @@ using FiRST.Runtime.Generation;
 using FiRST.Runtime.Tests.Support;
 using FiRST.Runtime.Tokenization;
 using Xunit;
-using CliRunner = FiRST.Runtime.Tests.Support.FirstCli;
 
 namespace FiRST.Runtime.Tests;
 
 /// <summary>
 /// Every bad model, tokenizer or prompt gives the documented exception (almost always
 /// <see cref="ModelLoadException"/>) naming the file and the field, never a crash or another exception type;
-/// the CLI turns them into one line on stderr without a stack trace.
+/// the CLI turns them into one line on stderr without a stack trace (tests/FiRST.Cli.Tests/CliBadInputTests).
 /// </summary>
 public sealed class BadInputTests : IDisposable
 {
@@ -799,136 +798,5 @@ public sealed class BadInputTests : IDisposable
 
         var ex = Assert.Throws<PromptTooLongException>(() => generator.Generate([.. eight, 80], options));
         Assert.Equal(9, ex.PromptTokens);
-    }
-
-    // ---------------------------------------------------------------- CLI
-
-    private static void AssertOneLineError(CliRunner.Result r, params string[] contains)
-    {
-        Assert.NotEqual(0, r.ExitCode);
-        string err = r.Stderr.TrimEnd('\r', '\n');
-        Assert.False(string.IsNullOrEmpty(err), "nothing on stderr");
-        Assert.DoesNotContain('\n', err);
-        Assert.DoesNotContain("   at ", r.Stderr);
-        foreach (string s in contains) Assert.Contains(s, err);
-        Assert.Empty(r.Stdout);
-    }
-
-    [Fact]
-    public void Cli_Generate_MissingModel()
-    {
-        SharedModels.Require();
-        string missing = TempPath("no-such-model.bin");
-        AssertOneLineError(CliRunner.Run("generate", "--model", missing, "--tokenizer", SharedModels.Tok512), missing, "not found");
-    }
-
-    [Fact]
-    public void Cli_Generate_TruncatedModel()
-    {
-        SharedModels.Require();
-        string path = TempPath("cut.bin");
-        byte[] full = File.ReadAllBytes(SharedModels.Stories260K);
-        File.WriteAllBytes(path, full[..(full.Length - 100)]);
-        AssertOneLineError(CliRunner.Run("generate", "--model", path, "--tokenizer", SharedModels.Tok512, "-t", "0", "-n", "4"), path, "truncated");
-    }
-
-    [Fact]
-    public void Cli_Generate_MissingTokenizer()
-    {
-        SharedModels.Require();
-        string missing = TempPath("no-such-tokenizer.bin");
-        AssertOneLineError(CliRunner.Run("generate", "--model", SharedModels.Stories260K, "--tokenizer", missing), missing, "not found");
-    }
-
-    [Fact]
-    public void Cli_Generate_CorruptTokenizer()
-    {
-        SharedModels.Require();
-        string path = TempPath("garbage.model");
-        var bytes = new byte[2048];
-        new Random(7).NextBytes(bytes);
-        File.WriteAllBytes(path, bytes);
-        AssertOneLineError(CliRunner.Run("generate", "--model", SharedModels.Stories260K, "--tokenizer", path), path);
-    }
-
-    [Fact]
-    public void Cli_Generate_NoTokenizerBesideModel()
-    {
-        string path = WriteSmallLlama2c();
-        AssertOneLineError(CliRunner.Run("generate", "--model", path), "--tokenizer");
-    }
-
-    [Fact]
-    public void Cli_Inspect_CorruptModel()
-    {
-        string path = WriteHeader("corrupt.bin", [16, 32, 2, 3, 1, 32, 16], 1000);
-        AssertOneLineError(CliRunner.Run("inspect", "--model", path), path, "n_heads");
-    }
-
-    [Fact]
-    public void Cli_Inspect_CorruptSafetensors()
-    {
-        string dir = WriteSmallSafetensors();
-        File.WriteAllText(Path.Combine(dir, "config.json"), "{ not json");
-        AssertOneLineError(CliRunner.Run("inspect", "--model", dir), Path.Combine(dir, "config.json"), "invalid JSON");
-    }
-
-    [Fact]
-    public void Cli_Inspect_ValidModel_Succeeds()
-    {
-        // Baseline: the same command on a good file succeeds, so the failures above are about the files.
-        string path = WriteSmallLlama2c();
-        var r = CliRunner.Run("inspect", "--model", path);
-        Assert.Equal(0, r.ExitCode);
-        Assert.Contains("n_layers         2", r.Stdout);
-    }
-
-    [Fact]
-    public void Cli_Generate_PromptTooLong()
-    {
-        SharedModels.Require();
-        string path = WriteSmallLlama2c("short.bin", ShortContext);
-        var r = CliRunner.Run("generate", "--model", path, "--tokenizer", SharedModels.Tok512, "--prompt", LongPrompt, "-t", "0");
-        AssertOneLineError(r, "prompt", "8");
-        Assert.Empty(r.StdoutBytes);
-    }
-
-    [Theory]
-    [InlineData("--no-such-option", "--no-such-option")]
-    [InlineData("--temperature warm", "warm")]
-    [InlineData("--seed -5", "-5")]
-    public void Cli_Generate_UnparsableOption(string extra, string named)
-    {
-        SharedModels.Require();
-        var r = CliRunner.Run(["generate", "--model", SharedModels.Stories260K, "--tokenizer", SharedModels.Tok512, .. extra.Split(' ')]);
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.DoesNotContain("   at ", r.Stderr);
-        Assert.Contains(named, r.Stderr);
-        // The parser's message plus a pointer to --help; no usage dump, no stack trace.
-        Assert.InRange(r.Stderr.TrimEnd('\r', '\n').Split('\n').Length, 1, 3);
-        Assert.Empty(r.Stdout);
-    }
-
-    [Theory]
-    [InlineData("--steps -1", "steps")]
-    [InlineData("--threads 0", "threads")]
-    [InlineData("--top-p 2", "top-p")]
-    [InlineData("--temperature -1", "temperature")]
-    [InlineData("--top-k -3", "top-k")]
-    public void Cli_Generate_OutOfRangeOption(string extra, string named)
-    {
-        SharedModels.Require();
-        var r = CliRunner.Run(["generate", "--model", SharedModels.Stories260K, "--tokenizer", SharedModels.Tok512, .. extra.Split(' ')]);
-        AssertOneLineError(r, named);
-    }
-
-    [Fact]
-    public void Cli_UnknownCommand()
-    {
-        var r = CliRunner.Run("frobnicate");
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.DoesNotContain("   at ", r.Stderr);
-        Assert.Contains("frobnicate", r.Stderr);
-        Assert.InRange(r.Stderr.TrimEnd('\r', '\n').Split('\n').Length, 1, 3);
     }
 }

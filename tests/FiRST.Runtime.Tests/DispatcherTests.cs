@@ -7,7 +7,7 @@ using Xunit;
 namespace FiRST.Runtime.Tests;
 
 /// <summary>The generator's output for the embedded model's calibrated profile, compiled into this assembly.</summary>
-[FiRST.FiRSTModel("DefaultModel/model.first.json")]
+[FiRST.FiRSTModel("demo/model.first.json")]
 public partial class DemoProfileModel;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using Xunit;
 
 // libtorch's random generator and thread count are process-wide: a test class seeding them while another

@@ -1,8 +1,10 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using FiRST.Runtime;
 using FiRST.Runtime.Profiles;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tokenization;
-using FiRST.Training.Calibration;
+using FiRST.Evaluation.Calibration;
 using FiRST.Training.Tasks;
 using Xunit;
 

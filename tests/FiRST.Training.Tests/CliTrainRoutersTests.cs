@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tests.Support;
 using Xunit;

@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using FiRST.Runtime;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tokenization;
@@ -104,7 +106,7 @@ public sealed class RouterTests
         // B starts at zero; training moved it.
         Assert.Contains(Enumerable.Range(0, 7), t => adapter.B(0, t).ToArray().Any(v => v != 0));
         using var merged = LlamaModel.Load(Stories260K, new ModelLoadOptions { Adapter = adapter });
-        Assert.InRange(RouterEvaluation.Text(merged, result.Routers, 0.5f, data).Agreement, 0, 1);
+        Assert.InRange(RouterEvaluation.Text(merged, result.Routers, 0.5f, data.Sequences, data.PromptLength).Agreement, 0, 1);
     }
 
     [Fact]
@@ -119,7 +121,7 @@ public sealed class RouterTests
         Assert.True(free.FinalLoss < penalised.FinalLoss, $"KL without penalty {free.FinalLoss:F4}, with {penalised.FinalLoss:F4}");
 
         // The trained routers run in the runtime and skip layers there too.
-        var result = RouterEvaluation.Text(model, penalised.Routers, 0.5f, data);
+        var result = RouterEvaluation.Text(model, penalised.Routers, 0.5f, data.Sequences, data.PromptLength);
         Assert.True(result.SkippedShare > 0, $"penalised routers skipped nothing: {result}");
         Assert.InRange(result.Agreement, 0, 1);
     }
@@ -136,8 +138,8 @@ public sealed class RouterTests
         var penalised = RouterTraining.Run(model, data, options with { Lambda = 20 });
         Assert.True(free.MeanP > 0.8, $"mean p without a penalty: {free.MeanP:F3}");
         Assert.True(penalised.MeanP < free.MeanP - 0.1, $"mean p with lambda 20: {penalised.MeanP:F3}, without: {free.MeanP:F3}");
-        Assert.Equal(0, RouterEvaluation.Text(model, free.Routers, 0.5f, data).SkippedShare);
-        Assert.True(RouterEvaluation.Text(model, penalised.Routers, 0.5f, data).SkippedShare > 0);
+        Assert.Equal(0, RouterEvaluation.Text(model, free.Routers, 0.5f, data.Sequences, data.PromptLength).SkippedShare);
+        Assert.True(RouterEvaluation.Text(model, penalised.Routers, 0.5f, data.Sequences, data.PromptLength).SkippedShare > 0);
         Assert.Throws<ArgumentException>(() => RouterTraining.Run(model, data, options with { LoraRank = 2 }));
     }
 

@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using FiRST.Runtime;
 using FiRST.Runtime.Loading;
 using FiRST.Training.Model;

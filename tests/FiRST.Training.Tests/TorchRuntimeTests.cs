@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using Xunit;
 
 namespace FiRST.Training.Tests;

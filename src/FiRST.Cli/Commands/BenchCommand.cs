@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using FiRST.Runtime;
 using FiRST.Runtime.Diagnostics;
-using FiRST.Runtime.Kernels;
+using FiRST.Runtime.Sampling;
 
 namespace FiRST.Cli.Commands;
 
@@ -75,10 +75,10 @@ internal static class BenchCommand
         {
             session.Reset();
             long start = Stopwatch.GetTimestamp();
-            int token = Ops.ArgMax(session.Prefill(prompt));
+            int token = Greedy.ArgMax(session.Prefill(prompt));
             double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < steps; i++) token = Ops.ArgMax(session.Forward(token));
+            Greedy.Steps(session, token, steps);
             double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (run < 0) continue;
             prefill[run] = promptTokens / prefillSeconds;

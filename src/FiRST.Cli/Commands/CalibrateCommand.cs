@@ -4,8 +4,8 @@ using FiRST.Runtime;
 using FiRST.Runtime.Profiles;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tokenization;
-using FiRST.Training.Calibration;
-using FiRST.Training.Tasks;
+using FiRST.Evaluation.Calibration;
+using FiRST.Evaluation.Tasks;
 
 namespace FiRST.Cli.Commands;
 
@@ -19,7 +19,7 @@ internal static class CalibrateCommand
     {
         var model = CommonOptions.ModelOrDefault();
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer (default: beside the model)" };
-        var routers = new Option<string>("--routers", "-r") { Description = "Router file (from 'first train-routers')", Required = true };
+        var routers = new Option<string>("--routers", "-r") { Description = "Router file (from 'first-train train-routers')", Required = true };
         var tasks = new Option<string>("--tasks") { Description = "Comma-separated built-in tasks, or a JSONL task file", DefaultValueFactory = _ => string.Join(",", TaskGenerator.Standard.Select(t => t.Name)) };
         var outPath = new Option<string>("--out") { Description = "Profile to write (NAME.first.json)", Required = true };
         var plots = new Option<string?>("--plots") { Description = "Write the p_l heatmap and the latency bars (SVG) into this folder" };
@@ -54,6 +54,7 @@ internal static class CalibrateCommand
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions("none", parse.GetValue(adapter)));
             var routerSet = RouterSet.Load(routersPath);
             var tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
+            tok.EnsureFits(llama);
             string profileDir = Path.GetDirectoryName(Path.GetFullPath(profilePath))!;
             string relativeRouters = Path.GetRelativePath(profileDir, Path.GetFullPath(routersPath)).Replace('\\', '/');
 

@@ -12,8 +12,12 @@ internal static class CommonOptions
         Required = true,
     };
 
-    /// <summary>The embedded demo model shipped beside the CLI (trained by 'first train-demo').</summary>
-    public static string DefaultModelPath => Path.Combine(AppContext.BaseDirectory, "DefaultModel", "model.bin");
+    /// <summary>The embedded demo model shipped beside the CLI (trained by 'first-train train-demo').</summary>
+    public static string DefaultModelPath => Path.Combine(AppContext.BaseDirectory, "demo", "model.bin");
+
+    /// <summary>True when <paramref name="modelPath"/> is the embedded demo model, however the path was written.</summary>
+    public static bool IsDefaultModel(string modelPath) =>
+        string.Equals(Path.GetFullPath(modelPath), DefaultModelPath, StringComparison.Ordinal);
 
     /// <summary>--model with the embedded demo model as its default.</summary>
     public static Option<string> ModelOrDefault() => new("--model", "-m")
@@ -23,12 +27,12 @@ internal static class CommonOptions
     };
 
     /// <summary>The embedded model's routers, beside it.</summary>
-    public static string DefaultRoutersPath => Path.Combine(AppContext.BaseDirectory, "DefaultModel", "model.routers.bin");
+    public static string DefaultRoutersPath => Path.Combine(AppContext.BaseDirectory, "demo", "model.routers.bin");
 
     /// <summary>--routers: a router file, 'none', or (by default) the embedded model's routers when it runs.</summary>
     public static Option<string?> Routers() => new("--routers", "-r")
     {
-        Description = "FiRST routers (a .routers.bin from 'first train-routers'): prefill chooses the layers to skip; 'none' runs every layer (default: the embedded model's routers when it runs)",
+        Description = "FiRST routers (a .routers.bin from 'first-train train-routers'): prefill chooses the layers to skip; 'none' runs every layer (default: the embedded model's routers when it runs)",
     };
 
     public static Option<float> Threshold() => new("--threshold")
@@ -42,7 +46,7 @@ internal static class CommonOptions
     {
         if (value == "none") return null;
         if (value is null)
-            return modelPath == DefaultModelPath && File.Exists(DefaultRoutersPath) ? Runtime.Routing.RouterSet.Load(DefaultRoutersPath) : null;
+            return IsDefaultModel(modelPath) && File.Exists(DefaultRoutersPath) ? Runtime.Routing.RouterSet.Load(DefaultRoutersPath) : null;
         return Runtime.Routing.RouterSet.Load(value);
     }
 
@@ -60,8 +64,8 @@ internal static class CommonOptions
     public static ModelLoadOptions LoadOptions(string quant, string? adapter = null) =>
         new() { Format = quant == "q8" ? WeightFormat.Q8 : WeightFormat.AsStored, Adapter = adapter is null ? null : Runtime.Adapters.LoraAdapter.Load(adapter) };
 
-    /// <summary>--adapter: LoRA adapters (from 'first train-routers --lora-rank') merged into the weights at load.</summary>
-    public static Option<string?> Adapter() => new("--adapter") { Description = "LoRA adapters (.lora.bin from 'first train-routers --lora-rank') merged into the weights at load" };
+    /// <summary>--adapter: LoRA adapters (from 'first-train train-routers --lora-rank') merged into the weights at load.</summary>
+    public static Option<string?> Adapter() => new("--adapter") { Description = "LoRA adapters (.lora.bin from 'first-train train-routers --lora-rank') merged into the weights at load" };
 
     /// <summary>tokenizer.model or tokenizer.bin beside the model (or inside a model directory).</summary>
     public static string DefaultTokenizer(string modelPath)

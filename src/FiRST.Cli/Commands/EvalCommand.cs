@@ -1,8 +1,8 @@
 using System.CommandLine;
 using FiRST.Runtime;
 using FiRST.Runtime.Tokenization;
-using FiRST.Training.Demo;
-using FiRST.Training.Tasks;
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 
 namespace FiRST.Cli.Commands;
 
@@ -27,6 +27,7 @@ internal static class EvalCommand
             var selected = parse.GetValue(tasks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TaskGenerator.Find).ToArray();
             using var llama = LlamaModel.Load(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
+            tok.EnsureFits(llama);
             var results = TaskEvaluation.Run(llama, tok, selected, n, !parse.GetValue(fullOnly), line => error.WriteLine(line));
             output.Write(TaskEvaluation.Markdown(results, llama.Config.NLayers));
             if (parse.GetValue(json) is { } jsonPath)

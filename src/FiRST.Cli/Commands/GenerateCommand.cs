@@ -5,6 +5,7 @@ using FiRST.Runtime.Profiles;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tokenization;
+using FiRST.Evaluation.Tasks;
 
 namespace FiRST.Cli.Commands;
 
@@ -32,7 +33,7 @@ internal static class GenerateCommand
         var routers = CommonOptions.Routers();
         var adapter = CommonOptions.Adapter();
         var profile = new Option<string?>("--profile") { Description = "A FiRST profile (*.first.json): run the layer mask of --task from it instead of routing" };
-        var task = new Option<string?>("--task") { Description = "With --profile: the task whose mask runs" };
+        var task = new Option<string?>("--task") { Description = "The task whose mask runs: from --profile, or the embedded model's (default there: the task whose form the prompt has)" };
         var threshold = CommonOptions.Threshold();
 
         var command = new Command("generate", "Generate text from a prompt")
@@ -58,8 +59,12 @@ internal static class GenerateCommand
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!, parse.GetValue(adapter)));
+            bool demo = CommonOptions.IsDefaultModel(modelPath);
+            string promptText = parse.GetValue(prompt)!;
             LayerMask? mask = null;
-            RouterSet? routerSet;
+            RouterSet? routerSet = null;
+            Runtime.Paths.IDecodePath? taskPath = null;
+            string? pinned = null;
             if (parse.GetValue(profile) is { } profilePath)
             {
                 // A fixed per-task mask from calibration: what a generated task path runs.
@@ -68,23 +73,39 @@ internal static class GenerateCommand
                 var p = ModelProfile.Load(profilePath);
                 p.EnsureFits(llama.Config, modelPath);
                 mask = p.Task(taskName).Mask(llama.Config.NLayers);
-                routerSet = null;
+            }
+            else if (demo && parse.GetValue(routers) is null && DemoTask(parse.GetValue(task), promptText) is { } demoTask)
+            {
+                // The embedded model's tasks were compiled into this tool: a prompt of a task's form (or --task)
+                // runs that task's generated path, on the mask its calibration chose.
+                taskPath = DemoModel.PathFor(demoTask);
+                pinned = parse.GetValue(task) is null ? $"{demoTask} (the prompt's form)" : $"{demoTask} (--task)";
             }
             else
             {
-                if (parse.GetValue(task) is not null) throw new ArgumentException("--task needs --profile PATH");
+                if (parse.GetValue(task) is not null)
+                    throw new ArgumentException(demo ? "--task is not given with --routers" : "--task needs --profile PATH (or the embedded model)");
                 routerSet = CommonOptions.LoadRouters(parse.GetValue(routers), modelPath);
             }
-            var generator = new TextGenerator(llama, tok, new SessionOptions { Threads = threadCount, Routers = routerSet, RouterThreshold = parse.GetValue(threshold), Mask = mask });
+            var generator = new TextGenerator(llama, tok, new SessionOptions
+            {
+                Threads = threadCount,
+                Routers = routerSet,
+                RouterThreshold = parse.GetValue(threshold),
+                Mask = mask,
+                Path = taskPath,
+                // The demo model's task paths were compiled into this tool; any other model decodes generically.
+                Paths = demo && parse.GetValue(adapter) is null ? DemoModel.Paths : null,
+            });
             // The embedded model ends every answer with EOS; llama2.c-style models separate documents with BOS.
-            bool eos = parse.GetValue(stopAtEos) ?? modelPath == CommonOptions.DefaultModelPath;
+            bool eos = parse.GetValue(stopAtEos) ?? demo;
             var options = new GenerationOptions
             {
                 Sampling = sampling,
                 MaxSteps = stepCount,
                 StopTokens = eos ? [.. tok.DefaultStopTokens, tok.EosId] : null,
             };
-            var run = generator.Generate(parse.GetValue(prompt)!, options, ct);
+            var run = generator.Generate(promptText, options, ct);
 
             using var stdout = openStdout();
             bool writeAll = parse.GetValue(raw);
@@ -103,12 +124,27 @@ internal static class GenerateCommand
             error.WriteLine(
                 $"prefill: {s.PromptTokens} tokens, {s.PrefillMs:F1} ms ({s.PrefillTokensPerSecond:F1} tok/s) | " +
                 $"decode: {s.GeneratedTokens} tokens, {s.MsPerToken:F3} ms/token ({s.TokensPerSecond:F1} tok/s) | " +
-                $"stop: {s.StopReason} | threads: {s.Threads} | seed: {sampling.Seed} | layers: {s.Mask}");
+                $"stop: {s.StopReason} | threads: {s.Threads} | seed: {sampling.Seed} | layers: {s.Mask} | path: {s.DecodePath}");
+            if (pinned is not null)
+                error.WriteLine($"task: {pinned}; --routers to let the routers choose the layers");
             if (s.Routing is { } routing)
                 error.WriteLine($"routers: {routing} (threshold {routing.Threshold:F2}); KV {s.KvBytes / 1024.0:F0} KiB");
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>
+    /// The embedded model's task named by <paramref name="name"/>, or else the one whose form the prompt has;
+    /// null when neither names one.
+    /// </summary>
+    private static DemoModel.Task? DemoTask(string? name, string prompt)
+    {
+        string? taskName = name ?? TaskGenerator.Recognize(prompt, TaskGenerator.Standard)?.Name;
+        if (taskName is null) return null;
+        return Enum.TryParse<DemoModel.Task>(taskName, ignoreCase: true, out var t) && Enum.IsDefined(t)
+            ? t
+            : throw new ArgumentException($"the embedded model has no task '{taskName}'; its tasks: {string.Join(", ", Enum.GetNames<DemoModel.Task>()).ToLowerInvariant()}");
     }
 
     /// <summary>Writes a piece, skipping what llama2.c's <c>safe_printf</c> skips unless <paramref name="writeAll"/>.</summary>

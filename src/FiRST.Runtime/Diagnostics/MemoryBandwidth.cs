@@ -9,7 +9,7 @@ namespace FiRST.Runtime.Diagnostics;
 /// Measures this machine's streaming read bandwidth: the ceiling for decode, which reads every weight once
 /// per token. Reads a buffer far larger than the caches with the same thread count as inference.
 /// </summary>
-public static unsafe class MemoryBandwidth
+internal static unsafe class MemoryBandwidth
 {
     /// <summary>
     /// Median of <paramref name="repeats"/> full reads of a <paramref name="bytes"/> buffer, in bytes per second.

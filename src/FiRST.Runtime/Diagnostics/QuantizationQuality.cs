@@ -1,7 +1,7 @@
 namespace FiRST.Runtime.Diagnostics;
 
 /// <summary>How closely a quantized model follows its float32 original.</summary>
-public sealed record QuantizationReport
+internal sealed record QuantizationReport
 {
     /// <summary>Steps compared.</summary>
     public int Steps { get; init; }
@@ -26,7 +26,7 @@ public sealed record QuantizationReport
 }
 
 /// <summary>Compares a quantized model with the float32 model it came from.</summary>
-public static class QuantizationQuality
+internal static class QuantizationQuality
 {
     /// <summary>
     /// Runs <paramref name="steps"/> greedy steps from BOS (token 1) on both models and compares logits and

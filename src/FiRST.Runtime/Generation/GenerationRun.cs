@@ -146,7 +146,7 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>
                 StopReason = reason,
                 Mask = session.Mask.ToString(),
                 Routing = session.Routing,
-                DecodePath = session.DecodePath.GetType().Name,
+                DecodePath = Routing.Dispatcher.NameOf(session.DecodePath),
                 Threads = session.Threads,
                 KvBytes = session.KvBytes,
             };

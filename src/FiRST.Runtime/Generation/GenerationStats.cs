@@ -56,7 +56,7 @@ public sealed record GenerationStats
     /// <summary>What the routers decided at prefill (every layer's pooled <c>p_l</c> and the mask); null without routers.</summary>
     public Routing.RoutingDecision? Routing { get; init; }
 
-    /// <summary>Name of the decode path that ran (a generated task path, or the generic masked loop).</summary>
+    /// <summary>The decode path that ran: a generated task path's class name (<c>CopyPath</c>), or <c>generic</c> for the masked loop.</summary>
     public string DecodePath { get; init; } = "";
 
     /// <summary>Bytes of KV cache the run's session held.</summary>

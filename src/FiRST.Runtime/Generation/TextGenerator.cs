@@ -18,13 +18,13 @@ namespace FiRST.Runtime.Generation;
 /// </example>
 public sealed class TextGenerator
 {
-    /// <summary>Creates a generator. The tokenizer's vocabulary must not be larger than the model's.</summary>
+    /// <summary>Creates a generator. The tokenizer must have exactly the model's vocabulary size.</summary>
+    /// <exception cref="FiRSTException">The tokenizer does not fit the model (see <see cref="TextTokenizer.EnsureFits"/>).</exception>
     public TextGenerator(LlamaModel model, TextTokenizer tokenizer, SessionOptions? sessionOptions = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (tokenizer.VocabSize > model.Config.VocabSize)
-            throw new FiRSTException($"the tokenizer {tokenizer.Path} has {tokenizer.VocabSize} tokens but the model {model.Path} only {model.Config.VocabSize}");
+        tokenizer.EnsureFits(model);
         Model = model;
         Tokenizer = tokenizer;
         SessionOptions = sessionOptions ?? new SessionOptions();

@@ -10,7 +10,7 @@ public sealed class KvCache
     private readonly ArraySegment<float>?[] _values;
 
     /// <summary>Allocates storage for the layers <paramref name="allocate"/> accepts.</summary>
-    public KvCache(ModelConfig config, Func<int, bool>? allocate = null)
+    internal KvCache(ModelConfig config, Func<int, bool>? allocate = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         KvDim = config.KvDim;
@@ -44,19 +44,19 @@ public sealed class KvCache
     }
 
     /// <summary>Width of one position's key (and value).</summary>
-    public int KvDim { get; }
+    internal int KvDim { get; }
 
     /// <summary>Positions the cache can hold.</summary>
-    public int MaxSeqLen { get; }
+    internal int MaxSeqLen { get; }
 
     /// <summary>Number of layers the model has (allocated or not).</summary>
-    public int LayerCount => _keys.Length;
+    internal int LayerCount => _keys.Length;
 
     /// <summary>True when layer <paramref name="layer"/> has storage.</summary>
-    public bool HasLayer(int layer) => _keys[layer] is not null;
+    internal bool HasLayer(int layer) => _keys[layer] is not null;
 
     /// <summary>Bytes of key and value storage actually allocated.</summary>
-    public long AllocatedBytes
+    internal long AllocatedBytes
     {
         get
         {
@@ -68,10 +68,10 @@ public sealed class KvCache
     }
 
     /// <summary>Keys of a layer, <c>[max_seq_len * kv_dim]</c>.</summary>
-    public Span<float> Keys(int layer) => _keys[layer] is { } k ? k : throw NotAllocated(layer);
+    internal Span<float> Keys(int layer) => _keys[layer] is { } k ? k : throw NotAllocated(layer);
 
     /// <summary>Values of a layer, <c>[max_seq_len * kv_dim]</c>.</summary>
-    public Span<float> Values(int layer) => _values[layer] is { } v ? v : throw NotAllocated(layer);
+    internal Span<float> Values(int layer) => _values[layer] is { } v ? v : throw NotAllocated(layer);
 
     private static FiRSTException NotAllocated(int layer) =>
         new($"layer {layer} has no KV storage in this session: its mask skips it");

@@ -2,7 +2,7 @@ namespace FiRST.Runtime.Inference;
 
 /// <summary>
 /// Scratch buffers of one forward step, allocated once per session (llama2.c's <c>RunState</c>).
-/// Shapes are noted beside each buffer.
+/// Shapes are noted beside each buffer. The current position's key and value go straight into the KV cache.
 /// </summary>
 internal sealed class RunState
 {
@@ -14,8 +14,6 @@ internal sealed class RunState
         Hb = AlignedBuffer.Floats(c.HiddenDim);
         Hb2 = AlignedBuffer.Floats(c.HiddenDim);
         Q = AlignedBuffer.Floats(c.Dim);
-        K = AlignedBuffer.Floats(c.KvDim);
-        V = AlignedBuffer.Floats(c.KvDim);
         Att = AlignedBuffer.Floats((long)c.NHeads * c.MaxSeqLen);
         Logits = AlignedBuffer.Floats(c.VocabSize);
     }
@@ -32,10 +30,6 @@ internal sealed class RunState
     public ArraySegment<float> Hb2 { get; }
     /// <summary>Query <c>[dim]</c>.</summary>
     public ArraySegment<float> Q { get; }
-    /// <summary>Key of the current position <c>[kv_dim]</c>.</summary>
-    public ArraySegment<float> K { get; }
-    /// <summary>Value of the current position <c>[kv_dim]</c>.</summary>
-    public ArraySegment<float> V { get; }
     /// <summary>Attention scores <c>[n_heads, max_seq_len]</c>.</summary>
     public ArraySegment<float> Att { get; }
     /// <summary>Output logits <c>[vocab]</c>.</summary>

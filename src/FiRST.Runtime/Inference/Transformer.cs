@@ -5,13 +5,14 @@ namespace FiRST.Runtime.Inference;
 
 /// <summary>
 /// The layer math of a Llama model, written once: embed a token, run one layer at a position, produce
-/// logits. A decode path (the generic masked loop, a generated per-task loop, early exit) is a sequence of
-/// these calls. Holds one session's scratch state; not thread-safe.
+/// logits. A decode path (the generic masked loop, a generated per-task loop) is a sequence of
+/// <see cref="Layer"/> calls, the one member paths see; embedding, batching and logits stay with the
+/// session. Holds one session's scratch state; not thread-safe.
 /// </summary>
-public sealed class Transformer : IDisposable
+public sealed class Transformer
 {
     /// <summary>Most tokens one batched prefill step processes; longer prompts go in chunks.</summary>
-    public const int PrefillChunk = 64;
+    internal const int PrefillChunk = 64;
 
     private readonly ModelConfig _c;
     private readonly ModelWeights _w;
@@ -35,10 +36,10 @@ public sealed class Transformer : IDisposable
     }
 
     /// <summary>The residual stream after the last call, <c>[dim]</c>.</summary>
-    public Span<float> Hidden => _s.X;
+    internal Span<float> Hidden => _s.X;
 
     /// <summary>Loads token <paramref name="token"/>'s embedding into the residual stream.</summary>
-    public void Embed(int token)
+    internal void Embed(int token)
     {
         if ((uint)token >= (uint)_c.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(token), token, $"token id outside the vocabulary of {_c.VocabSize}");
@@ -82,7 +83,7 @@ public sealed class Transformer : IDisposable
     /// instead of one matrix-vector product per token, then causal attention per token. Fills the KV cache
     /// for every position of the batch.
     /// </summary>
-    public void LayerBatch(int layer, int pos, int count, KvCache cache)
+    internal void LayerBatch(int layer, int pos, int count, KvCache cache)
     {
         var lw = _w.Layers[layer] ?? throw new FiRSTException($"layer {layer} was not loaded: this model instance was loaded without it");
         var b = _batch ?? throw new InvalidOperationException("call EmbedBatch first");
@@ -117,7 +118,7 @@ public sealed class Transformer : IDisposable
     }
 
     /// <summary>Loads the embeddings of up to <see cref="PrefillChunk"/> tokens for <see cref="LayerBatch"/>.</summary>
-    public void EmbedBatch(ReadOnlySpan<int> tokens)
+    internal void EmbedBatch(ReadOnlySpan<int> tokens)
     {
         if (tokens.Length > PrefillChunk) throw new ArgumentException($"at most {PrefillChunk} tokens per batch", nameof(tokens));
         _batch ??= new BatchState(_c, PrefillChunk);
@@ -134,17 +135,17 @@ public sealed class Transformer : IDisposable
     /// The residual streams of the batch's first <paramref name="count"/> tokens, <c>[count, dim]</c>
     /// (after <see cref="EmbedBatch"/>): routers read them, and routed prefill moves chunks in and out.
     /// </summary>
-    public Span<float> BatchHidden(int count) =>
+    internal Span<float> BatchHidden(int count) =>
         (_batch ?? throw new InvalidOperationException("call EmbedBatch first")).X.AsSpan(0, count * _c.Dim);
 
     /// <summary>Makes <paramref name="hidden"/> <c>[dim]</c> the residual stream that <see cref="Logits"/> reads.</summary>
-    public void LoadHidden(ReadOnlySpan<float> hidden) => hidden.CopyTo(_s.X);
+    internal void LoadHidden(ReadOnlySpan<float> hidden) => hidden.CopyTo(_s.X);
 
     /// <summary>Makes the batch's token <paramref name="index"/> the residual stream that <see cref="Logits"/> reads.</summary>
-    public void SelectFromBatch(int index) => _batch!.X.AsSpan(index * _c.Dim, _c.Dim).CopyTo(_s.X);
+    internal void SelectFromBatch(int index) => _batch!.X.AsSpan(index * _c.Dim, _c.Dim).CopyTo(_s.X);
 
     /// <summary>Final RMSNorm and classifier; returns the logits <c>[vocab]</c>, valid until the next call.</summary>
-    public ReadOnlySpan<float> Logits()
+    internal ReadOnlySpan<float> Logits()
     {
         Ops.RmsNorm(_s.X, _s.X, _w.RmsFinal.Row(0), _c.NormEps);
         _matVec.Run(_s.Logits, _s.X, _w.Classifier);
@@ -152,5 +153,5 @@ public sealed class Transformer : IDisposable
     }
 
     /// <summary>Frees the batch kernel's scratch memory.</summary>
-    public void Dispose() => _matMul?.Dispose();
+    internal void Dispose() => _matMul?.Dispose();
 }

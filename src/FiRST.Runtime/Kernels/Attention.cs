@@ -7,7 +7,7 @@ namespace FiRST.Runtime.Kernels;
 /// Causal grouped-query attention of one new position over the cached keys and values of one layer,
 /// split by heads over a <see cref="WorkerPool"/> when the context is long enough to pay for it.
 /// </summary>
-public sealed unsafe class Attention : ParallelJob
+internal sealed unsafe class Attention : ParallelJob
 {
     private readonly WorkerPool _pool;
     private readonly ModelConfig _c;

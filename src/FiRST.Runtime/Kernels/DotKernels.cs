@@ -9,7 +9,7 @@ namespace FiRST.Runtime.Kernels;
 /// per-call overhead out of the way of that stream. Uses 512-bit vectors where the processor runs them
 /// natively, otherwise 256-bit ones.
 /// </summary>
-public static unsafe class DotKernels
+internal static unsafe class DotKernels
 {
     /// <summary><c>o[r] = dot(w[r, :], x)</c> for rows <c>[start, end)</c> of a row-major <c>[*, cols]</c> matrix.</summary>
     public static void Rows(float* w, int cols, float* x, float* o, int start, int end)

@@ -12,7 +12,7 @@ namespace FiRST.Runtime.Kernels;
 /// four tokens keep sixteen accumulators in registers; int8 weights are widened a tile at a time into a
 /// per-thread scratch row block. Split by weight rows over the <see cref="WorkerPool"/>.
 /// </summary>
-public sealed unsafe class MatMul : ParallelJob, IDisposable
+internal sealed unsafe class MatMul : ParallelJob, IDisposable
 {
     private const int TileRows = 4;
     private const int TileTokens = 4;

@@ -8,7 +8,7 @@ namespace FiRST.Runtime.Kernels;
 /// up) go out as one job, so the workers are woken once for them. One instance per session: its fields are
 /// set for each call, so a call allocates nothing.
 /// </summary>
-public sealed unsafe class MatVec : ParallelJob
+internal sealed unsafe class MatVec : ParallelJob
 {
     /// <summary>Below this many multiply-adds a product runs on the calling thread: waking workers costs more.</summary>
     public const long ParallelThreshold = 1 << 15;

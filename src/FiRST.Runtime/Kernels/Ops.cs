@@ -8,7 +8,7 @@ namespace FiRST.Runtime.Kernels;
 /// The element-wise building blocks of a Llama layer. Each follows llama2.c's <c>run.c</c> operation order
 /// (so greedy outputs match it), vectorised through <see cref="TensorPrimitives"/> where that order allows.
 /// </summary>
-public static class Ops
+internal static class Ops
 {
     /// <summary><c>o = w * x / sqrt(mean(x^2) + eps)</c>. <paramref name="o"/> may alias <paramref name="x"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

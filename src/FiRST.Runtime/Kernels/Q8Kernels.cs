@@ -12,7 +12,7 @@ namespace FiRST.Runtime.Kernels;
 /// sequential stream. Reading a quarter of the bytes of float32 weights is where the speed comes from; the
 /// arithmetic stays float32, so activations are not quantized.
 /// </summary>
-public static unsafe class Q8Kernels
+internal static unsafe class Q8Kernels
 {
     /// <summary>Bytes ahead of the current position that the int8 rows are prefetched.</summary>
     private const int PrefetchDistance = 1024;

@@ -5,7 +5,7 @@ namespace FiRST.Runtime.Kernels;
 /// <c>[0, count)</c>. Jobs are long-lived objects whose fields the caller sets before each run, so running
 /// one allocates nothing.
 /// </summary>
-public abstract class ParallelJob
+internal abstract class ParallelJob
 {
     /// <summary>Processes indices <c>[start, end)</c>.</summary>
     public abstract void Execute(int start, int end);
@@ -22,7 +22,7 @@ public abstract class ParallelJob
 /// thread. Workers spin briefly between jobs (decode issues matrix-vector products back to back) and then
 /// sleep, so an idle pool costs nothing. No per-call allocation: no tasks, closures or delegates.
 /// </summary>
-public sealed class WorkerPool : IDisposable
+internal sealed class WorkerPool : IDisposable
 {
     private const int SpinIterations = 20000;
 

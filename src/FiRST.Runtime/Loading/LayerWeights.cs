@@ -1,7 +1,7 @@
 namespace FiRST.Runtime.Loading;
 
 /// <summary>The weights of one transformer layer, llama2.c naming, matrices row-major <c>[out, in]</c>.</summary>
-public sealed class LayerWeights
+internal sealed class LayerWeights
 {
     /// <summary>RMSNorm gain before attention <c>[dim]</c>.</summary>
     public required Matrix RmsAtt { get; init; }

@@ -6,7 +6,7 @@ namespace FiRST.Runtime.Loading;
 /// Saves int8 models in llama2.c's version-2 (Q8_0) format, the format its <c>runq.c</c> reads, so a model
 /// quantized once loads without the float32 file and runs in either program.
 /// </summary>
-public static unsafe class Llama2cWriter
+internal static unsafe class Llama2cWriter
 {
     /// <summary>Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>.</summary>
     public static void WriteQ8(LlamaModel model, string path)

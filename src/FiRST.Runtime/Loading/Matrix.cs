@@ -6,7 +6,7 @@ namespace FiRST.Runtime.Loading;
 /// <see cref="GroupSize"/> consecutive elements (symmetric "Q8_0": value = q * scale). A vector is a matrix
 /// with one row. Groups never straddle rows.
 /// </summary>
-public readonly unsafe struct Matrix
+internal readonly unsafe struct Matrix
 {
     /// <summary>Wraps float32 memory that the caller keeps alive.</summary>
     public Matrix(float* data, int rows, int cols)

@@ -4,7 +4,7 @@ namespace FiRST.Runtime.Loading;
 /// All weights of a model as views into memory this object owns (memory maps, converted buffers).
 /// A layer entry is <c>null</c> when it was not loaded because no caller will ever run it.
 /// </summary>
-public sealed class ModelWeights : IDisposable
+internal sealed class ModelWeights : IDisposable
 {
     private readonly IDisposable[] _owned;
 

@@ -8,7 +8,7 @@ namespace FiRST.Runtime.Loading;
 /// far enough ahead (measured: 1.7x the throughput of row-major int8 on this machine). Rows past the last
 /// full block stay row-major, at the same offsets as in a row-major matrix.
 /// </summary>
-public static unsafe class Q8Layout
+internal static unsafe class Q8Layout
 {
     /// <summary>Rows per interleaved block.</summary>
     public const int BlockRows = 4;

@@ -4,7 +4,7 @@ namespace FiRST.Runtime.Loading;
 /// Symmetric group-wise int8 quantization ("Q8_0", as llama2.c's <c>export.py --version 2</c>): each group of
 /// <c>groupSize</c> consecutive weights gets the scale <c>max|w| / 127</c> and values <c>round(w / scale)</c>.
 /// </summary>
-public static unsafe class Quantizer
+internal static unsafe class Quantizer
 {
     /// <summary>The group size used when none is given.</summary>
     public const int DefaultGroupSize = 32;

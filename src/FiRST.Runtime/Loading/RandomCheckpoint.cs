@@ -7,7 +7,7 @@ namespace FiRST.Runtime.Loading;
 /// very same file: matrices ~ N(0, std), norm gains 1, shared classifier. For benchmarks, where only the
 /// shape matters.
 /// </summary>
-public static class RandomCheckpoint
+internal static class RandomCheckpoint
 {
     /// <summary>llama2.c's "15M" shape: dim 288, hidden 768, 6 layers, 6 heads, vocab 32000, seq 256.</summary>
     public static ModelConfig Shape15M => new() { Dim = 288, HiddenDim = 768, NLayers = 6, NHeads = 6, NKvHeads = 6, VocabSize = 32000, MaxSeqLen = 256 };

@@ -49,7 +49,7 @@ public sealed class TextTokenizer
     public IReadOnlyList<int> DefaultStopTokens => _stopTokens;
 
     /// <summary>The Microsoft.ML.Tokenizers tokenizer underneath.</summary>
-    public LlamaTokenizer Inner => _inner;
+    internal LlamaTokenizer Inner => _inner;
 
     /// <summary>Loads <paramref name="path"/>: a SentencePiece <c>.model</c>, or otherwise a llama2.c tokenizer <c>.bin</c>.</summary>
     /// <exception cref="ModelLoadException">The file is missing or is not a valid tokenizer.</exception>
@@ -115,6 +115,20 @@ public sealed class TextTokenizer
             // with several exception types; callers get one.
             throw new ModelLoadException(path, "", $"not a valid SentencePiece BPE model ({e.GetType().Name}: {e.Message})", e);
         }
+    }
+
+    /// <summary>
+    /// Checks that this tokenizer belongs to <paramref name="model"/>: the same number of tokens as its
+    /// <c>vocab_size</c>. A tokenizer with more tokens would feed ids the model has no embedding for; one
+    /// with fewer (another model's, or a file cut short at an entry boundary) cannot decode every id the model
+    /// predicts, and its ids mean other words.
+    /// </summary>
+    /// <exception cref="FiRSTException">The sizes differ; the message names both files.</exception>
+    public void EnsureFits(LlamaModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (VocabSize != model.Config.VocabSize)
+            throw new FiRSTException($"the tokenizer {Path} has {VocabSize} tokens but the model {model.Path} has a vocabulary of {model.Config.VocabSize}: they do not belong together");
     }
 
     /// <summary>

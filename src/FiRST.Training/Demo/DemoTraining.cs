@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using System.Diagnostics;
 using System.Text.Json;
 using FiRST.Runtime;

@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using System.Diagnostics;
 using FiRST.Runtime;
 using FiRST.Runtime.Routing;

@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using FiRST.Runtime.Tokenization;
 using static TorchSharp.torch;
 

@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using FiRST.Runtime;
-using FiRST.Runtime.Kernels;
+using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Profiles;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tokenization;
-using FiRST.Training.Demo;
-using FiRST.Training.Tasks;
+using FiRST.Evaluation.Tasks;
 
-namespace FiRST.Training.Calibration;
+namespace FiRST.Evaluation.Calibration;
 
 /// <summary>Settings of a calibration pass.</summary>
 public sealed record CalibrationOptions
@@ -94,8 +93,8 @@ public static class TaskCalibration
             {
                 int[] ids = tokenizer.Encode(e.Prompt);
                 int max = e.Answer.Length + 4;
-                var a = TaskEvaluation.Greedy(full, ids, max, tokenizer.EosId);
-                var b = TaskEvaluation.Greedy(masked, ids, max, tokenizer.EosId);
+                var a = Greedy.Decode(full, ids, max, tokenizer.EosId);
+                var b = Greedy.Decode(masked, ids, max, tokenizer.EosId);
                 if (TaskEvaluation.Text(tokenizer, a) == e.Answer) rightFull++;
                 if (TaskEvaluation.Text(tokenizer, b) == e.Answer) rightMasked++;
                 fullTokens += a.Count;
@@ -156,10 +155,10 @@ public static class TaskCalibration
     private static double Time(InferenceSession session, int[] prompt, int tokens)
     {
         session.Reset();
-        int next = Ops.ArgMax(session.Prefill(prompt));
+        int next = Greedy.ArgMax(session.Prefill(prompt));
         int steps = Math.Min(tokens, session.Remaining);
         long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < steps; i++) next = Ops.ArgMax(session.Forward(next));
+        Greedy.Steps(session, next, steps);
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds / Math.Max(1, steps);
     }
 

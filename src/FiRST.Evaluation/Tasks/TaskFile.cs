@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace FiRST.Training.Tasks;
+namespace FiRST.Evaluation.Tasks;
 
 /// <summary>A task given as fixed examples (from a task file) instead of a generator.</summary>
 public sealed class FixedTask(string name, IReadOnlyList<TaskExample> examples) : TaskGenerator
@@ -13,6 +13,9 @@ public sealed class FixedTask(string name, IReadOnlyList<TaskExample> examples) 
 
     /// <inheritdoc />
     public override TaskExample Sample(Random rng) => Examples[rng.Next(Examples.Count)];
+
+    /// <summary>A file's task has no stated form: a prompt has it when it is one of the file's prompts.</summary>
+    public override bool HasForm(string prompt) => Examples.Any(e => e.Prompt == prompt);
 }
 
 /// <summary>

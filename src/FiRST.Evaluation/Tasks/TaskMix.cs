@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FiRST.Training.Tasks;
+namespace FiRST.Evaluation.Tasks;
 
 /// <summary>Tasks with relative weights, drawn at random for training batches.</summary>
 public sealed class TaskMix

@@ -1,9 +1,9 @@
 using FiRST.Runtime;
-using FiRST.Runtime.Kernels;
+using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tokenization;
-using FiRST.Training.Tasks;
+using FiRST.Evaluation.Tasks;
 
-namespace FiRST.Training.Demo;
+namespace FiRST.Evaluation;
 
 /// <summary>Exact-match accuracy of one task, with the full model and with early exit after each layer.</summary>
 /// <param name="Task">The task's name.</param>
@@ -51,25 +51,7 @@ public static class TaskEvaluation
 
     /// <summary>Greedy answer to <paramref name="prompt"/>: the text generated until EOS, without the separating space.</summary>
     public static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt, int maxTokens) =>
-        Text(tokenizer, Greedy(session, tokenizer.Encode(prompt), maxTokens, tokenizer.EosId));
-
-    /// <summary>
-    /// Greedy continuation of <paramref name="prompt"/> from a reset session: at most <paramref name="maxTokens"/>
-    /// tokens before EOS (EOS appended when it comes), fewer if the context fills.
-    /// </summary>
-    public static List<int> Greedy(InferenceSession session, int[] prompt, int maxTokens, int eos)
-    {
-        session.Reset();
-        int next = Ops.ArgMax(session.Prefill(prompt));
-        var tokens = new List<int>();
-        while (next != eos && tokens.Count < maxTokens && session.Remaining > 0)
-        {
-            tokens.Add(next);
-            next = Ops.ArgMax(session.Forward(next));
-        }
-        if (next == eos) tokens.Add(eos);
-        return tokens;
-    }
+        Text(tokenizer, Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens, tokenizer.EosId));
 
     /// <summary>The text of greedy tokens: trailing EOS dropped, without the space that separates it from the prompt.</summary>
     public static string Text(TextTokenizer tokenizer, List<int> tokens)

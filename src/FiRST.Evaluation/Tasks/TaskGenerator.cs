@@ -1,4 +1,4 @@
-namespace FiRST.Training.Tasks;
+namespace FiRST.Evaluation.Tasks;
 
 /// <summary>One example: what the user types and the exact answer expected.</summary>
 public readonly record struct TaskExample(string Prompt, string Answer);
@@ -40,6 +40,20 @@ public abstract class TaskGenerator
         All.FirstOrDefault(t => t.Name == name)
         ?? throw new ArgumentException($"unknown task '{name}'; known: {string.Join(", ", All.Select(t => t.Name))}");
 
+    /// <summary>
+    /// True when <paramref name="prompt"/> has this task's form ("copy … =>", "12+34="): how a prompt typed by
+    /// a user is matched to the task whose decode path should run. The form only, not the task's full grammar.
+    /// </summary>
+    public abstract bool HasForm(string prompt);
+
+    /// <summary>The first of <paramref name="tasks"/> whose form <paramref name="prompt"/> has; null when none.</summary>
+    public static TaskGenerator? Recognize(string prompt, IEnumerable<TaskGenerator> tasks) =>
+        tasks.FirstOrDefault(t => t.HasForm(prompt));
+
+    /// <summary>"verb … =>": a prompt that starts with <paramref name="verb"/> and a space and ends with " =>".</summary>
+    protected static bool HasVerbForm(string prompt, string verb) =>
+        prompt.Length > verb.Length + 4 && prompt.StartsWith(verb + " ", StringComparison.Ordinal) && prompt.EndsWith(" =>", StringComparison.Ordinal);
+
     /// <summary>A random string of <paramref name="length"/> symbols from <paramref name="alphabet"/>.</summary>
     protected static string Word(Random rng, string alphabet, int length) =>
         new(Enumerable.Range(0, length).Select(_ => alphabet[rng.Next(alphabet.Length)]).ToArray());
@@ -53,6 +67,9 @@ public sealed class CopyTask : TaskGenerator
 {
     /// <inheritdoc />
     public override string Name => "copy";
+
+    /// <inheritdoc />
+    public override bool HasForm(string prompt) => HasVerbForm(prompt, "copy");
 
     /// <inheritdoc />
     public override TaskExample Sample(Random rng)
@@ -74,6 +91,10 @@ public sealed class RecallTask : TaskGenerator
 
     /// <inheritdoc />
     public override string Name => "recall";
+
+    /// <inheritdoc />
+    public override bool HasForm(string prompt) =>
+        prompt.EndsWith(" =>", StringComparison.Ordinal) && prompt.Contains(" has ", StringComparison.Ordinal);
 
     /// <inheritdoc />
     public override TaskExample Sample(Random rng)
@@ -101,6 +122,9 @@ public sealed class ReverseTask : TaskGenerator
     public override string Name => "reverse";
 
     /// <inheritdoc />
+    public override bool HasForm(string prompt) => HasVerbForm(prompt, "reverse");
+
+    /// <inheritdoc />
     public override TaskExample Sample(Random rng)
     {
         string w = Word(rng, Symbols, rng.Next(3, 9));
@@ -113,6 +137,9 @@ public sealed class SortTask : TaskGenerator
 {
     /// <inheritdoc />
     public override string Name => "sort";
+
+    /// <inheritdoc />
+    public override bool HasForm(string prompt) => HasVerbForm(prompt, "sort");
 
     /// <inheritdoc />
     public override TaskExample Sample(Random rng)
@@ -166,6 +193,15 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
             b += y * place;
         }
         return Example(a, b);
+    }
+
+    /// <inheritdoc />
+    public override bool HasForm(string prompt)
+    {
+        int plus = prompt.IndexOf('+');
+        return plus > 0 && prompt.EndsWith('=') && plus < prompt.Length - 2
+            && prompt.AsSpan(0, plus).IndexOfAnyExceptInRange('0', '9') < 0
+            && prompt.AsSpan(plus + 1, prompt.Length - plus - 2).IndexOfAnyExceptInRange('0', '9') < 0;
     }
 
     private static TaskExample Example(int a, int b) =>

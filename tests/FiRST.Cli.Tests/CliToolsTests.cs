@@ -1,9 +1,10 @@
+using FiRST.Runtime;
 using System.Security.Cryptography;
 using System.Text.Json;
 using FiRST.Runtime.Tests.Support;
 using Xunit;
 
-namespace FiRST.Runtime.Tests;
+namespace FiRST.Cli.Tests;
 
 /// <summary><c>first make-model</c>, <c>first quantize</c> and <c>first bench</c>.</summary>
 public sealed class CliToolsTests

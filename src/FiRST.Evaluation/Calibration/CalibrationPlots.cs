@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using FiRST.Runtime.Profiles;
 
-namespace FiRST.Training.Calibration;
+namespace FiRST.Evaluation.Calibration;
 
 /// <summary>
 /// The calibration pass's pictures as self-contained SVG files (no native drawing library needed): a heatmap

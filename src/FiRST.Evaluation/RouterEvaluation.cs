@@ -1,11 +1,10 @@
 using FiRST.Runtime;
-using FiRST.Runtime.Kernels;
+using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tokenization;
-using FiRST.Training.Demo;
-using FiRST.Training.Tasks;
+using FiRST.Evaluation.Tasks;
 
-namespace FiRST.Training.Routers;
+namespace FiRST.Evaluation;
 
 /// <summary>Quality and layer use of routers on one task, each prompt routed on its own (C# runtime).</summary>
 /// <param name="Task">The task.</param>
@@ -57,33 +56,36 @@ public static class RouterEvaluation
     private static string Commonest(Dictionary<string, int> masks) =>
         masks.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).First().Key;
 
-    /// <summary>Teacher-forced agreement with the full model on <paramref name="data"/>'s continuations.</summary>
-    public static RoutedTextResult Text(LlamaModel model, RouterSet routers, float threshold, SelfGeneratedRouterData data)
+    /// <summary>
+    /// Teacher-forced agreement with the full model on the continuations of <paramref name="sequences"/>
+    /// (each routed on its first <paramref name="promptLength"/> tokens).
+    /// </summary>
+    public static RoutedTextResult Text(LlamaModel model, RouterSet routers, float threshold, IReadOnlyList<int[]> sequences, int promptLength)
     {
         using var full = model.CreateSession(new SessionOptions { Threads = 1 });
         using var routed = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = threshold });
         long same = 0, total = 0;
         double skipped = 0;
         var masks = new Dictionary<string, int>();
-        foreach (var s in data.Sequences)
+        foreach (var s in sequences)
         {
             full.Reset();
             routed.Reset();
-            var prompt = s.AsSpan(0, data.PromptLength);
-            int a = Ops.ArgMax(full.Prefill(prompt)), b = Ops.ArgMax(routed.Prefill(prompt));
-            for (int t = data.PromptLength; ; t++)
+            var prompt = s.AsSpan(0, promptLength);
+            int a = Greedy.ArgMax(full.Prefill(prompt)), b = Greedy.ArgMax(routed.Prefill(prompt));
+            for (int t = promptLength; ; t++)
             {
                 total++;
                 if (a == b) same++;
                 if (t >= s.Length) break;
-                a = Ops.ArgMax(full.Forward(s[t]));
-                b = Ops.ArgMax(routed.Forward(s[t]));
+                a = Greedy.ArgMax(full.Forward(s[t]));
+                b = Greedy.ArgMax(routed.Forward(s[t]));
             }
             var mask = routed.Routing!.Mask;
             skipped += 1 - (double)mask.KeptCount / mask.LayerCount;
             masks[mask.ToString()] = masks.GetValueOrDefault(mask.ToString()) + 1;
         }
-        return new RoutedTextResult(data.Sequences.Count, (double)same / total, skipped / data.Sequences.Count,
+        return new RoutedTextResult(sequences.Count, (double)same / total, skipped / sequences.Count,
             Commonest(masks));
     }
 }

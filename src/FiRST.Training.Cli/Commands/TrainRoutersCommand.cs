@@ -1,3 +1,5 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -10,7 +12,7 @@ using FiRST.Training.Tasks;
 namespace FiRST.Cli.Commands;
 
 /// <summary>
-/// <c>first train-routers</c>: trains FiRST routers on a frozen model (TorchSharp), on task data or data-free
+/// <c>first-train train-routers</c>: trains FiRST routers on a frozen model (TorchSharp), on task data or data-free
 /// on the model's own samples, for one or several penalty weights, and reports quality against layers skipped.
 /// </summary>
 internal static class TrainRoutersCommand
@@ -81,7 +83,7 @@ internal static class TrainRoutersCommand
             else
             {
                 string? taskValue = parse.GetValue(tasks);
-                if (taskValue is null && modelPath != CommonOptions.DefaultModelPath)
+                if (taskValue is null && !CommonOptions.IsDefaultModel(modelPath))
                     throw new ArgumentException("give --tasks (built-in names or a JSONL task file) or --self-generated for a model other than the embedded one");
                 taskList = TaskFile.Resolve(taskValue ?? string.Join(",", TaskGenerator.Standard.Select(t => t.Name)));
                 tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
@@ -114,7 +116,7 @@ internal static class TrainRoutersCommand
                 string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
                 if (heldOut is not null)
                 {
-                    var r = RouterEvaluation.Text(evaluated, result.Routers, thr, heldOut);
+                    var r = RouterEvaluation.Text(evaluated, result.Routers, thr, heldOut.Sequences, heldOut.PromptLength);
                     table.AppendLine($"| {l} | {result.MeanP:F3} | {r.SkippedShare:P1} | {r.Agreement:P1} | {r.MostCommonMask} |");
                 }
                 else

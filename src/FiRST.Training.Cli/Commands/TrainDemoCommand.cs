@@ -1,9 +1,11 @@
+using FiRST.Evaluation;
+using FiRST.Evaluation.Tasks;
 using System.CommandLine;
 using FiRST.Training.Demo;
 
 namespace FiRST.Cli.Commands;
 
-/// <summary><c>first train-demo</c>: trains the embedded default model from scratch (TorchSharp, CPU).</summary>
+/// <summary><c>first-train train-demo</c>: trains the embedded default model from scratch (TorchSharp, CPU).</summary>
 internal static class TrainDemoCommand
 {
     public static Command Create(TextWriter output, TextWriter error)

@@ -3,7 +3,7 @@ using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tests.Support;
 using Xunit;
 
-namespace FiRST.Runtime.Tests;
+namespace FiRST.Cli.Tests;
 
 /// <summary>The CLI's FiRST commands: generate with routers, train-routers, calibrate.</summary>
 public sealed class CliRoutingTests : IDisposable
@@ -12,7 +12,7 @@ public sealed class CliRoutingTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static string DefaultRouters => Path.Combine(AppContext.BaseDirectory, "DefaultModel", "model.routers.bin");
+    private static string DefaultRouters => Path.Combine(AppContext.BaseDirectory, "demo", "model.routers.bin");
 
     [Fact]
     public void GenerateOnTheEmbeddedModelRoutesByDefaultAndSaysWhatItSkipped()

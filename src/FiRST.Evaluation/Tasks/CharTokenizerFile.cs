@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace FiRST.Training.Tasks;
+namespace FiRST.Evaluation.Tasks;
 
 /// <summary>
 /// Writes the embedded model's vocabulary as a llama2.c tokenizer file, which the runtime's

@@ -1,7 +1,7 @@
 using FiRST.Runtime.Tests.Support;
 using Xunit;
 
-namespace FiRST.Runtime.Tests;
+namespace FiRST.Cli.Tests;
 
 /// <summary>
 /// <c>first generate</c> prints byte for byte what llama2.c's <c>run.c</c> printed for the same model,
