@@ -6,10 +6,11 @@
 using FiRST.Runtime;
 using FiRST.Runtime.Paths;
 using FiRST.Runtime.Routing;
+using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tokenization;
 using FiRST.Sample;
 
-string demoDir = Path.Combine(FindRepositoryRoot() ?? Directory.GetCurrentDirectory(), "src", "FiRST.Cli", "DefaultModel");
+string demoDir = Path.Combine(FindRepositoryRoot() ?? Directory.GetCurrentDirectory(), "models", "demo");
 if (File.Exists(Path.Combine(demoDir, "model.bin")))
 {
     using var demo = LlamaModel.Load(Path.Combine(demoDir, "model.bin"));
@@ -18,14 +19,9 @@ if (File.Exists(Path.Combine(demoDir, "model.bin")))
     using var session = demo.CreateSession(options);
     foreach (string prompt in new[] { "copy kqz1 =>", "reverse hello =>", "sort 5 3 9 1 =>", "1234+5678=" })
     {
-        session.Reset();
-        int next = ArgMax(session.Prefill(tokenizer.Encode(prompt)));
-        var answer = new List<int>();
-        while (next != tokenizer.EosId && answer.Count < 12)
-        {
-            answer.Add(next);
-            next = ArgMax(session.Forward(next)); // decodes on session.DecodePath
-        }
+        // Prefill routes the prompt; every later token decodes on session.DecodePath.
+        var answer = Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens: 12, stopToken: tokenizer.EosId);
+        if (answer.Count > 0 && answer[^1] == tokenizer.EosId) answer.RemoveAt(answer.Count - 1);
         Console.WriteLine($"{prompt,-18}{tokenizer.Decode([.. answer]),-10} layers {session.Mask}  path {session.DecodePath.GetType().Name}  KV {session.KvBytes:N0} bytes");
     }
 }
@@ -67,7 +63,7 @@ foreach (var (task, path, createSession, kvCacheBytes) in tasks)
     int token = Bos;
     for (int step = 0; step < Steps; step++)
     {
-        token = ArgMax(session.Forward(token, path));
+        token = Greedy.ArgMax(session.Forward(token, path));
         generated.Add(token);
     }
     string kvCheck = session.KvBytes == kvCacheBytes ? "matches" : "DIFFERS from";
@@ -75,14 +71,6 @@ foreach (var (task, path, createSession, kvCacheBytes) in tasks)
     Console.WriteLine($"{"",-8} tokens: {string.Join(" ", generated)}");
 }
 return 0;
-
-static int ArgMax(ReadOnlySpan<float> logits)
-{
-    int best = 0;
-    for (int i = 1; i < logits.Length; i++)
-        if (logits[i] > logits[best]) best = i;
-    return best;
-}
 
 // The repository root is the folder holding FiRST.Gen.sln, found upwards from the program or the working folder.
 static string? FindRepositoryRoot()

@@ -181,4 +181,22 @@ public sealed class CliBadInputTests : IDisposable
         Assert.Contains("frobnicate", r.Stderr);
         Assert.InRange(r.Stderr.TrimEnd('\r', '\n').Split('\n').Length, 1, 3);
     }
+
+    [Theory]
+    [InlineData("generate")]
+    [InlineData("eval")]
+    public void Cli_TokenizerThatDoesNotFitTheModel(string command)
+    {
+        SharedModels.Require();
+        // Cut at an entry boundary: the file parses, with 300 of the model's 512 tokens.
+        byte[] data = File.ReadAllBytes(SharedModels.Tok512);
+        int offset = 4;
+        for (int i = 0; i < 300; i++) offset += 8 + BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(offset + 4));
+        string cut = TempPath("cut.bin");
+        File.WriteAllBytes(cut, data[..offset]);
+        string[] args = command == "eval"
+            ? ["eval", "--model", SharedModels.Stories260K, "--tokenizer", cut, "--prompts", "1", "--full-only"]
+            : ["generate", "--model", SharedModels.Stories260K, "--tokenizer", cut, "-t", "0", "-n", "4"];
+        AssertOneLineError(CliRunner.Run(args), cut, SharedModels.Stories260K, "300", "512");
+    }
 }

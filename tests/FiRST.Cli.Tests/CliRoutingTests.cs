@@ -15,17 +15,47 @@ public sealed class CliRoutingTests : IDisposable
     private static string DefaultRouters => Path.Combine(AppContext.BaseDirectory, "demo", "model.routers.bin");
 
     [Fact]
-    public void GenerateOnTheEmbeddedModelRoutesByDefaultAndSaysWhatItSkipped()
+    public void GenerateOnTheEmbeddedModelTakesTheTaskPathOfThePromptOrRoutes()
     {
+        // A prompt of a task's form runs that task's generated path, on the mask calibration chose for it.
         var r = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("copy kqz1 => kqz1\n", System.Text.Encoding.UTF8.GetString(r.StdoutBytes));
-        var line = r.Stderr.Split('\n').Single(l => l.StartsWith("routers: "));
-        Assert.Matches(@"^routers: mask [01]{8} \(skipped: [0-9,]+\); p = \[([01]\.\d\d, ){7}[01]\.\d\d\]", line);
+        Assert.Contains("| layers: 11110100 | path: CopyPath", r.Stderr);
+        Assert.Contains("task: copy (the prompt's form)", r.Stderr);
+        Assert.DoesNotContain("routers:", r.Stderr);
+
+        // Reverse has copy's mask; its own path runs all the same.
+        var reverse = FirstCli.Run("generate", "--prompt", "reverse hello =>", "--temperature", "0");
+        Assert.Equal("reverse hello => olleh\n", System.Text.Encoding.UTF8.GetString(reverse.StdoutBytes));
+        Assert.Contains("path: ReversePath", reverse.Stderr);
+        var add = FirstCli.Run("generate", "--prompt", "1234+5678=", "--temperature", "0");
+        Assert.Equal("1234+5678= 6912\n", System.Text.Encoding.UTF8.GetString(add.StdoutBytes));
+        Assert.Contains("| layers: 11111100 | path: Add4Path", add.Stderr);
+        var pinned = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--task", "sort");
+        Assert.Contains("| layers: 11110000 | path: SortPath", pinned.Stderr);
+        Assert.Contains("task: sort (--task)", pinned.Stderr);
+
+        // Anything else, or --routers, lets the routers choose: the stats say what they skipped.
+        foreach (var routed in new[]
+        {
+            FirstCli.Run("generate", "--prompt", "hello", "--temperature", "0"),
+            FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--routers", DefaultRouters),
+        })
+        {
+            Assert.True(routed.ExitCode == 0, routed.Stderr);
+            var line = routed.Stderr.Split('\n').Single(l => l.StartsWith("routers: "));
+            Assert.Matches(@"^routers: mask [01]{8} \(skipped: [0-9,]+\); p = \[([01]\.\d\d, ){7}[01]\.\d\d\]", line);
+            Assert.Matches(@"\| path: (CopyPath|SortPath|Add4Path|FullPath|generic)\n", routed.Stderr);
+        }
 
         var plain = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--routers", "none");
         Assert.DoesNotContain("routers:", plain.Stderr);
-        Assert.Contains("layers: 11111111", plain.Stderr);
+        Assert.Contains("layers: 11111111 | path: FullPath", plain.Stderr);
+
+        var unknown = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--task", "translate");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no task 'translate'", unknown.Stderr);
     }
 
     [Fact]

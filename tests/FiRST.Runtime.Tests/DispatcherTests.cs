@@ -1,6 +1,7 @@
-using FiRST.Runtime.Kernels;
+using FiRST.Runtime.Generation;
 using FiRST.Runtime.Paths;
 using FiRST.Runtime.Routing;
+using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tokenization;
 using Xunit;
 
@@ -17,7 +18,7 @@ public partial class DemoProfileModel;
 /// </summary>
 public sealed class DispatcherTests
 {
-    private static string Dir => Path.Combine(AppContext.BaseDirectory, "DefaultModel");
+    private static string Dir => Path.Combine(AppContext.BaseDirectory, "demo");
 
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1")]
@@ -77,15 +78,49 @@ public sealed class DispatcherTests
         Assert.True(generated >= prompts.Length * 3 / 4, $"{generated} of {prompts.Length} routed prompts found a generated path");
     }
 
+    [Theory]
+    [InlineData(DemoProfileModel.Task.Copy, "copy kqz1 =>", "kqz1")]
+    [InlineData(DemoProfileModel.Task.Reverse, "reverse hello =>", "olleh")]
+    [InlineData(DemoProfileModel.Task.Sort, "sort 5 3 9 1 =>", "1 3 5 9")]
+    [InlineData(DemoProfileModel.Task.Add4, "1234+5678=", "6912")]
+    public void A_session_pinned_to_a_task_decodes_on_that_tasks_path(DemoProfileModel.Task task, string prompt, string expected)
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var path = DemoProfileModel.PathFor(task);
+        // Reverse shares copy's mask: the table holds CopyPath for it, the pin still gives ReversePath.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Path = path, Paths = DemoProfileModel.Paths });
+        Assert.Same(path, session.DecodePath);
+        Assert.Equal(path.Mask, session.Mask);
+        Assert.Equal(expected, Answer(session, tokenizer, prompt));
+        Assert.Same(path, session.DecodePath);
+
+        var run = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Path = path })
+            .Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
+        _ = run.ToList();
+        Assert.Equal(path.GetType().Name, run.Stats.DecodePath);
+        Assert.Equal($"{task}Path", run.Stats.DecodePath);
+    }
+
+    [Fact]
+    public void A_pinned_path_excludes_a_mask_or_routers_and_the_generic_loop_is_named_generic()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
+        var path = DemoProfileModel.PathFor(DemoProfileModel.Task.Copy);
+        Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Path = path, Mask = path.Mask }));
+        Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Path = path, Routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin")) }));
+
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var run = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1 })
+            .Generate("copy abc =>", new GenerationOptions { Sampling = new() { Temperature = 0 }, MaxNewTokens = 2 });
+        _ = run.ToList();
+        Assert.Equal("generic", run.Stats.DecodePath);
+    }
+
     private static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt)
     {
-        int next = Ops.ArgMax(session.Prefill(tokenizer.Encode(prompt)));
-        var ids = new List<int>();
-        while (next != tokenizer.EosId && ids.Count < 12)
-        {
-            ids.Add(next);
-            next = Ops.ArgMax(session.Forward(next));
-        }
+        var ids = Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens: 12, stopToken: tokenizer.EosId);
+        if (ids.Count > 0 && ids[^1] == tokenizer.EosId) ids.RemoveAt(ids.Count - 1);
         return tokenizer.Decode([.. ids]).TrimStart(' ');
     }
 }

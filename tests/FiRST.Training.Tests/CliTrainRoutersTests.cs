@@ -6,7 +6,7 @@ using Xunit;
 
 namespace FiRST.Training.Tests;
 
-/// <summary><c>first train-routers</c> end to end (here, where libtorch is referenced).</summary>
+/// <summary><c>first-train train-routers</c> end to end (here, where libtorch is referenced), then <c>first generate</c> on what it wrote.</summary>
 public sealed class CliTrainRoutersTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("first-cli-routers").FullName;
@@ -15,12 +15,16 @@ public sealed class CliTrainRoutersTests : IDisposable
 
     private string File(string name) => Path.Combine(_root, name);
 
+    /// <summary><c>first-train</c>, in-process.</summary>
+    private static FirstCli.Result FirstTrain(params string[] args) =>
+        FirstCli.RunWith((a, output, error, _) => FiRST.Training.Cli.Program.Run(a, output, error), args);
+
     [Fact]
     public void TrainRoutersSweepsLambdaDataFreeOnStories260K()
     {
         // The output folder does not exist yet: the command creates it.
         string outPath = File(Path.Combine("new", "s.routers.bin")), report = File("sweep.md");
-        var r = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--self-generated", "--samples", "16", "--steps", "3",
+        var r = FirstTrain("train-routers", "--model", RouterTests.Stories260K, "--self-generated", "--samples", "16", "--steps", "3",
                              "--batch", "4", "--lambda", "0.01,0.1", "--eval-prompts", "3", "--out", outPath, "--report", report, "--lora-rank", "2",
                              "--hard-from", "0.5", "--learning-rate", "0.02");
         Assert.True(r.ExitCode == 0, r.Stderr);
@@ -41,12 +45,12 @@ public sealed class CliTrainRoutersTests : IDisposable
         Assert.Equal(2, rows.Length);
         Assert.Contains("lambda 0.1 step", r.Stderr);
 
-        var bad = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--out", outPath);
+        var bad = FirstTrain("train-routers", "--model", RouterTests.Stories260K, "--out", outPath);
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("give --tasks", bad.Stderr);
         foreach (var (option, value) in new[] { ("--hard-from", "1.5"), ("--learning-rate", "0"), ("--learning-rate", "NaN"), ("--router-gradient", "fast") })
         {
-            var wrong = FirstCli.Run("train-routers", "--model", RouterTests.Stories260K, "--self-generated", option, value, "--out", outPath);
+            var wrong = FirstTrain("train-routers", "--model", RouterTests.Stories260K, "--self-generated", option, value, "--out", outPath);
             Assert.Equal(1, wrong.ExitCode);
             Assert.Contains(option, wrong.Stderr);
             Assert.DoesNotContain("   at ", wrong.Stderr);

@@ -22,7 +22,7 @@ public sealed class DefaultModelTests
         }
     }
 
-    internal static string ModelDirectory => Path.Combine(RepoRoot, "src", "FiRST.Cli", "DefaultModel");
+    internal static string ModelDirectory => Path.Combine(RepoRoot, "models", "demo");
 
     [Fact]
     public void CommittedModelMatchesItsClaimedAccuracyOn100PromptsPerTask()

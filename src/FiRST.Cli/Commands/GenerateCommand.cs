@@ -79,7 +79,8 @@ internal static class GenerateCommand
                 // The embedded model's tasks were compiled into this tool: a prompt of a task's form (or --task)
                 // runs that task's generated path, on the mask its calibration chose.
                 taskPath = DemoModel.PathFor(demoTask);
-                pinned = parse.GetValue(task) is null ? $"{demoTask} (the prompt's form)" : $"{demoTask} (--task)";
+                string name = demoTask.ToString().ToLowerInvariant();
+                pinned = parse.GetValue(task) is null ? $"{name} (the prompt's form)" : $"{name} (--task)";
             }
             else
             {

@@ -1,16 +1,20 @@
 namespace FiRST.Runtime.Tests.Support;
 
 /// <summary>Runs the <c>first</c> CLI in-process and captures stdout bytes, stdout text and stderr.</summary>
+/// <remarks>Linked into FiRST.Training.Tests, where <c>first-train</c> runs through <see cref="RunWith"/>.</remarks>
 internal static class FirstCli
 {
     public sealed record Result(int ExitCode, byte[] StdoutBytes, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWith(FiRST.Cli.Program.Run, args);
+
+    /// <summary>Runs a tool's in-process entry point (<c>first</c>'s or <c>first-train</c>'s).</summary>
+    public static Result RunWith(Func<string[], TextWriter, TextWriter, Func<Stream>, int> entry, params string[] args)
     {
         var bytes = new MemoryStream();
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = FiRST.Cli.Program.Run(args, output, error, () => new NonClosingStream(bytes));
+        int code = entry(args, output, error, () => new NonClosingStream(bytes));
         var raw = bytes.ToArray();
         return new Result(code, raw.Length > 0 ? raw : System.Text.Encoding.UTF8.GetBytes(output.ToString()), output.ToString(), error.ToString());
     }
