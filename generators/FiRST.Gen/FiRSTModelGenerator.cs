@@ -6,6 +6,7 @@ using System.Threading;
 using FiRST.Gen.Emit;
 using FiRST.Gen.Model;
 using FiRST.Gen.Parsing;
+using FiRST.Schema;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -134,7 +135,7 @@ namespace FiRST.Gen
                     !target.IsPartial ? "the class is not partial; declare it 'partial' so the generator can add members"
                     : target.IsGeneric ? "generic classes are not supported"
                     : target.IsNested ? "nested or file-local classes are not supported; declare it at namespace level"
-                    : ModelSpecParser.GeneratedMemberNames.Contains(target.ClassName) ? $"the class name '{target.ClassName}' is also the name of a generated member; rename the class"
+                    : ProfileSchema.Members.Contains(target.ClassName) ? $"the class name '{target.ClassName}' is also the name of a generated member; rename the class"
                     : null;
                 if (classProblem != null)
                     return Failed(match, DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClass, target.AttributeLocation, target.ClassName, classProblem));

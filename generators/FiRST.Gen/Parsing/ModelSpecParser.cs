@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using FiRST.Gen.Model;
+using FiRST.Schema;
 using Microsoft.CodeAnalysis;
 
 namespace FiRST.Gen.Parsing
@@ -15,26 +16,6 @@ namespace FiRST.Gen.Parsing
     /// </summary>
     internal sealed class ModelSpecParser
     {
-        /// <summary>The profile schema version this generator reads.</summary>
-        public const string ProfileSchema = "first.profile/1";
-
-        /// <summary>Largest dimension accepted (as <c>ModelConfig.MaxDimension</c>).</summary>
-        public const int MaxDimension = 1 << 20;
-
-        /// <summary>Largest number of layers accepted (as <c>ModelConfig.MaxLayers</c>).</summary>
-        public const int MaxLayers = 4096;
-
-        /// <summary>Longest task name accepted; C# identifiers may not exceed 512 characters.</summary>
-        public const int MaxTaskNameLength = 200;
-
-        /// <summary>Names of members the generator adds to the class, which the class itself cannot have.</summary>
-        public static readonly string[] GeneratedMemberNames =
-        {
-            "Dim", "HiddenDim", "NLayers", "NHeads", "NKvHeads", "HeadSize", "KvDim", "VocabSize", "MaxSeqLen",
-            "NormEps", "RopeTheta", "SharedClassifier", "Config", "Task", "UsedLayers", "LoadOptions", "PathFor",
-            "Paths", "FullPath",
-        };
-
         private readonly string _file;
         private readonly string _className;
         private readonly LocationInfo? _location;
@@ -92,13 +73,13 @@ namespace FiRST.Gen.Parsing
         private ModelSpec? ParseProfile(JsonObject root)
         {
             var schema = root.Get("schema");
-            if (!(schema is JsonString s) || s.Value != ProfileSchema)
-                throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema}\"");
+            if (!(schema is JsonString s) || s.Value != ProfileSchema.Version)
+                throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema.Version}\"");
 
             if (!(root.Get("model") is JsonObject model)) throw new ModelError($"\"model\" must be an object, found {KindOf(root.Get("model"))}");
             var architecture = model.Get("architecture");
-            if (!(architecture is JsonString a) || a.Value != "llama")
-                throw new ModelError($"model.architecture {Show(architecture)} is not supported; expected \"llama\"");
+            if (!(architecture is JsonString a) || a.Value != ProfileSchema.Architecture)
+                throw new ModelError($"model.architecture {Show(architecture)} is not supported; expected \"{ProfileSchema.Architecture}\"");
 
             var spec = Validate(new ModelSpec(
                 IsProfile: true,
@@ -156,13 +137,13 @@ namespace FiRST.Gen.Parsing
         /// <summary>The checks of <c>ModelConfig.Validate</c>.</summary>
         private static ModelSpec Validate(ModelSpec m)
         {
-            Bounded("dim", m.Dim, MaxDimension);
-            Bounded("hidden_dim", m.HiddenDim, MaxDimension);
-            Bounded("n_layers", m.NLayers, MaxLayers);
-            Bounded("n_heads", m.NHeads, MaxDimension);
-            Bounded("n_kv_heads", m.NKvHeads, MaxDimension);
-            Bounded("vocab_size", m.VocabSize, MaxDimension);
-            Bounded("max_seq_len", m.MaxSeqLen, MaxDimension);
+            Bounded("dim", m.Dim, ProfileSchema.MaxDimension);
+            Bounded("hidden_dim", m.HiddenDim, ProfileSchema.MaxDimension);
+            Bounded("n_layers", m.NLayers, ProfileSchema.MaxLayers);
+            Bounded("n_heads", m.NHeads, ProfileSchema.MaxDimension);
+            Bounded("n_kv_heads", m.NKvHeads, ProfileSchema.MaxDimension);
+            Bounded("vocab_size", m.VocabSize, ProfileSchema.MaxDimension);
+            Bounded("max_seq_len", m.MaxSeqLen, ProfileSchema.MaxDimension);
             if (m.Dim % m.NHeads != 0) throw new ModelError($"dim {m.Dim} is not divisible by n_heads {m.NHeads}");
             if (m.HeadSize % 2 != 0) throw new ModelError($"head size {m.HeadSize} (dim / n_heads) must be even for rotary embeddings");
             if (m.NKvHeads > m.NHeads || m.NHeads % m.NKvHeads != 0)
@@ -215,14 +196,14 @@ namespace FiRST.Gen.Parsing
             }
             string name = s.Value;
             string shown = "'" + Clip(name) + "'";
-            if (name.Length > MaxTaskNameLength)
+            if (name.Length > ProfileSchema.MaxTaskNameLength)
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it is longer than {MaxTaskNameLength} characters");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it is longer than {ProfileSchema.MaxTaskNameLength} characters");
                 return name;
             }
-            if (!IsIdentifier(name))
+            if (!ProfileSchema.IsTaskName(name))
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it is not a C# identifier (letters, digits and '_', not starting with a digit)");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it is not a C# identifier (ASCII letters, digits and '_', not starting with a digit)");
                 return name;
             }
             string converted = ToPascalCase(name);
@@ -243,14 +224,14 @@ namespace FiRST.Gen.Parsing
                 return name;
             }
             pascalNames.Add(converted, name);
-            if (string.Equals(converted, "Full", StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(converted, ProfileSchema.Members.Full, StringComparison.OrdinalIgnoreCase))
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "its path class would clash with the generated FullPath (all layers); rename the task");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class would clash with the generated {ProfileSchema.Members.FullPath} (all layers); rename the task");
                 return name;
             }
-            if (string.Equals(converted + "Path", _className, StringComparison.Ordinal))
+            if (string.Equals(converted + ProfileSchema.Members.PathSuffix, _className, StringComparison.Ordinal))
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class '{converted}Path' would have the name of the class it is nested in");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class '{converted}{ProfileSchema.Members.PathSuffix}' would have the name of the class it is nested in");
                 return name;
             }
             pascal = converted;
@@ -384,16 +365,6 @@ namespace FiRST.Gen.Parsing
         {
             value = 0;
             return n.IsIntegerLiteral && int.TryParse(n.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
-        }
-
-        /// <summary>True for letters, digits and '_', not starting with a digit (docs/profile-schema.md).</summary>
-        internal static bool IsIdentifier(string name)
-        {
-            if (name.Length == 0) return false;
-            if (!(char.IsLetter(name[0]) || name[0] == '_')) return false;
-            foreach (char c in name)
-                if (!(char.IsLetterOrDigit(c) || c == '_')) return false;
-            return true;
         }
 
         /// <summary>

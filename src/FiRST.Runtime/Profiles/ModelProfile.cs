@@ -52,7 +52,7 @@ public sealed record TaskProfile
 public sealed record ModelProfile
 {
     /// <summary>The schema version this runtime reads and writes.</summary>
-    public const string SchemaV1 = "first.profile/1";
+    public const string SchemaV1 = FiRST.Schema.ProfileSchema.Version;
 
     /// <summary>Largest profile file accepted.</summary>
     private const long MaxBytes = 16L << 20;

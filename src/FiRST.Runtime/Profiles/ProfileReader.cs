@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FiRST.Schema;
 
 namespace FiRST.Runtime.Profiles;
 
@@ -9,12 +10,13 @@ internal static class ProfileReader
     {
         if (root.ValueKind != JsonValueKind.Object) throw Error(source, "", "expected a JSON object");
         string schema = String(root, "schema", source);
-        if (schema != ModelProfile.SchemaV1)
-            throw Error(source, "schema", $"'{schema}' is not supported; this runtime reads '{ModelProfile.SchemaV1}'");
+        if (schema != ProfileSchema.Version)
+            throw Error(source, "schema", $"'{schema}' is not supported; this runtime reads '{ProfileSchema.Version}'");
 
         var model = Object(root, "model", source);
         string architecture = String(model, "architecture", source, "model.");
-        if (architecture != "llama") throw Error(source, "model.architecture", $"'{architecture}' is not supported; expected 'llama'");
+        if (architecture != ProfileSchema.Architecture)
+            throw Error(source, "model.architecture", $"'{architecture}' is not supported; expected '{ProfileSchema.Architecture}'");
         var config = new ModelConfig
         {
             Dim = Int(model, "dim", source),
@@ -57,7 +59,10 @@ internal static class ProfileReader
         string at = $"tasks[{index}].";
         if (t.ValueKind != JsonValueKind.Object) throw Error(source, at.TrimEnd('.'), "expected an object");
         string name = String(t, "name", source, at);
-        if (!IsIdentifier(name)) throw Error(source, at + "name", $"'{name}' is not an identifier (letters, digits and '_', not starting with a digit)");
+        if (name.Length > ProfileSchema.MaxTaskNameLength)
+            throw Error(source, at + "name", $"'{name[..60]}…' is longer than {ProfileSchema.MaxTaskNameLength} characters");
+        if (!ProfileSchema.IsTaskName(name))
+            throw Error(source, at + "name", $"'{name}' is not an identifier (ASCII letters, digits and '_', not starting with a digit)");
         at = $"tasks[{index}] ({name}).";
 
         var kept = Ints(t, "kept_layers", source, at) ?? throw Error(source, at + "kept_layers", "missing");
@@ -97,9 +102,6 @@ internal static class ProfileReader
             MeanP = meanP,
         };
     }
-
-    internal static bool IsIdentifier(string s) =>
-        s.Length > 0 && (char.IsAsciiLetter(s[0]) || s[0] == '_') && s.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
     private static JsonElement Object(JsonElement e, string name, string source) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v : throw Error(source, name, "missing or not an object");
