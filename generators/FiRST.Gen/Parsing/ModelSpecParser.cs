@@ -72,6 +72,10 @@ namespace FiRST.Gen.Parsing
 
         private ModelSpec? ParseProfile(JsonObject root)
         {
+            // The runtime's System.Text.Json reader refuses deeper documents; this reader allows more for config.json.
+            if (DepthOf(root, 1) > ProfileSchema.MaxJsonDepth)
+                throw new ModelError($"objects and arrays are nested deeper than {ProfileSchema.MaxJsonDepth} levels");
+
             var schema = root.Get("schema");
             if (!(schema is JsonString s) || s.Value != ProfileSchema.Version)
                 throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema.Version}\"");
@@ -94,6 +98,8 @@ namespace FiRST.Gen.Parsing
                 RopeTheta: OptionalFloat(model, "rope_theta", "model.", 10000f),
                 SharedClassifier: OptionalBool(model, "shared_classifier", "model.", true),
                 Tasks: EquatableArray<TaskSpec>.Empty));
+
+            CheckRouters(root.Get("routers"));
 
             if (!(root.Get("tasks") is JsonArray tasks))
                 throw new ModelError($"\"tasks\" must be an array (it may be empty), found {KindOf(root.Get("tasks"))}");
@@ -178,6 +184,7 @@ namespace FiRST.Gen.Parsing
                     CheckSkippedLayers(task, label, layers, kept);
                     CheckMeanP(task, label, layers);
                 }
+                CheckMeasurements(task, label);
                 if (name != null && pascal != null && kept != null && kept.Length > 0)
                     result.Add(new TaskSpec(name, pascal, new EquatableArray<int>(kept)));
             }
@@ -206,7 +213,7 @@ namespace FiRST.Gen.Parsing
                 Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it is not a C# identifier (ASCII letters, digits and '_', not starting with a digit)");
                 return name;
             }
-            string converted = ToPascalCase(name);
+            string converted = ProfileSchema.TaskMemberName(name);
             if (converted.Length == 0)
             {
                 Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it has no letter or digit to name the generated members after");
@@ -284,8 +291,8 @@ namespace FiRST.Gen.Parsing
             foreach (int l in kept) isKept[l] = true;
             var expected = new List<int>();
             for (int l = 0; l < layers; l++) if (!isKept[l]) expected.Add(l);
+            // Compared in order, as the runtime does: the writer lists the complement ascending.
             var actual = new List<int>(skipped);
-            actual.Sort();
             bool same = actual.Count == expected.Count;
             for (int i = 0; same && i < actual.Count; i++) same = actual[i] == expected[i];
             if (!same)
@@ -312,6 +319,65 @@ namespace FiRST.Gen.Parsing
                     ReportMask(label, $"mean_p[{i}] must be a number, found {array.Items[i].KindName}");
                     return;
                 }
+        }
+
+        /// <summary>
+        /// The routers reference: the generator does not use it, but a profile the runtime would refuse to load
+        /// must not build, so it gets the runtime's checks.
+        /// </summary>
+        private static void CheckRouters(JsonNode? node)
+        {
+            if (node is null || node is JsonNull) return;
+            if (!(node is JsonObject routers)) throw new ModelError($"\"routers\" must be an object with file and threshold, found {node.KindName}");
+            if (!(routers.Get("file") is JsonString))
+                throw new ModelError($"routers.file must be a string, found {KindOf(routers.Get("file"))}");
+            var threshold = routers.Get("threshold");
+            if (threshold is null || threshold is JsonNull) return;
+            if (!(threshold is JsonNumber t) || t.Value < 0 || t.Value > 1)
+                throw new ModelError($"routers.threshold must be a number in [0, 1], found {Show(threshold)}");
+        }
+
+        /// <summary>
+        /// Calibration's measurements: unused by generated code, checked as the runtime checks them so both
+        /// accept the same files. Optional; <c>null</c> counts as absent.
+        /// </summary>
+        private void CheckMeasurements(JsonObject task, string label)
+        {
+            foreach (string share in new[] { "accuracy_full", "accuracy_masked", "agreement" })
+            {
+                var node = task.Get(share);
+                if (node is null || node is JsonNull) continue;
+                if (!(node is JsonNumber n) || n.Value < 0 || n.Value > 1)
+                    Report(DiagnosticDescriptors.UnsupportedModel, _file, $"task '{Clip(label)}': {share} must be a share in [0, 1], found {Show(node)}");
+            }
+            foreach (string number in new[] { "ms_per_token_full", "ms_per_token_masked", "speedup" })
+            {
+                var node = task.Get(number);
+                if (node is null || node is JsonNull || node is JsonNumber) continue;
+                Report(DiagnosticDescriptors.UnsupportedModel, _file, $"task '{Clip(label)}': {number} must be a number, found {Show(node)}");
+            }
+            var prompts = task.Get("prompts");
+            if (prompts != null && !(prompts is JsonNull) && !(prompts is JsonNumber p && TryGetInt(p, out int count) && count >= 0))
+                Report(DiagnosticDescriptors.UnsupportedModel, _file, $"task '{Clip(label)}': prompts must be a count, found {Show(prompts)}");
+        }
+
+        /// <summary>Nesting depth of <paramref name="node"/>, counting objects and arrays as System.Text.Json does.</summary>
+        private static int DepthOf(JsonNode node, int depth)
+        {
+            int deepest = depth;
+            if (node is JsonObject obj)
+            {
+                foreach (var value in obj.Values)
+                    if (value is JsonObject || value is JsonArray)
+                        deepest = Math.Max(deepest, DepthOf(value, depth + 1));
+            }
+            else if (node is JsonArray array)
+            {
+                foreach (var item in array.Items)
+                    if (item is JsonObject || item is JsonArray)
+                        deepest = Math.Max(deepest, DepthOf(item, depth + 1));
+            }
+            return deepest;
         }
 
         /// <summary>Reads a list of layer indices, each in <c>[0, layers)</c>; reports the first bad one.</summary>
@@ -365,24 +431,6 @@ namespace FiRST.Gen.Parsing
         {
             value = 0;
             return n.IsIntegerLiteral && int.TryParse(n.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
-        }
-
-        /// <summary>
-        /// <c>four_digit_add</c> → <c>FourDigitAdd</c>: split at underscores, capitalise each part's first
-        /// character. A result starting with a digit (<c>_1</c>) keeps one leading underscore so it stays an
-        /// identifier; a name of underscores only gives the empty string.
-        /// </summary>
-        internal static string ToPascalCase(string name)
-        {
-            var sb = new System.Text.StringBuilder(name.Length);
-            foreach (string part in name.Split('_'))
-            {
-                if (part.Length == 0) continue;
-                sb.Append(char.ToUpperInvariant(part[0]));
-                sb.Append(part, 1, part.Length - 1);
-            }
-            if (sb.Length > 0 && char.IsDigit(sb[0])) sb.Insert(0, '_');
-            return sb.ToString();
         }
 
         private void ReportMask(string label, string reason) => Report(DiagnosticDescriptors.InvalidMask, Clip(label), _file, reason);

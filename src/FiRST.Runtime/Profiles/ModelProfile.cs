@@ -88,7 +88,9 @@ public sealed record ModelProfile
 
     /// <summary>Parses and validates profile JSON; <paramref name="source"/> names it in errors.</summary>
     public static ModelProfile Parse(ReadOnlyMemory<byte> json, string source) =>
-        Loading.JsonFile.Parse(json, source, ProfileReader.Read, maxDepth: 32);
+        // Duplicate names are refused as the generator's reader refuses them: which of two values counts would
+        // otherwise depend on the reader.
+        Loading.JsonFile.Parse(json, source, ProfileReader.Read, maxDepth: FiRST.Schema.ProfileSchema.MaxJsonDepth, allowDuplicateProperties: false);
 
     /// <summary>Writes the profile as indented JSON.</summary>
     public void Save(string path)

@@ -26,9 +26,11 @@ internal static class ProfileReader
             NKvHeads = Int(model, "n_kv_heads", source),
             VocabSize = Int(model, "vocab_size", source),
             MaxSeqLen = Int(model, "max_seq_len", source),
-            NormEps = (float)(OptionalNumber(model, "norm_eps", source, "model.") ?? 1e-5),
-            RopeTheta = (float)(OptionalNumber(model, "rope_theta", source, "model.") ?? 10000),
-            SharedClassifier = !model.TryGetProperty("shared_classifier", out var sc) || sc.ValueKind != JsonValueKind.False,
+            // Optional, but unlike the measurements not nullable: null has no meaning for a shape, and the
+            // generator, which turns these into constants, refuses it too.
+            NormEps = (float)(ModelNumber(model, "norm_eps", source) ?? 1e-5),
+            RopeTheta = (float)(ModelNumber(model, "rope_theta", source) ?? 10000),
+            SharedClassifier = ModelBool(model, "shared_classifier", source) ?? true,
         };
         config.Validate(source);
 
@@ -45,10 +47,15 @@ internal static class ProfileReader
             throw Error(source, "tasks", "missing or not an array");
         var tasks = new List<TaskProfile>();
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var members = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var t in tasksElement.EnumerateArray())
         {
             var task = ReadTask(t, source, config.NLayers, tasks.Count);
             if (!names.Add(task.Name)) throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' appears twice (names are compared ignoring case)");
+            string member = ProfileSchema.TaskMemberName(task.Name);
+            if (members.TryGetValue(member, out string? clash))
+                throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' becomes '{member}' in generated code, like the task '{clash}'");
+            members.Add(member, task.Name);
             tasks.Add(task);
         }
         return new ModelProfile { Model = config, Routers = routers, Tasks = tasks };
@@ -63,6 +70,11 @@ internal static class ProfileReader
             throw Error(source, at + "name", $"'{name[..60]}…' is longer than {ProfileSchema.MaxTaskNameLength} characters");
         if (!ProfileSchema.IsTaskName(name))
             throw Error(source, at + "name", $"'{name}' is not an identifier (ASCII letters, digits and '_', not starting with a digit)");
+        string member = ProfileSchema.TaskMemberName(name);
+        if (member.Length == 0)
+            throw Error(source, at + "name", $"'{name}' has no letter or digit to name generated code after");
+        if (string.Equals(member, ProfileSchema.Members.Full, StringComparison.OrdinalIgnoreCase))
+            throw Error(source, at + "name", $"'{name}' is reserved: generated code names the all-layers path {ProfileSchema.Members.FullPath}");
         at = $"tasks[{index}] ({name}).";
 
         var kept = Ints(t, "kept_layers", source, at) ?? throw Error(source, at + "kept_layers", "missing");
@@ -117,6 +129,23 @@ internal static class ProfileReader
     {
         if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         return v.ValueKind == JsonValueKind.Number && double.IsFinite(v.GetDouble()) ? v.GetDouble() : throw Error(source, prefix + name, "expected a finite number");
+    }
+
+    private static double? ModelNumber(JsonElement e, string name, string source)
+    {
+        if (!e.TryGetProperty(name, out var v)) return null;
+        return v.ValueKind == JsonValueKind.Number && double.IsFinite(v.GetDouble()) ? v.GetDouble() : throw Error(source, "model." + name, "expected a finite number");
+    }
+
+    private static bool? ModelBool(JsonElement e, string name, string source)
+    {
+        if (!e.TryGetProperty(name, out var v)) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Error(source, "model." + name, "expected true or false"),
+        };
     }
 
     private static double? Share(JsonElement e, string name, string source, string prefix)

@@ -27,6 +27,12 @@ namespace FiRST.Schema
         public const int MaxLayers = 4096;
 
         /// <summary>
+        /// Deepest nesting of JSON objects and arrays in a profile (the document itself is level 1). A profile
+        /// needs four; the bound keeps hostile files from exhausting the stack of either reader.
+        /// </summary>
+        public const int MaxJsonDepth = 32;
+
+        /// <summary>
         /// Longest task name accepted. The generator turns names into C# identifiers, which may not exceed
         /// 512 characters once suffixes are added; the runtime applies the same bound so both accept the same files.
         /// </summary>
@@ -44,6 +50,28 @@ namespace FiRST.Schema
             foreach (char c in name)
                 if (!(IsAsciiLetter(c) || (c >= '0' && c <= '9') || c == '_')) return false;
             return true;
+        }
+
+        /// <summary>
+        /// The name a task's generated members are built from: <c>four_digit_add</c> → <c>FourDigitAdd</c>
+        /// (split at underscores, each part's first character upper-cased). A result starting with a digit
+        /// (<c>_1</c>) keeps one leading underscore so it stays an identifier; a name of underscores only gives
+        /// the empty string. Part of the schema, not only of the generator: two tasks whose member names are
+        /// equal ignoring case (<c>a_b</c>, <c>ab</c>), a task whose member name is empty, or one named like the
+        /// all-layers path (<see cref="Members.Full"/>) would make a profile the runtime loads but no build
+        /// can specialise, so both readers refuse them.
+        /// </summary>
+        public static string TaskMemberName(string name)
+        {
+            var sb = new System.Text.StringBuilder(name.Length);
+            foreach (string part in name.Split('_'))
+            {
+                if (part.Length == 0) continue;
+                sb.Append(char.ToUpperInvariant(part[0]));
+                sb.Append(part, 1, part.Length - 1);
+            }
+            if (sb.Length > 0 && sb[0] >= '0' && sb[0] <= '9') sb.Insert(0, '_');
+            return sb.ToString();
         }
 
         // char.IsAsciiLetter is .NET 7+; netstandard2.0 has only the Unicode-wide char.IsLetter.
