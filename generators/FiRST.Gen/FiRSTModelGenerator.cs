@@ -6,6 +6,7 @@ using System.Threading;
 using FiRST.Gen.Emit;
 using FiRST.Gen.Model;
 using FiRST.Gen.Parsing;
+using FiRST.Schema;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -17,7 +18,8 @@ namespace FiRST.Gen
     /// Specialises each class marked <c>[FiRST.FiRSTModel("file.json")]</c> for the model that file describes
     /// (see <c>ModelEmitter</c> for what is generated). The pipeline keeps only equatable values between steps,
     /// so typing elsewhere in the project re-runs nothing, and it never lets an exception reach the compiler:
-    /// every problem is a FIRST diagnostic at the attribute.
+    /// every problem is a FIRST diagnostic at the attribute (or, for a failure while emitting, which sees no
+    /// location, one naming the class).
     /// </summary>
     [Generator(LanguageNames.CSharp)]
     public sealed class FiRSTModelGenerator : IIncrementalGenerator
@@ -48,18 +50,36 @@ namespace FiRST.Gen
             // the match unchanged and the parse cached.
             var matched = targets
                 .Combine(files)
-                .Select(static (pair, _) => new MatchedModel(pair.Left, FindFile(pair.Left.Path, pair.Right)))
+                .Select(static (pair, _) => new MatchedModel(pair.Left, FindFile(pair.Left.Target.Path, pair.Right)))
                 .WithTrackingName(TrackingNames.Matched);
 
             var parsed = matched
                 .Select(static (match, _) => Parse(match))
                 .WithTrackingName(TrackingNames.Parsed);
 
-            context.RegisterSourceOutput(parsed, static (spc, result) => Emit(spc, result));
+            // Two outputs, as in System.Text.Json's generator: one only reports, one only adds source. The
+            // diagnostics carry locations, which move with every edit above the attribute; the emit model
+            // carries none, so such an edit re-runs the parse (to move the diagnostics) but its emit model
+            // compares equal and the source output stays cached.
+            var diagnostics = parsed
+                .Select(static (result, _) => result.Diagnostics)
+                .WithTrackingName(TrackingNames.Diagnostics);
+            context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+            {
+                foreach (var diagnostic in list) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+            });
+
+            var emitModels = parsed
+                .Select(static (result, _) => result.Emit)
+                .WithTrackingName(TrackingNames.EmitModels);
+            context.RegisterSourceOutput(emitModels, static (spc, model) =>
+            {
+                if (model != null) Emit(spc, model);
+            });
         }
 
-        /// <summary>Reduces the attributed class to a <see cref="ModelTarget"/>; <c>null</c> for non-classes.</summary>
-        private static ModelTarget? ReadTarget(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
+        /// <summary>Reduces the attributed class to a <see cref="LocatedTarget"/>; <c>null</c> for non-classes.</summary>
+        private static LocatedTarget? ReadTarget(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
         {
             ct.ThrowIfCancellationRequested();
             if (!(ctx.TargetSymbol is INamedTypeSymbol type) || type.TypeKind != TypeKind.Class) return null;
@@ -83,7 +103,7 @@ namespace FiRST.Gen
                 : "";
             string name = SyntaxFacts.GetKeywordKind(type.Name) != SyntaxKind.None ? "@" + type.Name : type.Name;
 
-            return new ModelTarget(
+            var target = new ModelTarget(
                 Namespace: ns,
                 ClassName: name,
                 Keyword: declaration is RecordDeclarationSyntax ? "record" : "class",
@@ -92,9 +112,8 @@ namespace FiRST.Gen
                 IsPartial: declaration.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)),
                 IsGeneric: type.IsGenericType,
                 IsNested: type.ContainingType != null || type.IsFileLocal,
-                Path: path,
-                AttributeLocation: LocationInfo.From(attributeSyntax),
-                ArgumentLocation: LocationInfo.From(argumentSyntax));
+                Path: path);
+            return new LocatedTarget(target, LocationInfo.From(attributeSyntax), LocationInfo.From(argumentSyntax));
         }
 
         /// <summary>
@@ -123,10 +142,14 @@ namespace FiRST.Gen
 
         private static string Normalize(string path) => path.Replace('\\', '/');
 
-        /// <summary>Validates the target and parses its file. Never throws: a bug becomes FIRST008.</summary>
+        /// <summary>
+        /// Validates the target and parses its file into what to emit and, separately, what to report. Never
+        /// throws: a bug becomes FIRST008 at the attribute's argument.
+        /// </summary>
         internal static ModelResult Parse(MatchedModel match)
         {
-            var target = match.Target;
+            var located = match.Target;
+            var target = located.Target;
             string file = target.Path ?? "";
             try
             {
@@ -134,47 +157,47 @@ namespace FiRST.Gen
                     !target.IsPartial ? "the class is not partial; declare it 'partial' so the generator can add members"
                     : target.IsGeneric ? "generic classes are not supported"
                     : target.IsNested ? "nested or file-local classes are not supported; declare it at namespace level"
-                    : ModelSpecParser.GeneratedMemberNames.Contains(target.ClassName) ? $"the class name '{target.ClassName}' is also the name of a generated member; rename the class"
+                    : ProfileSchema.Members.Contains(target.ClassName) ? $"the class name '{target.ClassName}' is also the name of a generated member; rename the class"
                     : null;
                 if (classProblem != null)
-                    return Failed(match, DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClass, target.AttributeLocation, target.ClassName, classProblem));
+                    return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClass, located.AttributeLocation, target.ClassName, classProblem));
 
                 if (match.File is null)
-                    return Failed(match, DiagnosticInfo.Create(DiagnosticDescriptors.FileNotFound, target.FileLocation, file));
+                    return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.FileNotFound, located.FileLocation, file));
                 if (match.File.Text is null)
-                    return Failed(match, DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedModel, target.FileLocation, file, "the file could not be read"));
+                    return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedModel, located.FileLocation, file, "the file could not be read"));
 
-                var (spec, diagnostics) = ModelSpecParser.Parse(match.File.Text, file, target.ClassName, target.FileLocation);
-                return new ModelResult(target, spec, file, diagnostics);
+                var (spec, diagnostics) = ModelSpecParser.Parse(match.File.Text, file, target.ClassName, located.FileLocation);
+                return new ModelResult(spec is null ? null : new EmitModel(target, spec, file), diagnostics);
             }
             catch (Exception e)
             {
-                return Failed(match, DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, target.FileLocation, file, e.GetType().Name + ": " + e.Message));
+                return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, located.FileLocation, file, e.GetType().Name + ": " + e.Message));
             }
         }
 
-        private static ModelResult Failed(MatchedModel match, DiagnosticInfo diagnostic)
-            => new ModelResult(match.Target, null, match.Target.Path ?? "", new EquatableArray<DiagnosticInfo>(new[] { diagnostic }));
+        private static ModelResult Failed(DiagnosticInfo diagnostic)
+            => new ModelResult(null, new EquatableArray<DiagnosticInfo>(new[] { diagnostic }));
 
-        private static void Emit(SourceProductionContext spc, ModelResult result)
+        private static void Emit(SourceProductionContext spc, EmitModel model)
         {
-            foreach (var diagnostic in result.Diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
-            if (result.Spec is null) return;
-
             string source;
             try
             {
-                source = ModelEmitter.Emit(result.Target, result.Spec, result.SourcePath);
+                source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath);
             }
             catch (Exception e)
             {
-                spc.ReportDiagnostic(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, result.Target.FileLocation, result.SourcePath, e.GetType().Name + ": " + e.Message).ToDiagnostic());
+                // The emit model deliberately holds no location (see EmitModel), so this FIRST008 has none;
+                // the message names the class instead. The spec is validated, so this is a generator bug.
+                spc.ReportDiagnostic(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, null, model.SourcePath,
+                    "emitting class " + model.Target.ClassName + ": " + e.GetType().Name + ": " + e.Message).ToDiagnostic());
                 return;
             }
 
             try
             {
-                spc.AddSource(result.Target.HintName, SourceText.From(source, Encoding.UTF8));
+                spc.AddSource(model.Target.HintName, SourceText.From(source, Encoding.UTF8));
             }
             catch (ArgumentException)
             {

@@ -6,7 +6,7 @@ namespace FiRST.Gen
     /// </summary>
     internal static class TrackingNames
     {
-        /// <summary>Classes marked with <c>[FiRSTModel]</c>, reduced to <c>ModelTarget</c>s.</summary>
+        /// <summary>Classes marked with <c>[FiRSTModel]</c>, reduced to <c>LocatedTarget</c>s.</summary>
         public const string Targets = nameof(Targets);
 
         /// <summary>Each additional file's path and text.</summary>
@@ -20,5 +20,14 @@ namespace FiRST.Gen
 
         /// <summary>Each target's parsed and validated model, or its diagnostics.</summary>
         public const string Parsed = nameof(Parsed);
+
+        /// <summary>Each target's diagnostics (with locations), split off the parse result for the reporting output.</summary>
+        public const string Diagnostics = nameof(Diagnostics);
+
+        /// <summary>
+        /// Each target's emit model (no locations), split off the parse result for the source output: it stays
+        /// unchanged when an edit only moves the attribute.
+        /// </summary>
+        public const string EmitModels = nameof(EmitModels);
     }
 }

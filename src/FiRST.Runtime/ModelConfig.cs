@@ -1,3 +1,5 @@
+using FiRST.Schema;
+
 namespace FiRST.Runtime;
 
 /// <summary>
@@ -46,10 +48,12 @@ public sealed record ModelConfig
     public int KvMul => NHeads / NKvHeads;
 
     /// <summary>Largest value accepted for any dimension; keeps size arithmetic far from overflow.</summary>
-    public const int MaxDimension = 1 << 20;
+    /// <remarks>Defined by the profile schema, which the source generator checks with the same value.</remarks>
+    public const int MaxDimension = ProfileSchema.MaxDimension;
 
     /// <summary>Largest number of layers accepted.</summary>
-    public const int MaxLayers = 4096;
+    /// <remarks>Defined by the profile schema, which the source generator checks with the same value.</remarks>
+    public const int MaxLayers = ProfileSchema.MaxLayers;
 
     /// <summary>Number of parameters, classifier included once when shared.</summary>
     public long ParameterCount =>

@@ -69,7 +69,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
     }
 
     /// <summary>One to three random edits: character flips, deletions, insertions, truncation, digit edits.</summary>
-    private static string Mutate(string text, Random random)
+    internal static string Mutate(string text, Random random)
     {
         var sb = new StringBuilder(text);
         int edits = random.Next(1, 4);

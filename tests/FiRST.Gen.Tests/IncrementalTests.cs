@@ -2,6 +2,7 @@ using System.Reflection;
 using FiRST.Gen.Model;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Text;
 using Shouldly;
 using Xunit;
 
@@ -98,7 +99,7 @@ public sealed class IncrementalTests
             typeof(ISymbol), typeof(Compilation), typeof(SyntaxNode), typeof(SyntaxTree), typeof(SemanticModel),
             typeof(AdditionalText), typeof(Location), typeof(SyntaxReference), typeof(AttributeData), typeof(IOperation),
         ];
-        Type[] roots = [typeof(ModelTarget), typeof(ModelFile), typeof(MatchedModel), typeof(ModelResult), typeof(ModelSpec), typeof(TaskSpec), typeof(DiagnosticInfo), typeof(LocationInfo)];
+        Type[] roots = [typeof(ModelTarget), typeof(LocatedTarget), typeof(ModelFile), typeof(MatchedModel), typeof(ModelResult), typeof(EmitModel), typeof(ModelSpec), typeof(TaskSpec), typeof(DiagnosticInfo), typeof(LocationInfo)];
         var generatorAssembly = typeof(FiRSTModelGenerator).Assembly;
         var visited = new HashSet<Type>();
         var queue = new Queue<Type>(roots);
@@ -121,6 +122,71 @@ public sealed class IncrementalTests
                 queue.Enqueue(field.FieldType);
         }
         visited.ShouldContain(typeof(EquatableArray<int>));
+    }
+
+    [Fact]
+    public void Moving_the_attribute_reparses_but_leaves_the_source_output_cached()
+    {
+        var (first, _, _) = FirstRun();
+        var tree = first.Input.SyntaxTrees.Single();
+        // Lines above the class move the attribute: its locations (kept for diagnostics) change, the class does not.
+        var edited = tree.WithChangedText(tree.GetText().WithChanges(new TextChange(new TextSpan(0, 0), "// The model class.\n\n")));
+        var second = TestHelpers.Run(first.Driver, first.Input.ReplaceSyntaxTree(tree, edited));
+
+        // The target holds the locations, so it changes and the parse runs again (it might have diagnostics
+        // to move)...
+        Reasons(second, TrackingNames.Targets).ShouldContain(IncrementalStepRunReason.Modified);
+        Reasons(second, TrackingNames.Matched).ShouldContain(IncrementalStepRunReason.Modified);
+        Reasons(second, TrackingNames.Parsed).ShouldNotContain(IncrementalStepRunReason.Cached);
+        // ...but the emit model holds none: it is equal to the first run's, and nothing is emitted again.
+        Reasons(second, TrackingNames.EmitModels).ShouldAllBe(r => r == IncrementalStepRunReason.Unchanged || r == IncrementalStepRunReason.Cached);
+        Reasons(second, TrackingNames.Diagnostics).ShouldAllBe(r => r == IncrementalStepRunReason.Unchanged || r == IncrementalStepRunReason.Cached);
+        second.Result.TrackedOutputSteps.ShouldNotBeEmpty();
+        OutputReasons(second).ShouldAllBe(r => r == IncrementalStepRunReason.Cached);
+        second.Source.ShouldBe(first.Source);
+    }
+
+    [Fact]
+    public void Moving_the_attribute_moves_its_diagnostic_without_touching_the_source_output()
+    {
+        // No additional file: FIRST001 at the attribute's argument, and no emit model.
+        var first = TestHelpers.Run(TestHelpers.ModelClass("StoriesModel", Path));
+        var before = first.Diagnostics.ShouldHaveSingleItem();
+        before.Id.ShouldBe("FIRST001");
+        var tree = first.Input.SyntaxTrees.Single();
+        var edited = tree.WithChangedText(tree.GetText().WithChanges(new TextChange(new TextSpan(0, 0), "// The model class.\n\n")));
+
+        var second = TestHelpers.Run(first.Driver, first.Input.ReplaceSyntaxTree(tree, edited));
+
+        var after = second.Diagnostics.ShouldHaveSingleItem();
+        after.Id.ShouldBe("FIRST001");
+        after.Location.GetLineSpan().StartLinePosition.Line.ShouldBe(before.Location.GetLineSpan().StartLinePosition.Line + 2);
+        after.Location.SourceSpan.Start.ShouldBe(before.Location.SourceSpan.Start + "// The model class.\n\n".Length);
+        Reasons(second, TrackingNames.Diagnostics).ShouldContain(IncrementalStepRunReason.Modified);
+        Reasons(second, TrackingNames.EmitModels).ShouldAllBe(r => r == IncrementalStepRunReason.Unchanged || r == IncrementalStepRunReason.Cached);
+    }
+
+    [Fact]
+    public void The_emit_model_holds_no_location_or_diagnostic()
+    {
+        // What the source output consumes must not change when only positions do: walk every field type
+        // reachable from EmitModel and forbid the types that carry positions.
+        var visited = new HashSet<Type>();
+        var queue = new Queue<Type>([typeof(EmitModel)]);
+        while (queue.Count > 0)
+        {
+            var type = queue.Dequeue();
+            if (!visited.Add(type)) continue;
+            type.ShouldNotBe(typeof(LocationInfo), "EmitModel reaches LocationInfo");
+            type.ShouldNotBe(typeof(DiagnosticInfo), "EmitModel reaches DiagnosticInfo");
+            type.ShouldNotBe(typeof(LocatedTarget), "EmitModel reaches LocatedTarget");
+            if (type.IsArray) queue.Enqueue(type.GetElementType()!);
+            foreach (var arg in type.IsGenericType ? type.GetGenericArguments() : []) queue.Enqueue(arg);
+            if (type.Assembly != typeof(FiRSTModelGenerator).Assembly) continue;
+            foreach (var field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+                queue.Enqueue(field.FieldType);
+        }
+        visited.ShouldContain(typeof(TaskSpec));
     }
 
     private static IEnumerable<IncrementalStepRunReason> Reasons(GeneratorRun run, string step)

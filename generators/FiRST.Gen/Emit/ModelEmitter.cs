@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using FiRST.Gen.Model;
+using M = FiRST.Schema.ProfileSchema.Members;
 
 namespace FiRST.Gen.Emit
 {
@@ -50,10 +51,10 @@ namespace FiRST.Gen.Emit
             foreach (var task in spec.Tasks)
             {
                 w.Line();
-                WritePath(w, spec, task.PascalName + "Path", task.KeptLayers, task.Name, used);
+                WritePath(w, spec, task.PascalName + M.PathSuffix, task.KeptLayers, task.Name, used);
             }
             w.Line();
-            WritePath(w, spec, "FullPath", AllLayers(spec.NLayers), null, used);
+            WritePath(w, spec, M.FullPath, AllLayers(spec.NLayers), null, used);
             w.Close();
 
             if (hasNamespace) w.Close();
@@ -62,18 +63,18 @@ namespace FiRST.Gen.Emit
 
         private static void WriteConstants(SourceWriter w, ModelSpec spec)
         {
-            Const(w, "int", "Dim", Int(spec.Dim), "Width of the residual stream (hidden size).");
-            Const(w, "int", "HiddenDim", Int(spec.HiddenDim), "Width of the SwiGLU feed-forward layer (intermediate size).");
-            Const(w, "int", "NLayers", Int(spec.NLayers), "Number of transformer layers.");
-            Const(w, "int", "NHeads", Int(spec.NHeads), "Number of query heads.");
-            Const(w, "int", "NKvHeads", Int(spec.NKvHeads), "Number of key/value heads (grouped-query attention when smaller than <see cref=\"NHeads\"/>).");
-            Const(w, "int", "HeadSize", Int(spec.HeadSize), "Dimension of one attention head: <c>Dim / NHeads</c>.");
-            Const(w, "int", "KvDim", Int(spec.KvDim), "Width of the key and value projections: <c>NKvHeads * HeadSize</c>.");
-            Const(w, "int", "VocabSize", Int(spec.VocabSize), "Vocabulary size.");
-            Const(w, "int", "MaxSeqLen", Int(spec.MaxSeqLen), "Longest sequence (prompt plus generated tokens) the model may process.");
-            Const(w, "float", "NormEps", Float(spec.NormEps), "Epsilon added inside RMSNorm.");
-            Const(w, "float", "RopeTheta", Float(spec.RopeTheta), "Base of the rotary position embedding frequencies.");
-            Const(w, "bool", "SharedClassifier", spec.SharedClassifier ? "true" : "false", "True when the classifier shares its weights with the token embedding.");
+            Const(w, "int", M.Dim, Int(spec.Dim), "Width of the residual stream (hidden size).");
+            Const(w, "int", M.HiddenDim, Int(spec.HiddenDim), "Width of the SwiGLU feed-forward layer (intermediate size).");
+            Const(w, "int", M.NLayers, Int(spec.NLayers), "Number of transformer layers.");
+            Const(w, "int", M.NHeads, Int(spec.NHeads), "Number of query heads.");
+            Const(w, "int", M.NKvHeads, Int(spec.NKvHeads), "Number of key/value heads (grouped-query attention when smaller than <see cref=\"" + M.NHeads + "\"/>).");
+            Const(w, "int", M.HeadSize, Int(spec.HeadSize), "Dimension of one attention head: <c>" + M.Dim + " / " + M.NHeads + "</c>.");
+            Const(w, "int", M.KvDim, Int(spec.KvDim), "Width of the key and value projections: <c>" + M.NKvHeads + " * " + M.HeadSize + "</c>.");
+            Const(w, "int", M.VocabSize, Int(spec.VocabSize), "Vocabulary size.");
+            Const(w, "int", M.MaxSeqLen, Int(spec.MaxSeqLen), "Longest sequence (prompt plus generated tokens) the model may process.");
+            Const(w, "float", M.NormEps, Float(spec.NormEps), "Epsilon added inside RMSNorm.");
+            Const(w, "float", M.RopeTheta, Float(spec.RopeTheta), "Base of the rotary position embedding frequencies.");
+            Const(w, "bool", M.SharedClassifier, spec.SharedClassifier ? "true" : "false", "True when the classifier shares its weights with the token embedding.");
         }
 
         private static void Const(SourceWriter w, string type, string name, string value, string doc)
@@ -86,18 +87,26 @@ namespace FiRST.Gen.Emit
         private static void WriteConfig(SourceWriter w)
         {
             w.Line("/// <summary>The model's shape as a runtime configuration, built from the constants above.</summary>");
-            w.Line("public static " + Runtime + ".ModelConfig Config { get; } = new()");
+            w.Line("public static " + Runtime + ".ModelConfig " + M.Config + " { get; } = new()");
             w.Open();
-            foreach (string name in new[] { "Dim", "HiddenDim", "NLayers", "NHeads", "NKvHeads", "VocabSize", "MaxSeqLen", "NormEps", "RopeTheta", "SharedClassifier" })
-                w.Line(name + " = " + name + ",");
+            // Left: ModelConfig's property (runtime API); right: the generated constant (schema name). They are
+            // spelled alike today, but only the right side moves if a generated member is renamed.
+            string[,] assignments =
+            {
+                { "Dim", M.Dim }, { "HiddenDim", M.HiddenDim }, { "NLayers", M.NLayers }, { "NHeads", M.NHeads },
+                { "NKvHeads", M.NKvHeads }, { "VocabSize", M.VocabSize }, { "MaxSeqLen", M.MaxSeqLen },
+                { "NormEps", M.NormEps }, { "RopeTheta", M.RopeTheta }, { "SharedClassifier", M.SharedClassifier },
+            };
+            for (int i = 0; i < assignments.GetLength(0); i++)
+                w.Line(assignments[i, 0] + " = " + assignments[i, 1] + ",");
             w.Close(";");
         }
 
         private static void WriteTaskEnum(SourceWriter w, ModelSpec spec)
         {
             w.Line();
-            w.Line("/// <summary>The tasks of the profile; <see cref=\"PathFor\"/> gives each one's decode path.</summary>");
-            w.Line("public enum Task");
+            w.Line("/// <summary>The tasks of the profile; <see cref=\"" + M.PathFor + "\"/> gives each one's decode path.</summary>");
+            w.Line("public enum " + M.Task);
             w.Open();
             foreach (var task in spec.Tasks)
             {
@@ -128,33 +137,33 @@ namespace FiRST.Gen.Emit
             w.Line("/// <summary>");
             if (spec.Tasks.Count == 0)
             {
-                w.Line("/// Every layer, ascending: without tasks the only path is <see cref=\"FullPath\"/>, which needs them all.");
+                w.Line("/// Every layer, ascending: without tasks the only path is <see cref=\"" + M.FullPath + "\"/>, which needs them all.");
             }
             else
             {
-                w.Line("/// The layers some task keeps, ascending: the only layers <see cref=\"LoadOptions\"/> loads. Weights of");
+                w.Line("/// The layers some task keeps, ascending: the only layers <see cref=\"" + M.LoadOptions + "\"/> loads. Weights of");
                 w.Line("/// other layers are never mapped.");
             }
             w.Line("/// </summary>");
-            w.Line("public static global::System.Collections.Generic.IReadOnlyList<int> UsedLayers { get; } =");
+            w.Line("public static global::System.Collections.Generic.IReadOnlyList<int> " + M.UsedLayers + " { get; } =");
             w.Line("    global::System.Array.AsReadOnly(new int[] { " + Join(used) + " });");
             w.Line();
             w.Line("/// <summary>");
             if (all)
             {
-                w.Line("/// Options that load <see cref=\"UsedLayers\"/>, here every layer: enough for every generated path.");
+                w.Line("/// Options that load <see cref=\"" + M.UsedLayers + "\"/>, here every layer: enough for every generated path.");
             }
             else
             {
-                w.Line("/// Options that load only <see cref=\"UsedLayers\"/>. A model loaded with them runs every task path but");
-                w.Line("/// not <see cref=\"FullPath\"/>, which needs all layers (load with <c>new ModelLoadOptions()</c>).");
+                w.Line("/// Options that load only <see cref=\"" + M.UsedLayers + "\"/>. A model loaded with them runs every task path but");
+                w.Line("/// not <see cref=\"" + M.FullPath + "\"/>, which needs all layers (load with <c>new ModelLoadOptions()</c>).");
             }
             w.Line("/// </summary>");
             w.Line("/// <param name=\"format\">The weight format to run with.</param>");
             w.Line("/// <returns>Options for <see cref=\"" + Runtime + ".LlamaModel.Load\"/>.</returns>");
-            w.Line("public static " + Runtime + ".ModelLoadOptions LoadOptions(" + Runtime + ".WeightFormat format = " + Runtime + ".WeightFormat.AsStored) => new()");
+            w.Line("public static " + Runtime + ".ModelLoadOptions " + M.LoadOptions + "(" + Runtime + ".WeightFormat format = " + Runtime + ".WeightFormat.AsStored) => new()");
             w.Open();
-            w.Line("Layers = " + Runtime + ".LayerMask.FromKept(NLayers, UsedLayers),");
+            w.Line("Layers = " + Runtime + ".LayerMask.FromKept(" + M.NLayers + ", " + M.UsedLayers + "),");
             w.Line("Format = format,");
             w.Close(";");
         }
@@ -165,11 +174,11 @@ namespace FiRST.Gen.Emit
             w.Line("/// <summary>The decode path of <paramref name=\"task\"/>.</summary>");
             w.Line("/// <param name=\"task\">A task of the profile.</param>");
             w.Line("/// <returns>The task's generated path.</returns>");
-            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"task\"/> is not a member of <see cref=\"Task\"/>.</exception>");
-            w.Line("public static " + IDecodePath + " PathFor(Task task) => task switch");
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"task\"/> is not a member of <see cref=\"" + M.Task + "\"/>.</exception>");
+            w.Line("public static " + IDecodePath + " " + M.PathFor + "(" + M.Task + " task) => task switch");
             w.Open();
             foreach (var task in spec.Tasks)
-                w.Line("Task." + task.PascalName + " => " + task.PascalName + "Path.Instance,");
+                w.Line(M.Task + "." + task.PascalName + " => " + task.PascalName + M.PathSuffix + ".Instance,");
             w.Line("_ => throw new global::System.ArgumentOutOfRangeException(nameof(task), task, \"not a task of this model\"),");
             w.Close(";");
         }
@@ -179,9 +188,9 @@ namespace FiRST.Gen.Emit
             w.Line();
             w.Line("/// <summary>");
             w.Line("/// Every generated path by its layer mask, for dispatching on the mask prefill chose. Tasks with the same");
-            w.Line("/// mask share the first one's entry; <see cref=\"FullPath\"/> is included unless a task keeps every layer.");
+            w.Line("/// mask share the first one's entry; <see cref=\"" + M.FullPath + "\"/> is included unless a task keeps every layer.");
             w.Line("/// </summary>");
-            w.Line("public static " + Runtime + ".Paths.DecodePathTable Paths { get; } = new(new " + IDecodePath + "[]");
+            w.Line("public static " + Runtime + ".Paths.DecodePathTable " + M.Paths + " { get; } = new(new " + IDecodePath + "[]");
             w.Open();
             // DecodePathTable rejects two paths for one mask, so each distinct mask is listed once.
             var seen = new Dictionary<EquatableArray<int>, string>();
@@ -193,12 +202,12 @@ namespace FiRST.Gen.Emit
                     continue;
                 }
                 seen.Add(task.KeptLayers, task.Name);
-                w.Line(task.PascalName + "Path.Instance,");
+                w.Line(task.PascalName + M.PathSuffix + ".Instance,");
             }
             if (seen.TryGetValue(AllLayers(spec.NLayers), out string? full))
-                w.Line("// FullPath has the mask of task '" + full + "' and shares its entry.");
+                w.Line("// " + M.FullPath + " has the mask of task '" + full + "' and shares its entry.");
             else
-                w.Line("FullPath.Instance,");
+                w.Line(M.FullPath + ".Instance,");
             w.Close(");");
         }
 
@@ -211,11 +220,11 @@ namespace FiRST.Gen.Emit
                 w.Line("/// The full-depth decode path: all " + Int(spec.NLayers) + " layers as straight-line calls. It needs a model loaded");
                 if (used.Count == spec.NLayers)
                 {
-                    w.Line("/// with every layer, as <see cref=\"LoadOptions\"/> loads it.");
+                    w.Line("/// with every layer, as <see cref=\"" + M.LoadOptions + "\"/> loads it.");
                 }
                 else
                 {
-                    w.Line("/// with every layer: <see cref=\"LoadOptions\"/> loads only <see cref=\"UsedLayers\"/>, so load with");
+                    w.Line("/// with every layer: <see cref=\"" + M.LoadOptions + "\"/> loads only <see cref=\"" + M.UsedLayers + "\"/>, so load with");
                     w.Line("/// <c>new ModelLoadOptions()</c> (or no options) to use this path.");
                 }
             }
@@ -237,13 +246,13 @@ namespace FiRST.Gen.Emit
             w.Line("/// <summary>Number of layers this path runs.</summary>");
             w.Line("public const int KeptLayerCount = " + Int(kept.Count) + ";");
             w.Line();
-            w.Line("/// <summary>Bytes of float32 key/value cache a session of this path allocates: kept layers × keys and values × <c>KvDim</c> × <c>MaxSeqLen</c>.</summary>");
-            w.Line("public const long KvCacheBytes = " + Int(kept.Count) + "L * 2 * KvDim * MaxSeqLen * sizeof(float);");
+            w.Line("/// <summary>Bytes of float32 key/value cache a session of this path allocates: kept layers × keys and values × <c>" + M.KvDim + "</c> × <c>" + M.MaxSeqLen + "</c>.</summary>");
+            w.Line("public const long KvCacheBytes = " + Int(kept.Count) + "L * 2 * " + M.KvDim + " * " + M.MaxSeqLen + " * sizeof(float);");
             w.Line();
             w.Line("/// <inheritdoc />");
             w.Line("public " + Runtime + ".LayerMask Mask { get; } = " + (full
-                ? Runtime + ".LayerMask.All(NLayers);"
-                : Runtime + ".LayerMask.FromKept(NLayers, new int[] { " + Join(kept) + " });"));
+                ? Runtime + ".LayerMask.All(" + M.NLayers + ");"
+                : Runtime + ".LayerMask.FromKept(" + M.NLayers + ", new int[] { " + Join(kept) + " });"));
             w.Line();
             w.Line("/// <inheritdoc />");
             w.Line("public void RunLayers(" + Runtime + ".Inference.Transformer transformer, " + Runtime + ".Inference.KvCache cache, int position)");
@@ -253,7 +262,7 @@ namespace FiRST.Gen.Emit
             w.Close();
             w.Line();
             w.Line("/// <summary>Creates a session that runs this path's layers; its KV cache holds only those.</summary>");
-            w.Line("/// <param name=\"model\">A model loaded with at least these layers" + (full ? " (all of them)" : ", as <see cref=\"LoadOptions\"/> loads it") + ".</param>");
+            w.Line("/// <param name=\"model\">A model loaded with at least these layers" + (full ? " (all of them)" : ", as <see cref=\"" + M.LoadOptions + "\"/> loads it") + ".</param>");
             w.Line("/// <param name=\"threads\">Threads per matrix product; 0 uses the default of <see cref=\"" + Runtime + ".SessionOptions.Threads\"/>.</param>");
             w.Line("/// <returns>A new session; dispose it when done.</returns>");
             w.Line("public " + Runtime + ".InferenceSession CreateSession(" + Runtime + ".LlamaModel model, int threads = 0)");

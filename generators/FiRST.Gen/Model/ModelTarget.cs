@@ -1,8 +1,10 @@
 namespace FiRST.Gen.Model
 {
     /// <summary>
-    /// A class marked with <c>[FiRSTModel]</c>, reduced to the values the generator needs. It keeps no symbol
-    /// or syntax node, so it compares by value and an edit elsewhere in the compilation leaves it cached.
+    /// A class marked with <c>[FiRSTModel]</c>, reduced to the values the generated code depends on. It keeps no
+    /// symbol or syntax node, so it compares by value and an edit elsewhere in the compilation leaves it cached;
+    /// and no location (those are in <see cref="LocatedTarget"/>), so moving the class in its file does not
+    /// change what the emitter is given.
     /// </summary>
     /// <param name="Namespace">Containing namespace, as written in C# (empty for the global namespace).</param>
     /// <param name="ClassName">The class's name, escaped with <c>@</c> where it is a keyword.</param>
@@ -13,8 +15,6 @@ namespace FiRST.Gen.Model
     /// <param name="IsGeneric">The class has type parameters (unsupported).</param>
     /// <param name="IsNested">The class is declared inside another type (unsupported).</param>
     /// <param name="Path">The attribute's path argument; <c>null</c> when it is missing or not a constant string.</param>
-    /// <param name="AttributeLocation">The attribute, where diagnostics about the class point.</param>
-    /// <param name="ArgumentLocation">The path argument, where diagnostics about the file point.</param>
     internal sealed record ModelTarget(
         string Namespace,
         string ClassName,
@@ -24,13 +24,8 @@ namespace FiRST.Gen.Model
         bool IsPartial,
         bool IsGeneric,
         bool IsNested,
-        string? Path,
-        LocationInfo? AttributeLocation,
-        LocationInfo? ArgumentLocation)
+        string? Path)
     {
-        /// <summary>Where diagnostics about the model file point: the argument, else the attribute.</summary>
-        public LocationInfo? FileLocation => ArgumentLocation ?? AttributeLocation;
-
         /// <summary>The hint name of the generated file, e.g. <c>Demo.DemoModel.FiRST.g.cs</c>.</summary>
         public string HintName
         {

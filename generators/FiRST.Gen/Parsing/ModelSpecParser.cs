@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using FiRST.Gen.Model;
+using FiRST.Schema;
 using Microsoft.CodeAnalysis;
 
 namespace FiRST.Gen.Parsing
@@ -15,26 +16,6 @@ namespace FiRST.Gen.Parsing
     /// </summary>
     internal sealed class ModelSpecParser
     {
-        /// <summary>The profile schema version this generator reads.</summary>
-        public const string ProfileSchema = "first.profile/1";
-
-        /// <summary>Largest dimension accepted (as <c>ModelConfig.MaxDimension</c>).</summary>
-        public const int MaxDimension = 1 << 20;
-
-        /// <summary>Largest number of layers accepted (as <c>ModelConfig.MaxLayers</c>).</summary>
-        public const int MaxLayers = 4096;
-
-        /// <summary>Longest task name accepted; C# identifiers may not exceed 512 characters.</summary>
-        public const int MaxTaskNameLength = 200;
-
-        /// <summary>Names of members the generator adds to the class, which the class itself cannot have.</summary>
-        public static readonly string[] GeneratedMemberNames =
-        {
-            "Dim", "HiddenDim", "NLayers", "NHeads", "NKvHeads", "HeadSize", "KvDim", "VocabSize", "MaxSeqLen",
-            "NormEps", "RopeTheta", "SharedClassifier", "Config", "Task", "UsedLayers", "LoadOptions", "PathFor",
-            "Paths", "FullPath",
-        };
-
         private readonly string _file;
         private readonly string _className;
         private readonly LocationInfo? _location;
@@ -91,14 +72,18 @@ namespace FiRST.Gen.Parsing
 
         private ModelSpec? ParseProfile(JsonObject root)
         {
+            // The runtime's System.Text.Json reader refuses deeper documents; this reader allows more for config.json.
+            if (DepthOf(root, 1) > ProfileSchema.MaxJsonDepth)
+                throw new ModelError($"objects and arrays are nested deeper than {ProfileSchema.MaxJsonDepth} levels");
+
             var schema = root.Get("schema");
-            if (!(schema is JsonString s) || s.Value != ProfileSchema)
-                throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema}\"");
+            if (!(schema is JsonString s) || s.Value != ProfileSchema.Version)
+                throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema.Version}\"");
 
             if (!(root.Get("model") is JsonObject model)) throw new ModelError($"\"model\" must be an object, found {KindOf(root.Get("model"))}");
             var architecture = model.Get("architecture");
-            if (!(architecture is JsonString a) || a.Value != "llama")
-                throw new ModelError($"model.architecture {Show(architecture)} is not supported; expected \"llama\"");
+            if (!(architecture is JsonString a) || a.Value != ProfileSchema.Architecture)
+                throw new ModelError($"model.architecture {Show(architecture)} is not supported; expected \"{ProfileSchema.Architecture}\"");
 
             var spec = Validate(new ModelSpec(
                 IsProfile: true,
@@ -113,6 +98,8 @@ namespace FiRST.Gen.Parsing
                 RopeTheta: OptionalFloat(model, "rope_theta", "model.", 10000f),
                 SharedClassifier: OptionalBool(model, "shared_classifier", "model.", true),
                 Tasks: EquatableArray<TaskSpec>.Empty));
+
+            CheckRouters(root.Get("routers"));
 
             if (!(root.Get("tasks") is JsonArray tasks))
                 throw new ModelError($"\"tasks\" must be an array (it may be empty), found {KindOf(root.Get("tasks"))}");
@@ -156,13 +143,13 @@ namespace FiRST.Gen.Parsing
         /// <summary>The checks of <c>ModelConfig.Validate</c>.</summary>
         private static ModelSpec Validate(ModelSpec m)
         {
-            Bounded("dim", m.Dim, MaxDimension);
-            Bounded("hidden_dim", m.HiddenDim, MaxDimension);
-            Bounded("n_layers", m.NLayers, MaxLayers);
-            Bounded("n_heads", m.NHeads, MaxDimension);
-            Bounded("n_kv_heads", m.NKvHeads, MaxDimension);
-            Bounded("vocab_size", m.VocabSize, MaxDimension);
-            Bounded("max_seq_len", m.MaxSeqLen, MaxDimension);
+            Bounded("dim", m.Dim, ProfileSchema.MaxDimension);
+            Bounded("hidden_dim", m.HiddenDim, ProfileSchema.MaxDimension);
+            Bounded("n_layers", m.NLayers, ProfileSchema.MaxLayers);
+            Bounded("n_heads", m.NHeads, ProfileSchema.MaxDimension);
+            Bounded("n_kv_heads", m.NKvHeads, ProfileSchema.MaxDimension);
+            Bounded("vocab_size", m.VocabSize, ProfileSchema.MaxDimension);
+            Bounded("max_seq_len", m.MaxSeqLen, ProfileSchema.MaxDimension);
             if (m.Dim % m.NHeads != 0) throw new ModelError($"dim {m.Dim} is not divisible by n_heads {m.NHeads}");
             if (m.HeadSize % 2 != 0) throw new ModelError($"head size {m.HeadSize} (dim / n_heads) must be even for rotary embeddings");
             if (m.NKvHeads > m.NHeads || m.NHeads % m.NKvHeads != 0)
@@ -197,6 +184,7 @@ namespace FiRST.Gen.Parsing
                     CheckSkippedLayers(task, label, layers, kept);
                     CheckMeanP(task, label, layers);
                 }
+                CheckMeasurements(task, label);
                 if (name != null && pascal != null && kept != null && kept.Length > 0)
                     result.Add(new TaskSpec(name, pascal, new EquatableArray<int>(kept)));
             }
@@ -215,17 +203,17 @@ namespace FiRST.Gen.Parsing
             }
             string name = s.Value;
             string shown = "'" + Clip(name) + "'";
-            if (name.Length > MaxTaskNameLength)
+            if (name.Length > ProfileSchema.MaxTaskNameLength)
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it is longer than {MaxTaskNameLength} characters");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it is longer than {ProfileSchema.MaxTaskNameLength} characters");
                 return name;
             }
-            if (!IsIdentifier(name))
+            if (!ProfileSchema.IsTaskName(name))
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it is not a C# identifier (letters, digits and '_', not starting with a digit)");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it is not a C# identifier (ASCII letters, digits and '_', not starting with a digit)");
                 return name;
             }
-            string converted = ToPascalCase(name);
+            string converted = ProfileSchema.TaskMemberName(name);
             if (converted.Length == 0)
             {
                 Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "it has no letter or digit to name the generated members after");
@@ -243,14 +231,14 @@ namespace FiRST.Gen.Parsing
                 return name;
             }
             pascalNames.Add(converted, name);
-            if (string.Equals(converted, "Full", StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(converted, ProfileSchema.Members.Full, StringComparison.OrdinalIgnoreCase))
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, "its path class would clash with the generated FullPath (all layers); rename the task");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class would clash with the generated {ProfileSchema.Members.FullPath} (all layers); rename the task");
                 return name;
             }
-            if (string.Equals(converted + "Path", _className, StringComparison.Ordinal))
+            if (string.Equals(converted + ProfileSchema.Members.PathSuffix, _className, StringComparison.Ordinal))
             {
-                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class '{converted}Path' would have the name of the class it is nested in");
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class '{converted}{ProfileSchema.Members.PathSuffix}' would have the name of the class it is nested in");
                 return name;
             }
             pascal = converted;
@@ -303,8 +291,8 @@ namespace FiRST.Gen.Parsing
             foreach (int l in kept) isKept[l] = true;
             var expected = new List<int>();
             for (int l = 0; l < layers; l++) if (!isKept[l]) expected.Add(l);
+            // Compared in order, as the runtime does: the writer lists the complement ascending.
             var actual = new List<int>(skipped);
-            actual.Sort();
             bool same = actual.Count == expected.Count;
             for (int i = 0; same && i < actual.Count; i++) same = actual[i] == expected[i];
             if (!same)
@@ -331,6 +319,65 @@ namespace FiRST.Gen.Parsing
                     ReportMask(label, $"mean_p[{i}] must be a number, found {array.Items[i].KindName}");
                     return;
                 }
+        }
+
+        /// <summary>
+        /// The routers reference: the generator does not use it, but a profile the runtime would refuse to load
+        /// must not build, so it gets the runtime's checks.
+        /// </summary>
+        private static void CheckRouters(JsonNode? node)
+        {
+            if (node is null || node is JsonNull) return;
+            if (!(node is JsonObject routers)) throw new ModelError($"\"routers\" must be an object with file and threshold, found {node.KindName}");
+            if (!(routers.Get("file") is JsonString))
+                throw new ModelError($"routers.file must be a string, found {KindOf(routers.Get("file"))}");
+            var threshold = routers.Get("threshold");
+            if (threshold is null || threshold is JsonNull) return;
+            if (!(threshold is JsonNumber t) || t.Value < 0 || t.Value > 1)
+                throw new ModelError($"routers.threshold must be a number in [0, 1], found {Show(threshold)}");
+        }
+
+        /// <summary>
+        /// Calibration's measurements: unused by generated code, checked as the runtime checks them so both
+        /// accept the same files. Optional; <c>null</c> counts as absent.
+        /// </summary>
+        private void CheckMeasurements(JsonObject task, string label)
+        {
+            foreach (string share in new[] { "accuracy_full", "accuracy_masked", "agreement" })
+            {
+                var node = task.Get(share);
+                if (node is null || node is JsonNull) continue;
+                if (!(node is JsonNumber n) || n.Value < 0 || n.Value > 1)
+                    Report(DiagnosticDescriptors.UnsupportedModel, _file, $"task '{Clip(label)}': {share} must be a share in [0, 1], found {Show(node)}");
+            }
+            foreach (string number in new[] { "ms_per_token_full", "ms_per_token_masked", "speedup" })
+            {
+                var node = task.Get(number);
+                if (node is null || node is JsonNull || node is JsonNumber) continue;
+                Report(DiagnosticDescriptors.UnsupportedModel, _file, $"task '{Clip(label)}': {number} must be a number, found {Show(node)}");
+            }
+            var prompts = task.Get("prompts");
+            if (prompts != null && !(prompts is JsonNull) && !(prompts is JsonNumber p && TryGetInt(p, out int count) && count >= 0))
+                Report(DiagnosticDescriptors.UnsupportedModel, _file, $"task '{Clip(label)}': prompts must be a count, found {Show(prompts)}");
+        }
+
+        /// <summary>Nesting depth of <paramref name="node"/>, counting objects and arrays as System.Text.Json does.</summary>
+        private static int DepthOf(JsonNode node, int depth)
+        {
+            int deepest = depth;
+            if (node is JsonObject obj)
+            {
+                foreach (var value in obj.Values)
+                    if (value is JsonObject || value is JsonArray)
+                        deepest = Math.Max(deepest, DepthOf(value, depth + 1));
+            }
+            else if (node is JsonArray array)
+            {
+                foreach (var item in array.Items)
+                    if (item is JsonObject || item is JsonArray)
+                        deepest = Math.Max(deepest, DepthOf(item, depth + 1));
+            }
+            return deepest;
         }
 
         /// <summary>Reads a list of layer indices, each in <c>[0, layers)</c>; reports the first bad one.</summary>
@@ -384,34 +431,6 @@ namespace FiRST.Gen.Parsing
         {
             value = 0;
             return n.IsIntegerLiteral && int.TryParse(n.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
-        }
-
-        /// <summary>True for letters, digits and '_', not starting with a digit (docs/profile-schema.md).</summary>
-        internal static bool IsIdentifier(string name)
-        {
-            if (name.Length == 0) return false;
-            if (!(char.IsLetter(name[0]) || name[0] == '_')) return false;
-            foreach (char c in name)
-                if (!(char.IsLetterOrDigit(c) || c == '_')) return false;
-            return true;
-        }
-
-        /// <summary>
-        /// <c>four_digit_add</c> → <c>FourDigitAdd</c>: split at underscores, capitalise each part's first
-        /// character. A result starting with a digit (<c>_1</c>) keeps one leading underscore so it stays an
-        /// identifier; a name of underscores only gives the empty string.
-        /// </summary>
-        internal static string ToPascalCase(string name)
-        {
-            var sb = new System.Text.StringBuilder(name.Length);
-            foreach (string part in name.Split('_'))
-            {
-                if (part.Length == 0) continue;
-                sb.Append(char.ToUpperInvariant(part[0]));
-                sb.Append(part, 1, part.Length - 1);
-            }
-            if (sb.Length > 0 && char.IsDigit(sb[0])) sb.Insert(0, '_');
-            return sb.ToString();
         }
 
         private void ReportMask(string label, string reason) => Report(DiagnosticDescriptors.InvalidMask, Clip(label), _file, reason);

@@ -29,12 +29,16 @@ internal static class JsonFile
     /// Parses <paramref name="json"/> and hands its root to <paramref name="read"/>; errors name
     /// <paramref name="field"/> (the part of the file the JSON is, if not all of it).
     /// </summary>
-    public static T Parse<T>(ReadOnlyMemory<byte> json, string source, Func<JsonElement, string, T> read, int maxDepth = 64, string field = "")
+    public static T Parse<T>(ReadOnlyMemory<byte> json, string source, Func<JsonElement, string, T> read, int maxDepth = 64, string field = "", bool allowDuplicateProperties = true)
     {
+        // Editors may save a UTF-8 byte-order mark. It is not part of the JSON text, and JsonDocument.Parse
+        // over bytes (unlike over a stream) rejects it; the source generator reads the same file through
+        // Roslyn, which strips it, so without this a profile would build and then fail to load.
+        if (json.Span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) json = json[3..];
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = maxDepth });
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = maxDepth, AllowDuplicateProperties = allowDuplicateProperties });
         }
         catch (JsonException e)
         {

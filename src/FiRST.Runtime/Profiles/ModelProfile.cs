@@ -52,7 +52,7 @@ public sealed record TaskProfile
 public sealed record ModelProfile
 {
     /// <summary>The schema version this runtime reads and writes.</summary>
-    public const string SchemaV1 = "first.profile/1";
+    public const string SchemaV1 = FiRST.Schema.ProfileSchema.Version;
 
     /// <summary>Largest profile file accepted.</summary>
     private const long MaxBytes = 16L << 20;
@@ -88,7 +88,9 @@ public sealed record ModelProfile
 
     /// <summary>Parses and validates profile JSON; <paramref name="source"/> names it in errors.</summary>
     public static ModelProfile Parse(ReadOnlyMemory<byte> json, string source) =>
-        Loading.JsonFile.Parse(json, source, ProfileReader.Read, maxDepth: 32);
+        // Duplicate names are refused as the generator's reader refuses them: which of two values counts would
+        // otherwise depend on the reader.
+        Loading.JsonFile.Parse(json, source, ProfileReader.Read, maxDepth: FiRST.Schema.ProfileSchema.MaxJsonDepth, allowDuplicateProperties: false);
 
     /// <summary>Writes the profile as indented JSON.</summary>
     public void Save(string path)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FiRST.Schema;
 
 namespace FiRST.Runtime.Profiles;
 
@@ -9,12 +10,13 @@ internal static class ProfileReader
     {
         if (root.ValueKind != JsonValueKind.Object) throw Error(source, "", "expected a JSON object");
         string schema = String(root, "schema", source);
-        if (schema != ModelProfile.SchemaV1)
-            throw Error(source, "schema", $"'{schema}' is not supported; this runtime reads '{ModelProfile.SchemaV1}'");
+        if (schema != ProfileSchema.Version)
+            throw Error(source, "schema", $"'{schema}' is not supported; this runtime reads '{ProfileSchema.Version}'");
 
         var model = Object(root, "model", source);
         string architecture = String(model, "architecture", source, "model.");
-        if (architecture != "llama") throw Error(source, "model.architecture", $"'{architecture}' is not supported; expected 'llama'");
+        if (architecture != ProfileSchema.Architecture)
+            throw Error(source, "model.architecture", $"'{architecture}' is not supported; expected '{ProfileSchema.Architecture}'");
         var config = new ModelConfig
         {
             Dim = Int(model, "dim", source),
@@ -24,9 +26,11 @@ internal static class ProfileReader
             NKvHeads = Int(model, "n_kv_heads", source),
             VocabSize = Int(model, "vocab_size", source),
             MaxSeqLen = Int(model, "max_seq_len", source),
-            NormEps = (float)(OptionalNumber(model, "norm_eps", source, "model.") ?? 1e-5),
-            RopeTheta = (float)(OptionalNumber(model, "rope_theta", source, "model.") ?? 10000),
-            SharedClassifier = !model.TryGetProperty("shared_classifier", out var sc) || sc.ValueKind != JsonValueKind.False,
+            // Optional, but unlike the measurements not nullable: null has no meaning for a shape, and the
+            // generator, which turns these into constants, refuses it too.
+            NormEps = (float)(ModelNumber(model, "norm_eps", source) ?? 1e-5),
+            RopeTheta = (float)(ModelNumber(model, "rope_theta", source) ?? 10000),
+            SharedClassifier = ModelBool(model, "shared_classifier", source) ?? true,
         };
         config.Validate(source);
 
@@ -43,10 +47,15 @@ internal static class ProfileReader
             throw Error(source, "tasks", "missing or not an array");
         var tasks = new List<TaskProfile>();
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var members = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var t in tasksElement.EnumerateArray())
         {
             var task = ReadTask(t, source, config.NLayers, tasks.Count);
             if (!names.Add(task.Name)) throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' appears twice (names are compared ignoring case)");
+            string member = ProfileSchema.TaskMemberName(task.Name);
+            if (members.TryGetValue(member, out string? clash))
+                throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' becomes '{member}' in generated code, like the task '{clash}'");
+            members.Add(member, task.Name);
             tasks.Add(task);
         }
         return new ModelProfile { Model = config, Routers = routers, Tasks = tasks };
@@ -57,7 +66,15 @@ internal static class ProfileReader
         string at = $"tasks[{index}].";
         if (t.ValueKind != JsonValueKind.Object) throw Error(source, at.TrimEnd('.'), "expected an object");
         string name = String(t, "name", source, at);
-        if (!IsIdentifier(name)) throw Error(source, at + "name", $"'{name}' is not an identifier (letters, digits and '_', not starting with a digit)");
+        if (name.Length > ProfileSchema.MaxTaskNameLength)
+            throw Error(source, at + "name", $"'{name[..60]}…' is longer than {ProfileSchema.MaxTaskNameLength} characters");
+        if (!ProfileSchema.IsTaskName(name))
+            throw Error(source, at + "name", $"'{name}' is not an identifier (ASCII letters, digits and '_', not starting with a digit)");
+        string member = ProfileSchema.TaskMemberName(name);
+        if (member.Length == 0)
+            throw Error(source, at + "name", $"'{name}' has no letter or digit to name generated code after");
+        if (string.Equals(member, ProfileSchema.Members.Full, StringComparison.OrdinalIgnoreCase))
+            throw Error(source, at + "name", $"'{name}' is reserved: generated code names the all-layers path {ProfileSchema.Members.FullPath}");
         at = $"tasks[{index}] ({name}).";
 
         var kept = Ints(t, "kept_layers", source, at) ?? throw Error(source, at + "kept_layers", "missing");
@@ -98,9 +115,6 @@ internal static class ProfileReader
         };
     }
 
-    internal static bool IsIdentifier(string s) =>
-        s.Length > 0 && (char.IsAsciiLetter(s[0]) || s[0] == '_') && s.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
-
     private static JsonElement Object(JsonElement e, string name, string source) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v : throw Error(source, name, "missing or not an object");
 
@@ -115,6 +129,23 @@ internal static class ProfileReader
     {
         if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         return v.ValueKind == JsonValueKind.Number && double.IsFinite(v.GetDouble()) ? v.GetDouble() : throw Error(source, prefix + name, "expected a finite number");
+    }
+
+    private static double? ModelNumber(JsonElement e, string name, string source)
+    {
+        if (!e.TryGetProperty(name, out var v)) return null;
+        return v.ValueKind == JsonValueKind.Number && double.IsFinite(v.GetDouble()) ? v.GetDouble() : throw Error(source, "model." + name, "expected a finite number");
+    }
+
+    private static bool? ModelBool(JsonElement e, string name, string source)
+    {
+        if (!e.TryGetProperty(name, out var v)) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Error(source, "model." + name, "expected true or false"),
+        };
     }
 
     private static double? Share(JsonElement e, string name, string source, string prefix)

@@ -9,9 +9,9 @@ internal static class ProfileWriter
     {
         var c = p.Model;
         w.WriteStartObject();
-        w.WriteString("schema", ModelProfile.SchemaV1);
+        w.WriteString("schema", FiRST.Schema.ProfileSchema.Version);
         w.WriteStartObject("model");
-        w.WriteString("architecture", "llama");
+        w.WriteString("architecture", FiRST.Schema.ProfileSchema.Architecture);
         w.WriteNumber("dim", c.Dim);
         w.WriteNumber("hidden_dim", c.HiddenDim);
         w.WriteNumber("n_layers", c.NLayers);

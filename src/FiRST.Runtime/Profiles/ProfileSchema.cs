@@ -1,0 +1,167 @@
+// The one definition of the profile schema's rules, compiled into two assemblies: the runtime (net10.0)
+// includes it as its own source, and the source generator (netstandard2.0) links it
+// (generators/FiRST.Gen/FiRST.Gen.csproj). Before this file each side kept its own copy of these values,
+// kept in step by comments, so a limit changed on one side let the build accept a profile the runtime then
+// refused. Hence the restrictions: plain constants and arrays, no implicit usings, no API newer than
+// netstandard2.0, no LINQ; and internal, so the two copies never meet in a public surface.
+
+namespace FiRST.Schema
+{
+    /// <summary>
+    /// The rules of <c>first.profile/1</c> (docs/profile-schema.md) that the runtime's
+    /// <c>ProfileReader</c> and the generator's <c>ModelSpecParser</c> both enforce, and the names of the
+    /// members the generator adds to a model class.
+    /// </summary>
+    internal static class ProfileSchema
+    {
+        /// <summary>The schema version both readers accept and the runtime writes.</summary>
+        public const string Version = "first.profile/1";
+
+        /// <summary>The only <c>model.architecture</c> supported.</summary>
+        public const string Architecture = "llama";
+
+        /// <summary>Largest value accepted for any dimension; keeps size arithmetic far from overflow.</summary>
+        public const int MaxDimension = 1 << 20;
+
+        /// <summary>Largest number of layers accepted.</summary>
+        public const int MaxLayers = 4096;
+
+        /// <summary>
+        /// Deepest nesting of JSON objects and arrays in a profile (the document itself is level 1). A profile
+        /// needs four; the bound keeps hostile files from exhausting the stack of either reader.
+        /// </summary>
+        public const int MaxJsonDepth = 32;
+
+        /// <summary>
+        /// Longest task name accepted. The generator turns names into C# identifiers, which may not exceed
+        /// 512 characters once suffixes are added; the runtime applies the same bound so both accept the same files.
+        /// </summary>
+        public const int MaxTaskNameLength = 200;
+
+        /// <summary>
+        /// True for a task name: ASCII letters, digits and '_', not starting with a digit. ASCII only, because
+        /// a name is both a C# identifier in generated code and a key users type on the command line; Unicode
+        /// letters would pass one reader's <c>char.IsLetter</c> and fail the other's ASCII check.
+        /// </summary>
+        public static bool IsTaskName(string name)
+        {
+            if (name.Length == 0 || name.Length > MaxTaskNameLength) return false;
+            if (!(IsAsciiLetter(name[0]) || name[0] == '_')) return false;
+            foreach (char c in name)
+                if (!(IsAsciiLetter(c) || (c >= '0' && c <= '9') || c == '_')) return false;
+            return true;
+        }
+
+        /// <summary>
+        /// The name a task's generated members are built from: <c>four_digit_add</c> → <c>FourDigitAdd</c>
+        /// (split at underscores, each part's first character upper-cased). A result starting with a digit
+        /// (<c>_1</c>) keeps one leading underscore so it stays an identifier; a name of underscores only gives
+        /// the empty string. Part of the schema, not only of the generator: two tasks whose member names are
+        /// equal ignoring case (<c>a_b</c>, <c>ab</c>), a task whose member name is empty, or one named like the
+        /// all-layers path (<see cref="Members.Full"/>) would make a profile the runtime loads but no build
+        /// can specialise, so both readers refuse them.
+        /// </summary>
+        public static string TaskMemberName(string name)
+        {
+            var sb = new System.Text.StringBuilder(name.Length);
+            foreach (string part in name.Split('_'))
+            {
+                if (part.Length == 0) continue;
+                sb.Append(char.ToUpperInvariant(part[0]));
+                sb.Append(part, 1, part.Length - 1);
+            }
+            if (sb.Length > 0 && sb[0] >= '0' && sb[0] <= '9') sb.Insert(0, '_');
+            return sb.ToString();
+        }
+
+        // char.IsAsciiLetter is .NET 7+; netstandard2.0 has only the Unicode-wide char.IsLetter.
+        private static bool IsAsciiLetter(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+        /// <summary>
+        /// Names of the members the generator adds to a model class. The emitter writes these constants,
+        /// never string literals, and the parser rejects a class named like one of them, so renaming a
+        /// member here changes both.
+        /// </summary>
+        public static class Members
+        {
+            /// <summary>Constant: width of the residual stream.</summary>
+            public const string Dim = nameof(Dim);
+
+            /// <summary>Constant: width of the feed-forward layer.</summary>
+            public const string HiddenDim = nameof(HiddenDim);
+
+            /// <summary>Constant: number of layers.</summary>
+            public const string NLayers = nameof(NLayers);
+
+            /// <summary>Constant: number of query heads.</summary>
+            public const string NHeads = nameof(NHeads);
+
+            /// <summary>Constant: number of key/value heads.</summary>
+            public const string NKvHeads = nameof(NKvHeads);
+
+            /// <summary>Constant: dimension of one attention head.</summary>
+            public const string HeadSize = nameof(HeadSize);
+
+            /// <summary>Constant: width of the key and value projections.</summary>
+            public const string KvDim = nameof(KvDim);
+
+            /// <summary>Constant: vocabulary size.</summary>
+            public const string VocabSize = nameof(VocabSize);
+
+            /// <summary>Constant: context length.</summary>
+            public const string MaxSeqLen = nameof(MaxSeqLen);
+
+            /// <summary>Constant: RMSNorm epsilon.</summary>
+            public const string NormEps = nameof(NormEps);
+
+            /// <summary>Constant: RoPE base.</summary>
+            public const string RopeTheta = nameof(RopeTheta);
+
+            /// <summary>Constant: the classifier shares the embedding's weights.</summary>
+            public const string SharedClassifier = nameof(SharedClassifier);
+
+            /// <summary>Property: the runtime <c>ModelConfig</c>.</summary>
+            public const string Config = nameof(Config);
+
+            /// <summary>Enum of the profile's tasks.</summary>
+            public const string Task = nameof(Task);
+
+            /// <summary>Property: the layers some task keeps.</summary>
+            public const string UsedLayers = nameof(UsedLayers);
+
+            /// <summary>Method: load options for the used layers.</summary>
+            public const string LoadOptions = nameof(LoadOptions);
+
+            /// <summary>Method: a task's decode path.</summary>
+            public const string PathFor = nameof(PathFor);
+
+            /// <summary>Property: every path by its mask.</summary>
+            public const string Paths = nameof(Paths);
+
+            /// <summary>Suffix of a task's path class (task <c>copy</c> gives <c>CopyPath</c>).</summary>
+            public const string PathSuffix = "Path";
+
+            /// <summary>The task name (in PascalCase) whose path class would be <see cref="FullPath"/>.</summary>
+            public const string Full = nameof(Full);
+
+            /// <summary>Nested class: the all-layers path.</summary>
+            public const string FullPath = Full + PathSuffix;
+
+            /// <summary>Every name above that is a member of the class itself (not <see cref="PathSuffix"/> or <see cref="Full"/>).</summary>
+            public static readonly string[] All =
+            {
+                Dim, HiddenDim, NLayers, NHeads, NKvHeads, HeadSize, KvDim, VocabSize, MaxSeqLen,
+                NormEps, RopeTheta, SharedClassifier, Config, Task, UsedLayers, LoadOptions, PathFor,
+                Paths, FullPath,
+            };
+
+            /// <summary>True when <paramref name="name"/> is the name of a generated member (ordinal).</summary>
+            public static bool Contains(string name)
+            {
+                foreach (string member in All)
+                    if (string.Equals(member, name, System.StringComparison.Ordinal)) return true;
+                return false;
+            }
+        }
+    }
+}
