@@ -129,10 +129,12 @@ internal static unsafe class Q8Kernels
         TVec a0 = default, a1 = default, a2 = default, a3 = default;
         for (int g = 0, i = 0; g < groups; g++)
         {
-            if ((i & 63) == 0)
+            if (TV.Count == 16 && (i & 63) == 0)
             {
                 // Int8 rows advance a cache line only every 64 values, too slowly for the hardware prefetcher
-                // to keep enough lines in flight: ask for the lines a few iterations ahead.
+                // to keep enough lines in flight: ask for the lines a few iterations ahead. Only at 512 bits,
+                // where it was measured to help; the 256-bit kernel never had it and ran about 2% slower
+                // with it (tests/FiRST.Benchmarks -- kernels, row-major q8 768 x 2048).
                 Sse.Prefetch0(q0 + i + PrefetchDistance);
                 Sse.Prefetch0(q1 + i + PrefetchDistance);
                 Sse.Prefetch0(q2 + i + PrefetchDistance);
