@@ -10,7 +10,8 @@ namespace FiRST.Runtime.Kernels;
 /// values are widened to float, multiplied with the vector and the group sum scaled once. Four rows at a
 /// time share the vector loads; the interleaved layout (<see cref="Q8Layout"/>) makes those four rows one
 /// sequential stream. Reading a quarter of the bytes of float32 weights is where the speed comes from; the
-/// arithmetic stays float32, so activations are not quantized.
+/// arithmetic stays float32, so activations are not quantized. Each kernel is written once over the vector
+/// width (<see cref="IFloatVector{TVec}"/>): 512-bit with AVX-512, else 256-bit with AVX2, else scalar.
 /// </summary>
 internal static unsafe class Q8Kernels
 {
@@ -23,11 +24,18 @@ internal static unsafe class Q8Kernels
     /// </summary>
     public static void Rows(Matrix w, float* x, float* o, int start, int end)
     {
-        if (!w.IsInterleaved)
-        {
-            Rows(w.Quantized, w.Scales, w.Cols, w.GroupSize, x, o, start, end);
-            return;
-        }
+        if (!w.IsInterleaved) Rows(w.Quantized, w.Scales, w.Cols, w.GroupSize, x, o, start, end);
+        else if (V512.CanWidenInt8) Interleaved<V512, Vector512<float>>(w, x, o, start, end);
+        else Interleaved<V256, Vector256<float>>(w, x, o, start, end);
+    }
+
+    /// <summary>
+    /// <see cref="Rows(Matrix, float*, float*, int, int)"/> for an interleaved matrix at one vector width
+    /// (tests call both); scalar where the processor cannot widen int8 at that width.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Interleaved<TV, TVec>(Matrix w, float* x, float* o, int start, int end) where TV : struct, IFloatVector<TVec> where TVec : struct
+    {
         int cols = w.Cols, gs = w.GroupSize, groups = cols / gs;
         int fullBlocks = w.Rows / Q8Layout.BlockRows * Q8Layout.BlockRows;
         int r = start;
@@ -35,8 +43,7 @@ internal static unsafe class Q8Kernels
         {
             sbyte* block = w.Quantized + (long)r * cols;
             float* scales = w.Scales + (long)r * groups;
-            if (Avx512F.IsSupported) Block512(block, scales, cols, gs, x, o + r);
-            else if (Avx2.IsSupported) Block256(block, scales, cols, gs, x, o + r);
+            if (TV.CanWidenInt8) Block<TV, TVec>(block, scales, cols, gs, x, o + r);
             else BlockScalar(block, scales, cols, gs, x, o + r);
         }
         // Rows past the last full block are stored row-major.
@@ -45,54 +52,33 @@ internal static unsafe class Q8Kernels
 
     /// <summary>Four interleaved rows: each 64-byte line holds 16 columns of all four.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block512(sbyte* p, float* s, int cols, int gs, float* x, float* o)
+    private static void Block<TV, TVec>(sbyte* p, float* s, int cols, int gs, float* x, float* o) where TV : struct, IFloatVector<TVec> where TVec : struct
     {
         int groups = cols / gs;
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        TVec a0 = default, a1 = default, a2 = default, a3 = default;
         for (int g = 0, i = 0; g < groups; g++, s += 4)
         {
-            Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
-            for (int end = i + gs; i < end; i += 16, p += 64)
+            TVec t0 = default, t1 = default, t2 = default, t3 = default;
+            for (int end = i + gs; i < end; i += Q8Layout.ChunkCols, p += 64)
             {
                 Sse.Prefetch0(p + PrefetchDistance);
-                var xv = Vector512.Load(x + i);
-                t0 = Vector512.FusedMultiplyAdd(Widen512(p), xv, t0);
-                t1 = Vector512.FusedMultiplyAdd(Widen512(p + 16), xv, t1);
-                t2 = Vector512.FusedMultiplyAdd(Widen512(p + 32), xv, t2);
-                t3 = Vector512.FusedMultiplyAdd(Widen512(p + 48), xv, t3);
+                // A line's 16 columns of a row are one 512-bit vector or two 256-bit ones: the loop runs once
+                // or twice, and the JIT unrolls it (its bound is a constant in each instantiation).
+                for (int k = 0; k < Q8Layout.ChunkCols; k += TV.Count)
+                {
+                    var xv = TV.Load(x + i + k);
+                    t0 = TV.FusedMultiplyAdd(TV.LoadWidened(p + k), xv, t0);
+                    t1 = TV.FusedMultiplyAdd(TV.LoadWidened(p + 16 + k), xv, t1);
+                    t2 = TV.FusedMultiplyAdd(TV.LoadWidened(p + 32 + k), xv, t2);
+                    t3 = TV.FusedMultiplyAdd(TV.LoadWidened(p + 48 + k), xv, t3);
+                }
             }
-            a0 = Vector512.FusedMultiplyAdd(t0, Vector512.Create(s[0]), a0);
-            a1 = Vector512.FusedMultiplyAdd(t1, Vector512.Create(s[1]), a1);
-            a2 = Vector512.FusedMultiplyAdd(t2, Vector512.Create(s[2]), a2);
-            a3 = Vector512.FusedMultiplyAdd(t3, Vector512.Create(s[3]), a3);
+            a0 = TV.FusedMultiplyAdd(t0, TV.Create(s[0]), a0);
+            a1 = TV.FusedMultiplyAdd(t1, TV.Create(s[1]), a1);
+            a2 = TV.FusedMultiplyAdd(t2, TV.Create(s[2]), a2);
+            a3 = TV.FusedMultiplyAdd(t3, TV.Create(s[3]), a3);
         }
-        o[0] = Vector512.Sum(a0); o[1] = Vector512.Sum(a1); o[2] = Vector512.Sum(a2); o[3] = Vector512.Sum(a3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block256(sbyte* p, float* s, int cols, int gs, float* x, float* o)
-    {
-        int groups = cols / gs;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int g = 0, i = 0; g < groups; g++, s += 4)
-        {
-            Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
-            for (int end = i + gs; i < end; i += 16, p += 64)
-            {
-                Sse.Prefetch0(p + PrefetchDistance);
-                var xl = Vector256.Load(x + i);
-                var xh = Vector256.Load(x + i + 8);
-                t0 = Vector256.FusedMultiplyAdd(Widen256(p), xl, Vector256.FusedMultiplyAdd(Widen256(p + 8), xh, t0));
-                t1 = Vector256.FusedMultiplyAdd(Widen256(p + 16), xl, Vector256.FusedMultiplyAdd(Widen256(p + 24), xh, t1));
-                t2 = Vector256.FusedMultiplyAdd(Widen256(p + 32), xl, Vector256.FusedMultiplyAdd(Widen256(p + 40), xh, t2));
-                t3 = Vector256.FusedMultiplyAdd(Widen256(p + 48), xl, Vector256.FusedMultiplyAdd(Widen256(p + 56), xh, t3));
-            }
-            a0 = Vector256.FusedMultiplyAdd(t0, Vector256.Create(s[0]), a0);
-            a1 = Vector256.FusedMultiplyAdd(t1, Vector256.Create(s[1]), a1);
-            a2 = Vector256.FusedMultiplyAdd(t2, Vector256.Create(s[2]), a2);
-            a3 = Vector256.FusedMultiplyAdd(t3, Vector256.Create(s[3]), a3);
-        }
-        o[0] = Vector256.Sum(a0); o[1] = Vector256.Sum(a1); o[2] = Vector256.Sum(a2); o[3] = Vector256.Sum(a3);
+        o[0] = TV.Sum(a0); o[1] = TV.Sum(a1); o[2] = TV.Sum(a2); o[3] = TV.Sum(a3);
     }
 
     private static void BlockScalar(sbyte* p, float* s, int cols, int gs, float* x, float* o)
@@ -115,83 +101,61 @@ internal static unsafe class Q8Kernels
     /// <summary>Row-major rows <c>[start, end)</c>.</summary>
     public static void Rows(sbyte* q, float* scales, int cols, int groupSize, float* x, float* o, int start, int end)
     {
+        if (V512.CanWidenInt8 && groupSize % V512.Count == 0) RowMajor<V512, Vector512<float>>(q, scales, cols, groupSize, x, o, start, end);
+        else RowMajor<V256, Vector256<float>>(q, scales, cols, groupSize, x, o, start, end);
+    }
+
+    /// <summary>
+    /// Row-major rows at one vector width (tests call both); scalar where the processor cannot widen int8 at
+    /// that width or the groups are not whole vectors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void RowMajor<TV, TVec>(sbyte* q, float* scales, int cols, int groupSize, float* x, float* o, int start, int end)
+        where TV : struct, IFloatVector<TVec> where TVec : struct
+    {
         int groups = cols / groupSize;
         int r = start;
-        if (Avx512F.IsSupported && groupSize % 16 == 0)
-            for (; r + 4 <= end; r += 4) Four512(q + (long)r * cols, scales + (long)r * groups, cols, groupSize, x, o + r);
-        else if (Avx2.IsSupported && groupSize % 8 == 0)
-            for (; r + 4 <= end; r += 4) Four256(q + (long)r * cols, scales + (long)r * groups, cols, groupSize, x, o + r);
+        if (TV.CanWidenInt8 && groupSize % TV.Count == 0)
+            for (; r + 4 <= end; r += 4) Four<TV, TVec>(q + (long)r * cols, scales + (long)r * groups, cols, groupSize, x, o + r);
         for (; r < end; r++) o[r] = One(q + (long)r * cols, scales + (long)r * groups, cols, groupSize, x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Four512(sbyte* q, float* s, int cols, int gs, float* x, float* o)
+    private static void Four<TV, TVec>(sbyte* q, float* s, int cols, int gs, float* x, float* o) where TV : struct, IFloatVector<TVec> where TVec : struct
     {
         int groups = cols / gs;
         sbyte* q0 = q, q1 = q + cols, q2 = q + 2 * cols, q3 = q + 3 * cols;
         float* s0 = s, s1 = s + groups, s2 = s + 2 * groups, s3 = s + 3 * groups;
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        TVec a0 = default, a1 = default, a2 = default, a3 = default;
         for (int g = 0, i = 0; g < groups; g++)
         {
-            if ((i & 63) == 0)
+            if (TV.Count == 16 && (i & 63) == 0)
             {
                 // Int8 rows advance a cache line only every 64 values, too slowly for the hardware prefetcher
-                // to keep enough lines in flight: ask for the lines a few iterations ahead.
+                // to keep enough lines in flight: ask for the lines a few iterations ahead. Only at 512 bits,
+                // where it was measured to help; the 256-bit kernel never had it and ran about 2% slower
+                // with it (tests/FiRST.Benchmarks -- kernels, row-major q8 768 x 2048).
                 Sse.Prefetch0(q0 + i + PrefetchDistance);
                 Sse.Prefetch0(q1 + i + PrefetchDistance);
                 Sse.Prefetch0(q2 + i + PrefetchDistance);
                 Sse.Prefetch0(q3 + i + PrefetchDistance);
             }
-            Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
-            for (int end = i + gs; i < end; i += 16)
+            TVec t0 = default, t1 = default, t2 = default, t3 = default;
+            for (int end = i + gs; i < end; i += TV.Count)
             {
-                var xv = Vector512.Load(x + i);
-                t0 = Vector512.FusedMultiplyAdd(Widen512(q0 + i), xv, t0);
-                t1 = Vector512.FusedMultiplyAdd(Widen512(q1 + i), xv, t1);
-                t2 = Vector512.FusedMultiplyAdd(Widen512(q2 + i), xv, t2);
-                t3 = Vector512.FusedMultiplyAdd(Widen512(q3 + i), xv, t3);
+                var xv = TV.Load(x + i);
+                t0 = TV.FusedMultiplyAdd(TV.LoadWidened(q0 + i), xv, t0);
+                t1 = TV.FusedMultiplyAdd(TV.LoadWidened(q1 + i), xv, t1);
+                t2 = TV.FusedMultiplyAdd(TV.LoadWidened(q2 + i), xv, t2);
+                t3 = TV.FusedMultiplyAdd(TV.LoadWidened(q3 + i), xv, t3);
             }
-            a0 = Vector512.FusedMultiplyAdd(t0, Vector512.Create(s0[g]), a0);
-            a1 = Vector512.FusedMultiplyAdd(t1, Vector512.Create(s1[g]), a1);
-            a2 = Vector512.FusedMultiplyAdd(t2, Vector512.Create(s2[g]), a2);
-            a3 = Vector512.FusedMultiplyAdd(t3, Vector512.Create(s3[g]), a3);
+            a0 = TV.FusedMultiplyAdd(t0, TV.Create(s0[g]), a0);
+            a1 = TV.FusedMultiplyAdd(t1, TV.Create(s1[g]), a1);
+            a2 = TV.FusedMultiplyAdd(t2, TV.Create(s2[g]), a2);
+            a3 = TV.FusedMultiplyAdd(t3, TV.Create(s3[g]), a3);
         }
-        o[0] = Vector512.Sum(a0); o[1] = Vector512.Sum(a1); o[2] = Vector512.Sum(a2); o[3] = Vector512.Sum(a3);
+        o[0] = TV.Sum(a0); o[1] = TV.Sum(a1); o[2] = TV.Sum(a2); o[3] = TV.Sum(a3);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Widen512(sbyte* p) =>
-        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Four256(sbyte* q, float* s, int cols, int gs, float* x, float* o)
-    {
-        int groups = cols / gs;
-        sbyte* q0 = q, q1 = q + cols, q2 = q + 2 * cols, q3 = q + 3 * cols;
-        float* s0 = s, s1 = s + groups, s2 = s + 2 * groups, s3 = s + 3 * groups;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int g = 0, i = 0; g < groups; g++)
-        {
-            Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
-            for (int end = i + gs; i < end; i += 8)
-            {
-                var xv = Vector256.Load(x + i);
-                t0 = Vector256.FusedMultiplyAdd(Widen256(q0 + i), xv, t0);
-                t1 = Vector256.FusedMultiplyAdd(Widen256(q1 + i), xv, t1);
-                t2 = Vector256.FusedMultiplyAdd(Widen256(q2 + i), xv, t2);
-                t3 = Vector256.FusedMultiplyAdd(Widen256(q3 + i), xv, t3);
-            }
-            a0 = Vector256.FusedMultiplyAdd(t0, Vector256.Create(s0[g]), a0);
-            a1 = Vector256.FusedMultiplyAdd(t1, Vector256.Create(s1[g]), a1);
-            a2 = Vector256.FusedMultiplyAdd(t2, Vector256.Create(s2[g]), a2);
-            a3 = Vector256.FusedMultiplyAdd(t3, Vector256.Create(s3[g]), a3);
-        }
-        o[0] = Vector256.Sum(a0); o[1] = Vector256.Sum(a1); o[2] = Vector256.Sum(a2); o[3] = Vector256.Sum(a3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Widen256(sbyte* p) =>
-        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte()));
 
     private static float One(sbyte* q, float* s, int cols, int gs, float* x)
     {

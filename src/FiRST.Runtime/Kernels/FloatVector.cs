@@ -1,0 +1,116 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace FiRST.Runtime.Kernels;
+
+/// <summary>
+/// The float32 vector operations the dot-product kernels use, over one vector width, so that each kernel is
+/// written once as a generic method (<c>Kernel&lt;TV, TVec&gt;(...) where TV : struct, IFloatVector&lt;TVec&gt;</c>)
+/// instead of once per width. The JIT compiles a generic method separately for each struct type argument
+/// and the static abstract members below are plain static calls that it inlines, so
+/// <c>Kernel&lt;V512, Vector512&lt;float&gt;&gt;</c> is the same machine code as a kernel written against
+/// <see cref="Vector512{T}"/> directly, with <see cref="Count"/> a constant (measured against the former
+/// hand-written copies: tests/FiRST.Benchmarks, <c>-- kernels</c>). Callers choose the width once per call.
+/// The kernels hold the vector type itself (<typeparamref name="TVec"/>) in their locals, not a struct
+/// wrapping it: with a wrapper the JIT (.NET 10) no longer folds loads into the fused multiply-adds and adds a
+/// register copy after each, which the disassembly showed in every loop.
+/// </summary>
+/// <typeparam name="TVec"><see cref="Vector512{T}"/> or <see cref="Vector256{T}"/> of float.</typeparam>
+internal unsafe interface IFloatVector<TVec> where TVec : struct
+{
+    /// <summary>Floats per vector.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>True when <see cref="LoadWidened"/> runs as vector instructions on this processor.</summary>
+    static abstract bool CanWidenInt8 { get; }
+
+    /// <summary><see cref="Count"/> floats from <paramref name="p"/> (no alignment needed).</summary>
+    static abstract TVec Load(float* p);
+
+    /// <summary><see cref="Count"/> int8 values from <paramref name="p"/>, converted to float.</summary>
+    static abstract TVec LoadWidened(sbyte* p);
+
+    /// <summary><paramref name="value"/> in every lane.</summary>
+    static abstract TVec Create(float value);
+
+    /// <summary><c>a * b + c</c> per lane, rounded once.</summary>
+    static abstract TVec FusedMultiplyAdd(TVec a, TVec b, TVec c);
+
+    /// <summary><c>a + b</c> per lane.</summary>
+    static abstract TVec Add(TVec a, TVec b);
+
+    /// <summary>The sum of the lanes.</summary>
+    static abstract float Sum(TVec v);
+}
+
+/// <summary>512-bit vectors (16 floats): AVX-512.</summary>
+internal readonly unsafe struct V512 : IFloatVector<Vector512<float>>
+{
+    public static int Count
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512<float>.Count;
+    }
+
+    public static bool CanWidenInt8
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Avx512F.IsSupported;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(float* p) => Vector512.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadWidened(sbyte* p) =>
+        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Create(float value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FusedMultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+}
+
+/// <summary>256-bit vectors (8 floats): AVX2, or emulated where the processor lacks it.</summary>
+internal readonly unsafe struct V256 : IFloatVector<Vector256<float>>
+{
+    public static int Count
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector256<float>.Count;
+    }
+
+    public static bool CanWidenInt8
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Avx2.IsSupported;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(float* p) => Vector256.Load(p);
+
+    /// <summary>Reads 8 bytes only (one 64-bit load), not a full 128-bit register.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadWidened(sbyte* p) =>
+        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte()));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Create(float value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FusedMultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+}
