@@ -1,3 +1,4 @@
+using static FiRST.Benchmarks.PairedStatistics;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -119,22 +120,5 @@ internal static unsafe class KernelComparison
         owned.Add(s);
         Quantizer.Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
         return new Matrix(q.SByteData, s.Data, rows, cols, groupSize);
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = (double[])values.Clone();
-        Array.Sort(sorted);
-        return sorted[sorted.Length / 2];
-    }
-
-    /// <summary>The median and a 95% confidence interval for it from order statistics (ranks n/2 ∓ 1.96·√n/2).</summary>
-    private static (double Median, double Low, double High) MedianWithInterval(double[] values)
-    {
-        var sorted = (double[])values.Clone();
-        Array.Sort(sorted);
-        int n = sorted.Length;
-        int half = (int)Math.Ceiling(1.96 * Math.Sqrt(n) / 2);
-        return (sorted[n / 2], sorted[Math.Max(0, n / 2 - half)], sorted[Math.Min(n - 1, n / 2 + half)]);
     }
 }

@@ -1,3 +1,4 @@
+using static FiRST.Benchmarks.PairedStatistics;
 using System.Diagnostics;
 using FiRST.Runtime;
 using FiRST.Runtime.Kernels;
@@ -76,25 +77,5 @@ internal static class PathComparison
         for (int i = 0; i < Steps; i++) token = Ops.ArgMax(path is null ? s.Forward(token) : s.Forward(token, path));
         double us = Stopwatch.GetElapsedTime(start).TotalMicroseconds / Steps;
         return token < 0 ? -us : us; // uses the token, so the loop cannot be dropped
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = (double[])values.Clone();
-        Array.Sort(sorted);
-        return sorted[sorted.Length / 2];
-    }
-
-    /// <summary>
-    /// The median and a 95% confidence interval for it from order statistics (ranks n/2 ∓ 1.96·√n/2): no
-    /// assumption about the distribution, which on a shared machine has a long right tail.
-    /// </summary>
-    private static (double Median, double Low, double High) MedianWithInterval(double[] values)
-    {
-        var sorted = (double[])values.Clone();
-        Array.Sort(sorted);
-        int n = sorted.Length;
-        int half = (int)Math.Ceiling(1.96 * Math.Sqrt(n) / 2);
-        return (sorted[n / 2], sorted[Math.Max(0, n / 2 - half)], sorted[Math.Min(n - 1, n / 2 + half)]);
     }
 }

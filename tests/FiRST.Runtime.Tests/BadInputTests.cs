@@ -49,20 +49,7 @@ public sealed class BadInputTests : IDisposable
         return path;
     }
 
-    private string WriteHeader(string name, int[] header, long extraBytes = 0)
-    {
-        Assert.Equal(7, header.Length);
-        string path = TempPath(name);
-        using var f = File.Create(path);
-        var b = new byte[4];
-        foreach (int v in header)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(b, v);
-            f.Write(b);
-        }
-        f.Write(new byte[extraBytes]);
-        return path;
-    }
+    private string WriteHeader(string name, int[] header, long extraBytes = 0) => TestModel.WriteHeader(TempPath(name), header, extraBytes);
 
     private static int[] SmallHeader() => [Small.Dim, Small.HiddenDim, Small.NLayers, Small.NHeads, Small.NKvHeads, Small.VocabSize, Small.MaxSeqLen];
 

@@ -182,4 +182,19 @@ internal sealed class TestModel
 
     /// <summary>Truncates to a value bfloat16 holds exactly.</summary>
     public static float ToBFloat16(float x) => BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(x) & 0xFFFF0000u);
+
+    /// <summary>Writes a llama2.c v0 header of seven ints, then <paramref name="extraBytes"/> zero bytes: bad files made to order.</summary>
+    public static string WriteHeader(string path, int[] header, long extraBytes = 0)
+    {
+        if (header.Length != 7) throw new ArgumentException("a llama2.c header has 7 ints", nameof(header));
+        using var f = File.Create(path);
+        var b = new byte[4];
+        foreach (int v in header)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(b, v);
+            f.Write(b);
+        }
+        f.Write(new byte[extraBytes]);
+        return path;
+    }
 }
