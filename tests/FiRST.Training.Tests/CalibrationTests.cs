@@ -101,6 +101,12 @@ public sealed class CalibrationTests : IDisposable
         Bad("{\"task\":\"a\",\"prompt\":\"x\",\"answer\":\"y\"}\n{oops", "line 2: not valid JSON");
         Bad("[1,2]", "line 1: expected an object");
         Bad("{\"task\":\"9lives\",\"prompt\":\"x\",\"answer\":\"y\"}", "is not an identifier");
+        // The profile schema's rules: every name a task file accepts gives a profile the runtime loads.
+        Bad("{\"task\":\"caf\u00e9\",\"prompt\":\"x\",\"answer\":\"y\"}", "is not an identifier");
+        Bad("{\"task\":\"__\",\"prompt\":\"x\",\"answer\":\"y\"}", "no letter or digit");
+        Bad("{\"task\":\"full\",\"prompt\":\"x\",\"answer\":\"y\"}", "is reserved");
+        Bad("{\"task\":\"a_b\",\"prompt\":\"x\",\"answer\":\"y\"}\n{\"task\":\"ab\",\"prompt\":\"x\",\"answer\":\"y\"}", "'a_b' and 'ab' both become");
+        Bad("{\"task\":\"copy\",\"prompt\":\"x\",\"answer\":\"y\"}\n{\"task\":\"Copy\",\"prompt\":\"x\",\"answer\":\"y\"}", "both become 'Copy'");
         Assert.Contains("task file not found", Assert.Throws<ModelLoadException>(() => TaskFile.Resolve(Path.Combine(_dir, "none.jsonl"))).Message);
         Assert.Contains("unknown task 'nope'", Assert.Throws<ArgumentException>(() => TaskFile.Resolve("copy,nope")).Message);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FiRST.Schema;
 
 namespace FiRST.Evaluation.Tasks;
 
@@ -46,7 +47,7 @@ public static class TaskFile
                 var root = doc.RootElement;
                 if (root.ValueKind != JsonValueKind.Object) throw new FiRST.Runtime.ModelLoadException(path, field, "expected an object {\"task\", \"prompt\", \"answer\"}");
                 string task = Text(root, "task", path, field), prompt = Text(root, "prompt", path, field), answer = Text(root, "answer", path, field);
-                if (!IsIdentifier(task)) throw new FiRST.Runtime.ModelLoadException(path, field, $"task name '{task}' is not an identifier (letters, digits, '_', not starting with a digit)");
+                if (TaskNameProblem(task) is { } problem) throw new FiRST.Runtime.ModelLoadException(path, field, $"task name '{task}' {problem}");
                 if (!tasks.TryGetValue(task, out var list)) tasks[task] = list = [];
                 list.Add(new TaskExample(prompt, answer));
             }
@@ -56,6 +57,14 @@ public static class TaskFile
             }
         }
         if (tasks.Count == 0) throw new FiRST.Runtime.ModelLoadException(path, "", "the task file holds no examples");
+        // Names that differ only in case or underscores become the same generated member (copy, Copy, co_py).
+        var members = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (string name in tasks.Keys)
+        {
+            string member = ProfileSchema.TaskMemberName(name);
+            if (!members.TryAdd(member, name))
+                throw new FiRST.Runtime.ModelLoadException(path, "task", $"the tasks '{members[member]}' and '{name}' both become '{member}' in generated code; rename one");
+        }
         return tasks.Select(kv => new FixedTask(kv.Key, kv.Value)).ToArray();
     }
 
@@ -66,8 +75,17 @@ public static class TaskFile
         return value.GetString()!;
     }
 
-    private static bool IsIdentifier(string s) =>
-        s.Length > 0 && !char.IsDigit(s[0]) && s.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+    /// <summary>What is wrong with a task name by the profile schema's rules, or null: the calibrated profile must load.</summary>
+    private static string? TaskNameProblem(string name)
+    {
+        if (!ProfileSchema.IsTaskName(name))
+            return $"is not an identifier (ASCII letters, digits and '_', not starting with a digit, at most {ProfileSchema.MaxTaskNameLength} characters)";
+        string member = ProfileSchema.TaskMemberName(name);
+        if (member.Length == 0) return "has no letter or digit to name generated code after";
+        if (string.Equals(member, ProfileSchema.Members.Full, StringComparison.OrdinalIgnoreCase))
+            return $"is reserved: generated code names the all-layers path {ProfileSchema.Members.FullPath}";
+        return null;
+    }
 
     /// <summary>
     /// Resolves a <c>--tasks</c> value: an existing file is a task file; otherwise a comma-separated list of
