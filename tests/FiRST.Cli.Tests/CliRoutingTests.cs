@@ -56,6 +56,9 @@ public sealed class CliRoutingTests : IDisposable
         var unknown = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--task", "translate");
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("no task 'translate'", unknown.Stderr);
+        var both = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--task", "copy", "--routers", DefaultRouters);
+        Assert.Equal(1, both.ExitCode);
+        Assert.Contains("give --task or --routers, not both", both.Stderr);
     }
 
     [Fact]

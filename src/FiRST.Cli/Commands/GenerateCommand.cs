@@ -85,7 +85,7 @@ internal static class GenerateCommand
             else
             {
                 if (parse.GetValue(task) is not null)
-                    throw new ArgumentException(demo ? "--task is not given with --routers" : "--task needs --profile PATH (or the embedded model)");
+                    throw new ArgumentException(demo ? "give --task or --routers, not both" : "--task needs --profile PATH (or the embedded model)");
                 routerSet = CommonOptions.LoadRouters(parse.GetValue(routers), modelPath);
             }
             var generator = new TextGenerator(llama, tok, new SessionOptions
@@ -95,8 +95,9 @@ internal static class GenerateCommand
                 RouterThreshold = parse.GetValue(threshold),
                 Mask = mask,
                 Path = taskPath,
-                // The demo model's task paths were compiled into this tool; any other model decodes generically.
-                Paths = demo && parse.GetValue(adapter) is null ? DemoModel.Paths : null,
+                // The demo model's task paths were compiled into this tool (they run merged adapters too: a path
+                // only orders layer calls); any other model decodes generically.
+                Paths = demo ? DemoModel.Paths : null,
             });
             // The embedded model ends every answer with EOS; llama2.c-style models separate documents with BOS.
             bool eos = parse.GetValue(stopAtEos) ?? demo;
