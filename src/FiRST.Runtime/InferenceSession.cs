@@ -16,6 +16,8 @@ public sealed class InferenceSession : IDisposable
     private readonly Dispatcher _dispatcher;
     private IDecodePath _path;
     private KvCache? _cache;
+    private CompiledDecoder? _decoder;
+    private IDecodePath? _decoderPath;
 
     internal InferenceSession(LlamaModel model, SessionOptions options)
     {
@@ -43,6 +45,8 @@ public sealed class InferenceSession : IDisposable
         _cache = new KvCache(config, _dispatcher.Routes ? _ => false : mask.IsKept);
         _path = _dispatcher.Choose(mask);
         Transformer = new Transformer(config, model.Weights, model.Rope, _pool);
+        // A pinned path made for another model's shape fails here, not at the first token.
+        if (options.Path is not null) DecoderFor(_path);
     }
 
     /// <summary>The model this session runs.</summary>
@@ -77,6 +81,9 @@ public sealed class InferenceSession : IDisposable
 
     /// <summary>Bytes of KV storage this session holds.</summary>
     public long KvBytes => _cache?.AllocatedBytes ?? 0;
+
+    /// <summary>True when the last decoded token ran on a compiled path's decoder (tests check that it did).</summary>
+    internal bool DecodesCompiled => _decoder is not null && ReferenceEquals(_decoderPath, _path);
 
     /// <summary>Layer math and scratch state.</summary>
     internal Transformer Transformer { get; }
@@ -129,8 +136,16 @@ public sealed class InferenceSession : IDisposable
         {
             var t = Transformer;
             t.Embed(token);
-            path.RunLayers(t, cache, Position);
-            var logits = t.Logits();
+            ReadOnlySpan<float> logits;
+            if (DecoderFor(path) is { } decoder)
+            {
+                logits = decoder.Step(cache, Position);
+            }
+            else
+            {
+                path.RunLayers(t, cache, Position);
+                logits = t.Logits();
+            }
             Position++;
             return logits;
         }
@@ -138,6 +153,19 @@ public sealed class InferenceSession : IDisposable
         {
             _model.Exit();
         }
+    }
+
+    /// <summary>
+    /// The compiled decoder of <paramref name="path"/> (made on first use and kept until the session decodes on
+    /// another compiled path), or null for the generic loop and where a compiled path cannot run on these weights.
+    /// </summary>
+    private CompiledDecoder? DecoderFor(IDecodePath path)
+    {
+        if (path is not ICompiledPath compiled) return null;
+        if (ReferenceEquals(path, _decoderPath)) return _decoder;
+        _decoder = compiled.CreateDecoder(Transformer, _pool);
+        _decoderPath = path;
+        return _decoder;
     }
 
     /// <summary>Batches of tokens through all kept layers, so each weight is read once per batch.</summary>

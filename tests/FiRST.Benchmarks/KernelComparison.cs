@@ -1,4 +1,4 @@
-using static FiRST.Benchmarks.PairedStatistics;
+using static FiRST.Runtime.Diagnostics.PairedStatistics;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -12,7 +12,7 @@ namespace FiRST.Benchmarks;
 /// 512- and 256-bit copies they replaced (<see cref="LegacyDotKernels"/>, <see cref="LegacyQ8Kernels"/>), as a
 /// paired comparison: each round times the old and the new kernel on the same matrix, the order
 /// alternating, and the per-round new/old ratios are summarised by their median with a distribution-free
-/// 95% interval (as in <see cref="PathComparison"/>; separate runs on a shared machine drift by more than
+/// 95% interval (as in `first bench --paths`; separate runs on a shared machine drift by more than
 /// the kernels differ). One thread, the shapes of llama2.c's 110M and 15M models. Run with
 /// <c>-- kernels [--rounds N]</c>; with <c>DOTNET_EnableAVX512=0</c> in the environment both sides take
 /// their 256-bit path (.NET 10 ignores the older per-instruction-set <c>DOTNET_EnableAVX512F=0</c>: the

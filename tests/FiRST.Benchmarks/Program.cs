@@ -1,11 +1,10 @@
 using BenchmarkDotNet.Running;
 using FiRST.Benchmarks;
 
-// "paths": the paired generated-vs-generic comparison (PathComparison); "kernels": the paired comparison of
+// The paired compiled-vs-generic path comparison is `first bench --paths`. "kernels": the paired comparison of
 // the width-generic kernels with the former 512/256-bit copies (KernelComparison). Otherwise BenchmarkDotNet picks
 // benchmarks by --filter (or asks interactively) and runs each case in its own Release process; it exits
 // non-zero when a benchmark failed, so a script (or a `--job dry` smoke run) notices.
-if (args.Length > 0 && args[0] == "paths") return PathComparison.Run(args[1..]);
 if (args.Length > 0 && args[0] == "kernels") return KernelComparison.Run(args[1..]);
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;

@@ -7,9 +7,9 @@ using M = FiRST.Schema.ProfileSchema.Members;
 namespace FiRST.Gen.Emit
 {
     /// <summary>
-    /// Writes the generated part of a <c>[FiRSTModel]</c> class: constants, the runtime configuration, the task
-    /// enum, one straight-line decode path per task plus the full-depth path, the weight manifest and the
-    /// path table. Plain text rather than syntax trees: the output is fixed in shape and easier to read here.
+    /// Writes the generated part of a <c>[FiRSTModel]</c> class: constants, the runtime configuration, the shape
+    /// struct, the task enum, one compiled decode path per task plus the full-depth path, the weight manifest
+    /// and the path table. Plain text rather than syntax trees: the output is fixed in shape and easier to read here.
     /// Every type is written <c>global::</c>-qualified so the user's usings and names cannot change its meaning,
     /// and every public member is documented so consumers with GenerateDocumentationFile stay warning-free.
     /// </summary>
@@ -43,6 +43,7 @@ namespace FiRST.Gen.Emit
             w.Open();
             WriteConstants(w, spec);
             WriteConfig(w);
+            WriteShape(w, spec);
             if (spec.IsProfile) WriteTaskEnum(w, spec);
             var used = UsedLayers(spec);
             WriteManifest(w, spec, used);
@@ -100,6 +101,31 @@ namespace FiRST.Gen.Emit
             for (int i = 0; i < assignments.GetLength(0); i++)
                 w.Line(assignments[i, 0] + " = " + assignments[i, 1] + ",");
             w.Close(";");
+        }
+
+        private static void WriteShape(SourceWriter w, ModelSpec spec)
+        {
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// The shape as a type: the runtime's compiled decoder is generic over it, so every size is a constant");
+            w.Line("/// where the JIT or the AOT compiler builds that decoder for this model.");
+            w.Line("/// </summary>");
+            w.Line("public readonly struct " + M.Shape + " : " + Runtime + ".Paths.IModelShape");
+            w.Open();
+            // Literals, not the class's constants: inside the struct those names are its own members.
+            string[,] members =
+            {
+                { "Dim", Int(spec.Dim) }, { "HiddenDim", Int(spec.HiddenDim) }, { "NLayers", Int(spec.NLayers) },
+                { "NHeads", Int(spec.NHeads) }, { "NKvHeads", Int(spec.NKvHeads) }, { "VocabSize", Int(spec.VocabSize) },
+                { "MaxSeqLen", Int(spec.MaxSeqLen) },
+            };
+            for (int i = 0; i < members.GetLength(0); i++)
+            {
+                if (i > 0) w.Line();
+                w.Line("/// <inheritdoc />");
+                w.Line("public static int " + members[i, 0] + " => " + members[i, 1] + ";");
+            }
+            w.Close();
         }
 
         private static void WriteTaskEnum(SourceWriter w, ModelSpec spec)
@@ -217,7 +243,7 @@ namespace FiRST.Gen.Emit
             w.Line("/// <summary>");
             if (full)
             {
-                w.Line("/// The full-depth decode path: all " + Int(spec.NLayers) + " layers as straight-line calls. It needs a model loaded");
+                w.Line("/// The full-depth decode path: all " + Int(spec.NLayers) + " layers on the compiled decoder. It needs a model loaded");
                 if (used.Count == spec.NLayers)
                 {
                     w.Line("/// with every layer, as <see cref=\"" + M.LoadOptions + "\"/> loads it.");
@@ -230,13 +256,14 @@ namespace FiRST.Gen.Emit
             }
             else
             {
-                w.Line("/// The decode path of task <c>" + taskName + "</c>: " + Int(kept.Count) + " of " + Int(spec.NLayers) + " layers as straight-line calls, with no");
-                w.Line("/// per-layer test. Layers: " + Join(kept) + ".");
+                w.Line("/// The decode path of task <c>" + taskName + "</c>: " + Int(kept.Count) + " of " + Int(spec.NLayers) + " layers on the compiled decoder");
+                w.Line("/// for <see cref=\"" + M.Shape + "\"/>. Layers: " + Join(kept) + ".");
             }
             w.Line("/// </summary>");
-            w.Line("public sealed class " + className + " : " + IDecodePath);
+            w.Line("public sealed class " + className + " : " + Runtime + ".Paths.CompiledPath<" + M.Shape + ">");
             w.Open();
             w.Line("private " + className + "()");
+            w.Line("    : base(new int[] { " + Join(kept) + " })");
             w.Line("{");
             w.Line("}");
             w.Line();
@@ -249,19 +276,7 @@ namespace FiRST.Gen.Emit
             w.Line("/// <summary>Bytes of float32 key/value cache a session of this path allocates: kept layers × keys and values × <c>" + M.KvDim + "</c> × <c>" + M.MaxSeqLen + "</c>.</summary>");
             w.Line("public const long KvCacheBytes = " + Int(kept.Count) + "L * 2 * " + M.KvDim + " * " + M.MaxSeqLen + " * sizeof(float);");
             w.Line();
-            w.Line("/// <inheritdoc />");
-            w.Line("public " + Runtime + ".LayerMask Mask { get; } = " + (full
-                ? Runtime + ".LayerMask.All(" + M.NLayers + ");"
-                : Runtime + ".LayerMask.FromKept(" + M.NLayers + ", new int[] { " + Join(kept) + " });"));
-            w.Line();
-            w.Line("/// <inheritdoc />");
-            w.Line("public void RunLayers(" + Runtime + ".Inference.Transformer transformer, " + Runtime + ".Inference.KvCache cache, int position)");
-            w.Open();
-            foreach (int layer in kept)
-                w.Line("transformer.Layer(" + Int(layer) + ", position, cache);");
-            w.Close();
-            w.Line();
-            w.Line("/// <summary>Creates a session that runs this path's layers; its KV cache holds only those.</summary>");
+            w.Line("/// <summary>Creates a session pinned to this path; its KV cache holds only this path's layers.</summary>");
             w.Line("/// <param name=\"model\">A model loaded with at least these layers" + (full ? " (all of them)" : ", as <see cref=\"" + M.LoadOptions + "\"/> loads it") + ".</param>");
             w.Line("/// <param name=\"threads\">Threads per matrix product; 0 uses the default of <see cref=\"" + Runtime + ".SessionOptions.Threads\"/>.</param>");
             w.Line("/// <returns>A new session; dispose it when done.</returns>");
@@ -269,8 +284,8 @@ namespace FiRST.Gen.Emit
             w.Open();
             w.Line("if (model is null) throw new global::System.ArgumentNullException(nameof(model));");
             w.Line("return model.CreateSession(threads == 0");
-            w.Line("    ? new " + Runtime + ".SessionOptions { Mask = Mask }");
-            w.Line("    : new " + Runtime + ".SessionOptions { Mask = Mask, Threads = threads });");
+            w.Line("    ? new " + Runtime + ".SessionOptions { Path = this }");
+            w.Line("    : new " + Runtime + ".SessionOptions { Path = this, Threads = threads });");
             w.Close();
             w.Close();
         }

@@ -10,24 +10,42 @@ namespace FiRST.Cli.Commands;
 /// <summary>
 /// <c>first bench</c>: prefill and decode speed of a model on this machine, set against the machine's
 /// measured memory bandwidth (decode reads every weight once per token, so bandwidth is its ceiling).
+/// With <c>--paths</c>, the compiled task paths against the generic loop instead (<see cref="PathBench"/>).
 /// </summary>
 internal static class BenchCommand
 {
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.ModelOrDefault();
         var quant = CommonOptions.Quant();
         var threads = new Option<int>("--threads") { Description = "Threads per kernel", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps", "-n") { Description = "Decode steps per run", DefaultValueFactory = _ => 64 };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length for the prefill measurement", DefaultValueFactory = _ => 128 };
         var runs = new Option<int>("--runs") { Description = "Runs; medians are reported", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
-        var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth")
+        var paths = new Option<bool>("--paths") { Description = "Compare each task's compiled path with the generic loop on its mask and with the full model (paired rounds)" };
+        var profile = new Option<string?>("--profile") { Description = "With --paths: the profile whose tasks to measure (default: the embedded model's)" };
+        var rounds = new Option<int>("--rounds") { Description = "With --paths: paired rounds per task", DefaultValueFactory = _ => 300 };
+        var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop")
         {
-            model, quant, threads, steps, promptTokens, runs, json,
+            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(paths))
+            {
+                string modelPath = parse.GetValue(model)!;
+                string profilePath = parse.GetValue(profile)
+                    ?? (CommonOptions.IsDefaultModel(modelPath)
+                        ? Path.Combine(AppContext.BaseDirectory, "demo", "model.first.json")
+                        : throw new ArgumentException("--paths on a model other than the embedded one needs --profile"));
+                int stepsPerRound = Math.Min(Positive(parse.GetValue(steps), "--steps"), 32);
+                var measured = PathBench.Measure(modelPath, profilePath, CommonOptions.LoadOptions(parse.GetValue(quant)!), Positive(parse.GetValue(threads), "--threads"),
+                    Math.Max(20, Positive(parse.GetValue(rounds), "--rounds")), stepsPerRound, error);
+                if (parse.GetValue(json)) output.WriteLine(System.Text.Json.JsonSerializer.Serialize(measured, PathBenchJson.Default.PathBenchResult));
+                else PathBench.Print(output, measured);
+                return 0;
+            }
             int t = Positive(parse.GetValue(threads), "--threads");
             int n = Positive(parse.GetValue(steps), "--steps");
             int p = Positive(parse.GetValue(promptTokens), "--prompt-tokens");

@@ -19,4 +19,11 @@ internal static class AlignedBuffer
             return new ArraySegment<float>(array, offset, (int)count);
         }
     }
+
+    /// <summary>
+    /// The address of a buffer's first float. Valid for the buffer's lifetime: it lives on the pinned object
+    /// heap, so it never moves.
+    /// </summary>
+    public static unsafe float* Address(ArraySegment<float> buffer) =>
+        (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref buffer.Array![buffer.Offset]);
 }

@@ -35,6 +35,18 @@ public sealed class Transformer
         _pool = pool;
     }
 
+    /// <summary>The model's shape.</summary>
+    internal ModelConfig Config => _c;
+
+    /// <summary>The weights the layers read.</summary>
+    internal ModelWeights Weights => _w;
+
+    /// <summary>The session's scratch buffers (the compiled decoder shares the residual stream and logits).</summary>
+    internal RunState State => _s;
+
+    /// <summary>Rotary angles per position.</summary>
+    internal RopeTable Rope => _rope;
+
     /// <summary>The residual stream after the last call, <c>[dim]</c>.</summary>
     internal Span<float> Hidden => _s.X;
 

@@ -48,16 +48,26 @@ internal sealed unsafe class Attention : ParallelJob
         float scale = 1f / _scale;
         for (int h = start; h < end; h++)
         {
-            float* q = _q + h * hs;
-            float* att = _att + (long)h * _c.MaxSeqLen;
             int kvOffset = h / kvMul * hs;
-            // Heads are short (8 to 128 floats): inline loops, not a library call per position, whose fixed
-            // cost dominated small models.
-            for (int t = 0; t < n; t++)
-                att[t] = Dot(q, _keys + (long)t * kvDim + kvOffset, hs) * scale;
-            Ops.Softmax(new Span<float>(att, n));
-            WeightedSum(_out + h * hs, _values + kvOffset, kvDim, att, n, hs);
+            Head(_q + h * hs, _keys + kvOffset, _values + kvOffset, kvDim, _att + (long)h * _c.MaxSeqLen, _out + h * hs, n, hs, scale);
         }
+    }
+
+    /// <summary>
+    /// One head over positions <c>0..n-1</c>: <c>o = softmax(q k^T * scale) v</c>, where <paramref name="keys"/>
+    /// and <paramref name="values"/> point at this head's first key and value, rows <paramref name="kvDim"/>
+    /// apart. <paramref name="att"/> is scratch of <c>[n]</c>. The compiled decoder calls it with constant
+    /// sizes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Head(float* q, float* keys, float* values, int kvDim, float* att, float* o, int n, int hs, float scale)
+    {
+        // Heads are short (8 to 128 floats): inline loops, not a library call per position, whose fixed
+        // cost dominated small models.
+        for (int t = 0; t < n; t++)
+            att[t] = Dot(q, keys + (long)t * kvDim, hs) * scale;
+        Ops.Softmax(new Span<float>(att, n));
+        WeightedSum(o, values, kvDim, att, n, hs);
     }
 
     /// <summary>

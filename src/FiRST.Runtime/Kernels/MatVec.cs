@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FiRST.Runtime.Loading;
 
 namespace FiRST.Runtime.Kernels;
@@ -16,7 +17,7 @@ internal sealed unsafe class MatVec : ParallelJob
     private const int MaxParts = 3;
 
     /// <summary>Float32 matrices at least this large come from memory, not cache: read them one row at a time.</summary>
-    private const long StreamingBytes = 1 << 20;
+    internal const long StreamingBytes = 1 << 20;
 
     private readonly WorkerPool _pool;
     private readonly Matrix[] _w = new Matrix[MaxParts];
@@ -116,12 +117,22 @@ internal sealed unsafe class MatVec : ParallelJob
             int first = _firstRow[i], last = _firstRow[i + 1];
             if (start >= last) continue;
             int s = start - first, e = Math.Min(end, last) - first;
-            var w = _w[i];
-            float* o = (float*)_out[i];
-            if (w.IsQuantized) Q8Kernels.Rows(w, _x, o, s, e);
-            else if (w.Bytes >= StreamingBytes) DotKernels.RowsStreaming(w.Data, w.Cols, _x, o, s, e);
-            else DotKernels.Rows(w.Data, w.Cols, _x, o, s, e);
+            Rows(_w[i], _x, (float*)_out[i], s, e);
             start = last;
         }
+    }
+
+    /// <summary>
+    /// <c>o[r] = dot(w row r, x)</c> for rows <c>[start, end)</c>, with the kernel that suits the matrix: int8,
+    /// streaming for float32 matrices larger than the caches, four rows at a time otherwise. The one place
+    /// that choice is made (the compiled decoder uses it too). For int8, <paramref name="start"/> must be a
+    /// multiple of four.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Rows(Matrix w, float* x, float* o, int start, int end)
+    {
+        if (w.IsQuantized) Q8Kernels.Rows(w, x, o, start, end);
+        else if (w.Bytes >= StreamingBytes) DotKernels.RowsStreaming(w.Data, w.Cols, x, o, start, end);
+        else DotKernels.Rows(w.Data, w.Cols, x, o, start, end);
     }
 }

@@ -35,6 +35,7 @@ internal sealed class WorkerPool : IDisposable
     private long _generation;
     private int _pending;
     private int _sleepers;
+    private bool _team;
     private volatile bool _disposed;
     private Exception? _failure;
 
@@ -96,6 +97,43 @@ internal sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="job"/> once on every thread of the pool, the caller included:
+    /// <c>Execute(part, part + 1)</c> where <c>part</c> is the thread's fixed index (0 for the caller, worker
+    /// <c>i</c> always <c>i</c>). For jobs whose threads cooperate through barriers and own the same data
+    /// on every call, so each core keeps its share in its own cache. The job must not throw: a thread
+    /// that fails while the others wait at a barrier would leave them waiting.
+    /// </summary>
+    public void RunTeam(ParallelJob job)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_workers.Length == 0)
+        {
+            t_part = 0;
+            job.Execute(0, 1);
+            return;
+        }
+        _job = job;
+        _team = true;
+        Volatile.Write(ref _pending, _workers.Length);
+        Interlocked.Increment(ref _generation);
+        if (Volatile.Read(ref _sleepers) > 0)
+            lock (_gate) Monitor.PulseAll(_gate);
+
+        t_part = 0;
+        job.Execute(0, 1);
+
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(-1);
+        _job = null;
+        _team = false;
+        if (_failure is { } failure)
+        {
+            _failure = null;
+            throw new InvalidOperationException("a worker thread failed", failure);
+        }
+    }
+
     [ThreadStatic]
     private static int t_part;
 
@@ -109,6 +147,11 @@ internal sealed class WorkerPool : IDisposable
     {
         t_part = part;
         var job = _job!;
+        if (_team)
+        {
+            job.Execute(part, part + 1);
+            return;
+        }
         int count = _count, chunk = _chunk;
         while (true)
         {

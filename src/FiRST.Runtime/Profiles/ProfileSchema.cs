@@ -138,6 +138,9 @@ namespace FiRST.Schema
             /// <summary>Property: every path by its mask.</summary>
             public const string Paths = nameof(Paths);
 
+            /// <summary>Nested struct: the shape as compile-time constants, the type argument of every path.</summary>
+            public const string Shape = nameof(Shape);
+
             /// <summary>Suffix of a task's path class (task <c>copy</c> gives <c>CopyPath</c>).</summary>
             public const string PathSuffix = "Path";
 
@@ -152,7 +155,7 @@ namespace FiRST.Schema
             {
                 Dim, HiddenDim, NLayers, NHeads, NKvHeads, HeadSize, KvDim, VocabSize, MaxSeqLen,
                 NormEps, RopeTheta, SharedClassifier, Config, Task, UsedLayers, LoadOptions, PathFor,
-                Paths, FullPath,
+                Paths, Shape, FullPath,
             };
 
             /// <summary>True when <paramref name="name"/> is the name of a generated member (ordinal).</summary>

@@ -1,4 +1,4 @@
-namespace FiRST.Benchmarks;
+namespace FiRST.Runtime.Diagnostics;
 
 /// <summary>Statistics of paired, interleaved rounds: medians and a distribution-free interval.</summary>
 internal static class PairedStatistics

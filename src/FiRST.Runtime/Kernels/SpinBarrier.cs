@@ -1,0 +1,51 @@
+namespace FiRST.Runtime.Kernels;
+
+/// <summary>
+/// A barrier for the threads of one <see cref="WorkerPool.RunTeam"/> job: each waits, spinning, until all
+/// have arrived. Between the matrix products of one token the wait is a few hundred nanoseconds, far less
+/// than a fork/join through the pool; a thread that fails calls <see cref="Abort"/> so the others stop
+/// waiting instead of hanging.
+/// </summary>
+internal sealed class SpinBarrier(int parties)
+{
+    private int _arrived;
+    private int _phase;
+    private volatile bool _aborted;
+
+    /// <summary>Threads that meet at the barrier.</summary>
+    public int Parties { get; } = parties;
+
+    /// <summary>Makes the barrier usable again after an abort; call only while no thread is inside.</summary>
+    public void Reset()
+    {
+        _arrived = 0;
+        _aborted = false;
+    }
+
+    /// <summary>Waits until all <see cref="Parties"/> threads have called it.</summary>
+    /// <exception cref="AbortedException">Another thread called <see cref="Abort"/>.</exception>
+    public void Wait()
+    {
+        if (Parties == 1) return;
+        int phase = Volatile.Read(ref _phase);
+        if (Interlocked.Increment(ref _arrived) == Parties)
+        {
+            // Last to arrive: reset the count before releasing the others, who only touch it again after.
+            _arrived = 0;
+            Volatile.Write(ref _phase, phase + 1);
+            return;
+        }
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _phase) == phase)
+        {
+            if (_aborted) throw new AbortedException();
+            spin.SpinOnce(-1);
+        }
+    }
+
+    /// <summary>Releases every waiting thread with <see cref="AbortedException"/>.</summary>
+    public void Abort() => _aborted = true;
+
+    /// <summary>Thrown to threads waiting at an aborted barrier.</summary>
+    public sealed class AbortedException() : Exception("another thread of the team failed");
+}
