@@ -8,9 +8,19 @@ namespace FiRST.Runtime.Kernels;
 /// </summary>
 internal sealed class SpinBarrier(int parties)
 {
-    private int _arrived;
-    private int _phase;
+    // The count every thread increments and the phase every waiter polls sit on different cache lines, so
+    // the waiters' reads do not keep taking the line away from the arriving threads' increments.
+    private Counters _c;
+    private ref int _arrived => ref _c.Arrived;
+    private ref int _phase => ref _c.Phase;
     private volatile bool _aborted;
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 192)]
+    private struct Counters
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)] public int Arrived;
+        [System.Runtime.InteropServices.FieldOffset(128)] public int Phase;
+    }
 
     /// <summary>Threads that meet at the barrier.</summary>
     public int Parties { get; } = parties;
