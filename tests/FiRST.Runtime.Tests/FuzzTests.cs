@@ -217,6 +217,27 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    /// <summary>
+    /// What the finite-logits check found (Llama2cCheckpointV0, seed 1, case 214): every weight finite, one
+    /// classifier row near float32's limit, so a logit overflows. The step fails naming the file; before, it
+    /// returned an infinite logit.
+    /// </summary>
+    [Fact]
+    public void FiniteWeightsThatOverflowFailTheStepNamingTheFile()
+    {
+        var m = TestModel.Random(Small, 1);
+        Assert.True(Small.SharedClassifier);
+        Array.Fill(m.Embedding, 3e38f, 3 * Small.Dim, Small.Dim); // row 3 of the shared embedding/classifier
+        string path = _dir.File("overflow.bin");
+        m.WriteLlama2c(path);
+        using var model = LlamaModel.Load(path); // finite weights load
+        using var session = model.CreateSession(new SessionOptions { Threads = 1 });
+        var e = Assert.Throws<ModelLoadException>(() => session.Forward(0));
+        Assert.Equal(path, e.FilePath);
+        Assert.Equal("logits", e.Field);
+        Assert.StartsWith($"{path}: logits: a forward step gave logit 3 = ", e.Message);
+    }
+
     [Theory]
     [MemberData(nameof(Regressions))]
     public void FormerCrashesFailCleanly(string name, string file, byte[] content)
