@@ -27,6 +27,16 @@ namespace FiRST.Gen
         /// <summary>Metadata name of the attribute that marks a model class.</summary>
         public const string AttributeName = "FiRST.FiRSTModelAttribute";
 
+        /// <summary>
+        /// Test seam, reachable only from FiRST.Gen.Tests (InternalsVisibleTo): when set, called with the step
+        /// ("parse" or "emit") and the class name at the start of that step's guarded work, so a test can make
+        /// the generator fail where a bug would. No input reaches those catch blocks on purpose (every problem in
+        /// a profile has its own diagnostic, and fuzzing finds none that escapes), so without the seam the promise
+        /// that a failure becomes FIRST008 and never an exception into the compiler could not be tested.
+        /// AsyncLocal: test classes run in parallel, and a fault one test plants must not reach another's run.
+        /// </summary>
+        internal static readonly AsyncLocal<Action<string, string>?> FaultForTests = new AsyncLocal<Action<string, string>?>();
+
         /// <inheritdoc />
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
@@ -41,7 +51,7 @@ namespace FiRST.Gen
 
             // Each file's text is read once, here; later steps compare strings, never AdditionalText objects.
             var files = context.AdditionalTextsProvider
-                .Select(static (text, ct) => new ModelFile(text.Path, text.GetText(ct)?.ToString()))
+                .Select(static (text, ct) => ReadFile(text, ct))
                 .WithTrackingName(TrackingNames.FileTexts)
                 .Collect()
                 .WithTrackingName(TrackingNames.AllFiles);
@@ -76,6 +86,23 @@ namespace FiRST.Gen
             {
                 if (model != null) Emit(spc, model);
             });
+        }
+
+        /// <summary>
+        /// Reads one additional file. The compiler's own reader reports I/O errors and returns null, but a host
+        /// may throw instead (found by DiagnosticTests): that becomes a file that could not be read, reported
+        /// as FIRST006 where a model class asks for it, not an exception that drops the generator's output.
+        /// </summary>
+        private static ModelFile ReadFile(AdditionalText text, CancellationToken ct)
+        {
+            try
+            {
+                return new ModelFile(text.Path, text.GetText(ct)?.ToString());
+            }
+            catch (Exception e) when (!(e is OperationCanceledException))
+            {
+                return new ModelFile(text.Path, null, e.GetType().Name + ": " + e.Message);
+            }
         }
 
         /// <summary>Reduces the attributed class to a <see cref="LocatedTarget"/>; <c>null</c> for non-classes.</summary>
@@ -153,6 +180,7 @@ namespace FiRST.Gen
             string file = target.Path ?? "";
             try
             {
+                FaultForTests.Value?.Invoke("parse", target.ClassName);
                 string? classProblem =
                     !target.IsPartial ? "the class is not partial; declare it 'partial' so the generator can add members"
                     : target.IsGeneric ? "generic classes are not supported"
@@ -165,7 +193,8 @@ namespace FiRST.Gen
                 if (match.File is null)
                     return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.FileNotFound, located.FileLocation, file));
                 if (match.File.Text is null)
-                    return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedModel, located.FileLocation, file, "the file could not be read"));
+                    return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedModel, located.FileLocation, file,
+                        match.File.ReadError is null ? "the file could not be read" : "the file could not be read (" + match.File.ReadError + ")"));
 
                 var (spec, diagnostics) = ModelSpecParser.Parse(match.File.Text, file, target.ClassName, located.FileLocation);
                 return new ModelResult(spec is null ? null : new EmitModel(target, spec, file), diagnostics);
@@ -184,6 +213,7 @@ namespace FiRST.Gen
             string source;
             try
             {
+                FaultForTests.Value?.Invoke("emit", model.Target.ClassName);
                 source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath);
             }
             catch (Exception e)

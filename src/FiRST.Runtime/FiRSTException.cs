@@ -12,7 +12,7 @@ public class FiRSTException : Exception
 
 /// <summary>
 /// A model, tokenizer or configuration file that cannot be used: missing, truncated, corrupt or
-/// inconsistent. The message always names the file, the field and what was expected.
+/// inconsistent. The message always names the file, the field and what was expected, on one line.
 /// </summary>
 public sealed class ModelLoadException : FiRSTException
 {
@@ -38,6 +38,8 @@ public sealed class ModelLoadException : FiRSTException
     /// <summary>What is wrong and what was expected.</summary>
     public string Problem { get; }
 
+    // A problem can quote the file (a JSON parser's excerpt, a tensor name); its line breaks are written as
+    // "\n" so the message stays one line, as logs and the CLI show it.
     private static string Format(string path, string field, string problem) =>
-        string.IsNullOrEmpty(field) ? $"{path}: {problem}" : $"{path}: {field}: {problem}";
+        (string.IsNullOrEmpty(field) ? $"{path}: {problem}" : $"{path}: {field}: {problem}").ReplaceLineEndings("\\n");
 }

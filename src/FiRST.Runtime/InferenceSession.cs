@@ -44,7 +44,7 @@ public sealed class InferenceSession : IDisposable
         // A routed session allocates KV layer by layer as the routers keep them.
         _cache = new KvCache(config, _dispatcher.Routes ? _ => false : mask.IsKept);
         _path = _dispatcher.Choose(mask);
-        Transformer = new Transformer(config, model.Weights, model.Rope, _pool);
+        Transformer = new Transformer(config, model.Weights, model.Rope, _pool, model.WeightsPath, model.AdapterPath);
         // A pinned path made for another model's shape fails here, not at the first token.
         if (options.Path is not null) DecoderFor(_path);
     }
@@ -96,6 +96,7 @@ public sealed class InferenceSession : IDisposable
     /// next-token logits (valid until the next call). Allocates nothing.
     /// </summary>
     /// <exception cref="ContextFullException">The session already holds <c>max_seq_len</c> positions.</exception>
+    /// <exception cref="ModelLoadException">The logits are NaN or infinite: the model's weights are finite but overflow float32.</exception>
     public ReadOnlySpan<float> Forward(int token) =>
         RoutingPending ? RoutedPrefill(new[] { token }, CancellationToken.None) : Step(token, _path);
 
@@ -118,6 +119,7 @@ public sealed class InferenceSession : IDisposable
     /// </summary>
     /// <exception cref="ContextFullException">The tokens do not fit in the remaining context.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between layers).</exception>
+    /// <exception cref="ModelLoadException">The logits are NaN or infinite: the model's weights are finite but overflow float32.</exception>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellationToken = default)
     {
         if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
@@ -140,6 +142,7 @@ public sealed class InferenceSession : IDisposable
             if (DecoderFor(path) is { } decoder)
             {
                 logits = decoder.Step(cache, Position);
+                t.EnsureFinite(logits);
             }
             else
             {

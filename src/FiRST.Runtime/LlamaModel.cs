@@ -52,9 +52,14 @@ public sealed class LlamaModel : IDisposable
     private readonly ModelWeights _weights;
     private volatile bool _disposed;
 
-    private LlamaModel(string path, ModelConfig config, ModelWeights weights)
+    private LlamaModel(string path, ModelConfig config, ModelWeights weights, string? adapterPath)
     {
         Path = path;
+        // A directory is named by the file that holds its weights.
+        string single = System.IO.Path.Combine(path, "model.safetensors");
+        WeightsPath = !Directory.Exists(path) ? path
+            : File.Exists(single) ? single : System.IO.Path.Combine(path, "model.safetensors.index.json");
+        AdapterPath = adapterPath;
         Config = config;
         _weights = weights;
         Rope = new RopeTable(config);
@@ -62,6 +67,12 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>Where the model was loaded from.</summary>
     public string Path { get; }
+
+    /// <summary>The file that holds the weights (<see cref="Path"/>, or a directory's model.safetensors or shard index), named in errors they cause.</summary>
+    internal string WeightsPath { get; }
+
+    /// <summary>The file of the LoRA adapter merged at load ("" for one built in memory), or null (named in errors the weights cause).</summary>
+    internal string? AdapterPath { get; }
 
     /// <summary>The model's shape.</summary>
     public ModelConfig Config { get; }
@@ -89,15 +100,20 @@ public sealed class LlamaModel : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         Func<int, bool>? loadLayer = options?.Layers is { } mask ? mask.IsKept : null;
         (ModelConfig config, ModelWeights weights) loaded;
+        bool checkFinite(ModelConfig c) => options?.CheckFinite ?? c.ParameterCount * sizeof(float) <= WeightValidation.DefaultLimitBytes;
+        // Safetensors tensors are checked as they are read, so an error names the shard that holds them.
+        bool safetensors = true;
         if (Directory.Exists(path))
-            loaded = SafetensorsCheckpoint.Load(path, loadLayer);
+            loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite);
         else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer);
+            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite);
         else
+        {
             loaded = Llama2cCheckpoint.Load(path, loadLayer);
+            safetensors = false;
+        }
 
-        long bytes = loaded.config.ParameterCount * sizeof(float);
-        if (options?.CheckFinite ?? bytes <= WeightValidation.DefaultLimitBytes)
+        if (!safetensors && checkFinite(loaded.config))
         {
             try
             {
@@ -141,7 +157,7 @@ public sealed class LlamaModel : IDisposable
                 throw;
             }
         }
-        return new LlamaModel(path, loaded.config, loaded.weights);
+        return new LlamaModel(path, loaded.config, loaded.weights, options?.Adapter is { } a ? a.Path ?? "" : null);
     }
 
     /// <summary>Reads only the configuration of a model file or directory (nothing is kept mapped).</summary>

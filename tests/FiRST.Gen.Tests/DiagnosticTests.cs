@@ -171,6 +171,80 @@ public sealed class DiagnosticTests
         diagnostic.GetMessage().ShouldContain("'nothing'");
     }
 
+    /// <summary>
+    /// Runs the generator on a valid profile with an exception planted in <paramref name="step"/> (through the
+    /// generator's test seam) and checks that the driver saw no exception: an exception escaping a generator
+    /// becomes the compiler's warning CS8785 and drops all its output, which FIRST008 exists to prevent.
+    /// </summary>
+    private static GeneratorRunResult RunWithFault(string step)
+    {
+        FiRSTModelGenerator.FaultForTests.Value = (s, className) =>
+        {
+            if (s == step) throw new InvalidOperationException($"planted in {s} of {className}");
+        };
+        try
+        {
+            var driver = TestHelpers.CreateDriver(new InMemoryAdditionalText("/repo/app/" + ModelPath, Profiles.WithTasks(Profiles.Task("\"copy\"", "[0, 1]"))));
+            driver = driver.RunGeneratorsAndUpdateCompilation(TestHelpers.CreateCompilation(Source), out _, out var driverDiagnostics);
+            var result = driver.GetRunResult().Results.ShouldHaveSingleItem();
+            result.Exception.ShouldBeNull();
+            driverDiagnostics.ShouldNotContain(d => d.Id == "CS8785");
+            result.GeneratedSources.ShouldBeEmpty();
+            return result;
+        }
+        finally
+        {
+            FiRSTModelGenerator.FaultForTests.Value = null;
+        }
+    }
+
+    [Fact]
+    public void FIRST008_a_failure_while_parsing_is_a_diagnostic_at_the_argument()
+    {
+        var diagnostic = RunWithFault("parse").Diagnostics.ShouldHaveSingleItem();
+        diagnostic.Id.ShouldBe("FIRST008");
+        diagnostic.Severity.ShouldBe(DiagnosticSeverity.Error);
+        ShouldPointAtArgument(diagnostic, Source, ModelPath);
+        diagnostic.GetMessage().ShouldBe($"The FiRST generator failed on '{ModelPath}': InvalidOperationException: planted in parse of DemoModel");
+    }
+
+    [Fact]
+    public void FIRST008_a_failure_while_emitting_is_a_diagnostic_naming_the_class()
+    {
+        var diagnostic = RunWithFault("emit").Diagnostics.ShouldHaveSingleItem();
+        diagnostic.Id.ShouldBe("FIRST008");
+        diagnostic.Severity.ShouldBe(DiagnosticSeverity.Error);
+        // The emit step holds no location by design (see FiRSTModelGenerator.Emit); the message names the class.
+        diagnostic.Location.ShouldBe(Location.None);
+        diagnostic.GetMessage().ShouldBe($"The FiRST generator failed on '{ModelPath}': emitting class DemoModel: InvalidOperationException: planted in emit of DemoModel");
+    }
+
+    /// <summary>An additional file whose host cannot read it and throws (the compiler's own reader reports and returns null; other hosts may not).</summary>
+    private sealed class UnreadableText(string path) : AdditionalText
+    {
+        public override string Path => path;
+
+        public override SourceText GetText(CancellationToken cancellationToken = default) =>
+            throw new IOException("the disk is gone");
+    }
+
+    [Fact]
+    public void A_host_that_throws_reading_the_file_gives_a_diagnostic_not_an_exception()
+    {
+        // A genuine failure outside the guarded steps: the text is read where every additional file is.
+        var diagnostic = SingleError(Source, "FIRST006", new UnreadableText("/repo/app/" + ModelPath));
+        ShouldPointAtArgument(diagnostic, Source, ModelPath);
+        diagnostic.GetMessage().ShouldContain("could not be read");
+        diagnostic.GetMessage().ShouldContain("IOException: the disk is gone");
+    }
+
+    [Fact]
+    public void Without_a_planted_fault_the_same_input_generates()
+    {
+        // The control for the FIRST008 tests: their input is valid, so the fault alone makes them fail.
+        TestHelpers.RunAndCompile(Source, new InMemoryAdditionalText("/repo/app/" + ModelPath, Profiles.WithTasks(Profiles.Task("\"copy\"", "[0, 1]"))));
+    }
+
     [Fact]
     public void Every_problem_with_the_tasks_is_reported()
     {

@@ -7,26 +7,49 @@ using Xunit.Abstractions;
 namespace FiRST.Gen.Tests;
 
 /// <summary>
-/// The generator must never throw into the compiler: randomly damaged profiles (fixed seed, so failures
-/// reproduce) either generate code that compiles or give FIRST diagnostics, never an exception.
+/// The generator must never throw into the compiler: randomly damaged profiles either generate code that
+/// compiles or give FIRST diagnostics, never an exception. A fixed seed gives the same 2,000 cases every run
+/// (a regression corpus); a seed chosen per run (printed and named in every failure; FIRST_FUZZ_SEED=n
+/// replays it, as for the runtime's fuzz tests) adds 400 new ones.
 /// </summary>
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const string Path = "models/stories260K.first.json";
     private const int Iterations = 2000;
+    private const int ExtraIterations = 400;
     private const string Significant = "{}[],:\"\\-0123456789.eE tfn";
 
     [Fact]
     public void Mutated_profiles_never_crash_the_generator()
     {
+        string? text = Environment.GetEnvironmentVariable("FIRST_FUZZ_SEED");
+        int runSeed = string.IsNullOrWhiteSpace(text) ? Random.Shared.Next()
+            : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int s) ? s
+            : throw new InvalidOperationException($"FIRST_FUZZ_SEED='{text}': expected a non-negative 32-bit integer");
+        output.WriteLine($"run seed {runSeed} (FIRST_FUZZ_SEED={runSeed} replays it)");
+
+        var (generated, rejected, ids) = Fuzz(new Random(20240611), Iterations, "fixed seed 20240611");
+        output.WriteLine($"fixed seed: {generated} generated, {rejected} rejected with {string.Join(", ", ids)}");
+        // The mutations must exercise both outcomes and several kinds of error.
+        generated.ShouldBeGreaterThan(20);
+        rejected.ShouldBeGreaterThan(500);
+        ids.ShouldContain("FIRST002");
+        ids.ShouldContain("FIRST003");
+
+        var extra = Fuzz(new Random(runSeed), ExtraIterations, $"run seed {runSeed}, replay with FIRST_FUZZ_SEED={runSeed}");
+        output.WriteLine($"run seed: {extra.Generated} generated, {extra.Rejected} rejected with {string.Join(", ", extra.Ids)}");
+    }
+
+    private (int Generated, int Rejected, SortedSet<string> Ids) Fuzz(Random random, int iterations, string corpus)
+    {
         string valid = TestHelpers.Input("stories260K.first.json");
         var compilation = TestHelpers.CreateCompilation(TestHelpers.ModelClass("StoriesModel", Path));
-        var random = new Random(20240611);
         int generated = 0, rejected = 0, compiled = 0;
         var ids = new SortedSet<string>();
 
-        for (int i = 0; i < Iterations; i++)
+        for (int n = 0; n < iterations; n++)
         {
+            string i = $"{n} ({corpus})";
             string text = Mutate(valid, random);
             var driver = TestHelpers.CreateDriver(new InMemoryAdditionalText("/repo/app/" + Path, text));
             driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var outputCompilation, out _);
@@ -60,12 +83,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"{generated} generated ({compiled} compiled), {rejected} rejected with {string.Join(", ", ids)}");
-        // The mutations must exercise both outcomes and several kinds of error.
-        generated.ShouldBeGreaterThan(20);
-        rejected.ShouldBeGreaterThan(500);
-        ids.ShouldContain("FIRST002");
-        ids.ShouldContain("FIRST003");
+        output.WriteLine($"{corpus}: {compiled} generated files compiled");
+        return (generated, rejected, ids);
     }
 
     /// <summary>One to three random edits: character flips, deletions, insertions, truncation, digit edits.</summary>

@@ -54,8 +54,14 @@ public sealed class CalibrationTests : IDisposable
             Assert.InRange(task.AccuracyFull!.Value, 0, 1);
             Assert.InRange(task.AccuracyMasked!.Value, 0, 1);
             Assert.InRange(task.Agreement!.Value, 0, 1);
-            Assert.True(task.MsPerTokenFull > 0 && task.MsPerTokenMasked > 0);
-            Assert.Equal(task.MsPerTokenFull!.Value / task.MsPerTokenMasked!.Value, task.Speedup!.Value, 6);
+            // Latencies are the benchmarks' business; here only that they are measurements (finite and positive:
+            // a time over real decode steps is never zero or negative) and that the speedup says which of the two
+            // was faster, the way round the profile and its plot read it (> 1: the masked path is faster).
+            double full = task.MsPerTokenFull!.Value, masked = task.MsPerTokenMasked!.Value, speedup = task.Speedup!.Value;
+            Assert.True(double.IsFinite(full) && full > 0 && double.IsFinite(masked) && masked > 0, $"{task.Name}: {full} ms full, {masked} ms masked");
+            Assert.True(double.IsFinite(speedup) && speedup > 0, $"{task.Name}: speedup {speedup}");
+            Assert.Equal(full > masked, speedup > 1);
+            Assert.Equal(full < masked, speedup < 1);
             Assert.Equal(8, task.MeanP!.Count);
             Assert.All(task.MeanP, p => Assert.InRange(p, 0, 1));
         }
@@ -67,6 +73,9 @@ public sealed class CalibrationTests : IDisposable
         var loaded = ModelProfile.Load(path);
         Assert.Equal(profile.Model, loaded.Model);
         Assert.Equal(profile.Tasks.Select(t => string.Join(",", t.KeptLayers)), loaded.Tasks.Select(t => string.Join(",", t.KeptLayers)));
+        // The measurements survive the round trip unchanged (the runtime and generator read these).
+        Assert.Equal(profile.Tasks.Select(t => (t.MsPerTokenFull, t.MsPerTokenMasked, t.Speedup, t.AccuracyFull, t.AccuracyMasked)),
+                     loaded.Tasks.Select(t => (t.MsPerTokenFull, t.MsPerTokenMasked, t.Speedup, t.AccuracyFull, t.AccuracyMasked)));
 
         // And draws: one heatmap cell per task and layer, one bar pair per task.
         var files = CalibrationPlots.Write(profile, Path.Combine(_dir, "plots"));

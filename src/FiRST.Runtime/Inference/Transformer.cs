@@ -23,9 +23,13 @@ public sealed class Transformer
     private readonly WorkerPool _pool;
     private MatMul? _matMul;
     private BatchState? _batch;
+    private readonly string _modelPath;
+    private readonly string? _adapterPath;
 
-    internal Transformer(ModelConfig config, ModelWeights weights, RopeTable rope, WorkerPool pool)
+    internal Transformer(ModelConfig config, ModelWeights weights, RopeTable rope, WorkerPool pool, string modelPath, string? adapterPath = null)
     {
+        _modelPath = modelPath;
+        _adapterPath = adapterPath;
         _c = config;
         _w = weights;
         _rope = rope;
@@ -157,11 +161,35 @@ public sealed class Transformer
     internal void SelectFromBatch(int index) => _batch!.X.AsSpan(index * _c.Dim, _c.Dim).CopyTo(_s.X);
 
     /// <summary>Final RMSNorm and classifier; returns the logits <c>[vocab]</c>, valid until the next call.</summary>
+    /// <exception cref="ModelLoadException">The logits are NaN or infinite.</exception>
     internal ReadOnlySpan<float> Logits()
     {
         Ops.RmsNorm(_s.X, _s.X, _w.RmsFinal.Row(0), _c.NormEps);
         _matVec.Run(_s.Logits, _s.X, _w.Classifier);
+        // Weights are checked finite at load, but finite weights can still overflow float32 in the forward
+        // pass (a corrupt file with one weight near 1e38 is enough: fuzzing found such files). NaN logits would
+        // reach the sampler and come out as garbage text, so the step fails here, naming the file. NaN or
+        // infinity anywhere upstream reaches the logits; one pass over [vocab] is small next to the
+        // classifier's [vocab, dim] product.
+        EnsureFinite(_s.Logits);
         return _s.Logits;
+    }
+
+    /// <summary>Throws when <paramref name="logits"/> hold NaN or infinity (see <see cref="Logits"/>); the compiled decoder's logits pass here too.</summary>
+    /// <exception cref="ModelLoadException">The logits are NaN or infinite.</exception>
+    internal void EnsureFinite(ReadOnlySpan<float> logits)
+    {
+        if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(logits))) ThrowNotFinite();
+    }
+
+    private void ThrowNotFinite()
+    {
+        ReadOnlySpan<float> logits = _s.Logits;
+        int i = 0;
+        while (i < logits.Length - 1 && float.IsFinite(logits[i])) i++;
+        string adapter = _adapterPath switch { null => "", "" => " (with an adapter merged)", _ => $" (with the adapter {_adapterPath} merged)" };
+        throw new ModelLoadException(_modelPath, "logits",
+            $"a forward step gave logit {i} = {logits[i]}{adapter}: the weights are finite but overflow float32; the file is corrupt or not a usable model");
     }
 
     /// <summary>Frees the batch kernel's scratch memory.</summary>

@@ -13,14 +13,18 @@ namespace FiRST.Runtime.Loading;
 /// </remarks>
 internal static unsafe class SafetensorsCheckpoint
 {
-    public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer)
+    /// <param name="directory">The model directory.</param>
+    /// <param name="loadLayer">Which layers to read; null for all.</param>
+    /// <param name="checkFinite">Whether to check, for this config, that every tensor read is finite (naming its shard if not).</param>
+    public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer, Func<ModelConfig, bool> checkFinite)
     {
-        var config = HuggingFaceConfig.Read(System.IO.Path.Combine(directory, "config.json"));
+        string configPath = System.IO.Path.Combine(directory, "config.json");
+        var config = HuggingFaceConfig.Read(configPath);
         var owned = new List<IDisposable>();
         try
         {
             var tensors = OpenShards(directory, owned);
-            var loader = new TensorReader(tensors, owned);
+            var loader = new TensorReader(tensors, owned, configPath, checkFinite(config));
             int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim;
 
             var embedding = loader.Get("model.embed_tokens.weight", config.VocabSize, dim);
@@ -95,7 +99,8 @@ internal static unsafe class SafetensorsCheckpoint
         });
 
     /// <summary>Finds tensors, checks their shapes and returns float32 views, converting where needed.</summary>
-    private sealed class TensorReader(Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors, List<IDisposable> owned)
+    private sealed class TensorReader(Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors, List<IDisposable> owned,
+                                      string configPath, bool checkFinite)
     {
         public bool Has(string name) => tensors.ContainsKey(name);
 
@@ -103,12 +108,18 @@ internal static unsafe class SafetensorsCheckpoint
         {
             var (file, entry) = Find(name, rows, cols);
             byte* src = file.DataPointer(entry);
+            Matrix m;
             if (entry.DType == SafetensorsDType.F32 && ((nuint)src % 4) == 0)
-                return new Matrix((float*)src, rows, cols);
-            var buffer = NativeBuffer.Floats((long)rows * cols);
-            owned.Add(buffer);
-            Widen(entry.DType, src, buffer.Data, (long)rows * cols);
-            return new Matrix(buffer.Data, rows, cols);
+                m = new Matrix((float*)src, rows, cols);
+            else
+            {
+                var buffer = NativeBuffer.Floats((long)rows * cols);
+                owned.Add(buffer);
+                Widen(entry.DType, src, buffer.Data, (long)rows * cols);
+                m = new Matrix(buffer.Data, rows, cols);
+            }
+            if (checkFinite) WeightValidation.Check(m, name, file.Path);
+            return m;
         }
 
         /// <summary>Reads a query or key projection and undoes Hugging Face's rotate-half row permutation.</summary>
@@ -120,6 +131,8 @@ internal static unsafe class SafetensorsCheckpoint
             try
             {
                 Widen(entry.DType, file.DataPointer(entry), wide.Data, (long)rows * cols);
+                // Checked before the permutation, so an error's element index is the file's.
+                if (checkFinite) WeightValidation.Check(new Matrix(wide.Data, rows, cols), name, file.Path);
                 var result = NativeBuffer.Floats((long)rows * cols);
                 owned.Add(result);
                 int half = headSize / 2;
@@ -143,12 +156,12 @@ internal static unsafe class SafetensorsCheckpoint
         private (SafetensorsFile, SafetensorsEntry) Find(string name, int rows, int cols)
         {
             if (!tensors.TryGetValue(name, out var t))
-                throw new ModelLoadException(tensors.Values.FirstOrDefault().File?.Path ?? "model.safetensors", name, "tensor not found");
+                throw new ModelLoadException(tensors.Values.FirstOrDefault().File?.Path ?? "model.safetensors", name, $"tensor not found; {configPath} describes a model that needs it");
             var shape = t.Entry.Shape;
             bool ok = rows == 1 ? shape is [var n] && n == cols || shape is [1, var m] && m == cols
                                 : shape is [var r, var c] && r == rows && c == cols;
             if (!ok)
-                throw new ModelLoadException(t.File.Path, name, $"shape [{string.Join(", ", shape)}] does not match the config; expected [{(rows == 1 ? cols.ToString() : $"{rows}, {cols}")}]");
+                throw new ModelLoadException(t.File.Path, name, $"shape [{string.Join(", ", shape)}] does not match {configPath}; expected [{(rows == 1 ? cols.ToString() : $"{rows}, {cols}")}]");
             return t;
         }
 

@@ -32,7 +32,8 @@ internal static unsafe class WeightValidation
         Check(w.Classifier, "classifier", path);
     }
 
-    private static void Check(Matrix m, string name, string path)
+    /// <summary>Throws naming <paramref name="path"/> and tensor <paramref name="name"/> if any weight of <paramref name="m"/> is NaN or infinite.</summary>
+    public static void Check(Matrix m, string name, string path)
     {
         // Quantized values are integers; only their scales can be non-finite.
         float* p = m.IsQuantized ? m.Scales : m.Data;
