@@ -74,10 +74,16 @@ public sealed class LoraTests : IDisposable
         Assert.True(worst <= 1e-4, $"max abs diff {worst}");
         Assert.True(change > 1e-2, "the adapter should change the logits, or the test shows nothing");
 
-        // The stored file is untouched: loading without the adapter gives the plain model.
+        // The stored file is untouched: loading without the adapter gives the plain model (the adapter moves
+        // the logits by more than 1e-2 over the tokens above, so a merge written back would exceed this tolerance).
         using var again = LlamaModel.Load(path);
         using var s2 = again.CreateSession(new SessionOptions { Threads = 1 });
-        Assert.Equal(new ReferenceTransformer(m).Forward(1).Select(v => Math.Round(v, 3)), s2.Forward(1).ToArray().Select(v => Math.Round((double)v, 3)));
+        var plainExpected = new ReferenceTransformer(m).Forward(1);
+        var plainActual = s2.Forward(1).ToArray();
+        Assert.Equal(plainExpected.Length, plainActual.Length);
+        // The same tolerance as the merged comparison above: float32 runtime against the double reference.
+        for (int i = 0; i < plainActual.Length; i++)
+            Assert.True(Math.Abs(plainExpected[i] - plainActual[i]) <= 1e-4, $"logit {i}: {plainActual[i]} vs reference {plainExpected[i]}");
     }
 
     [Fact]
