@@ -111,6 +111,7 @@ public sealed class QuantizationTests(ITestOutputHelper output)
         foreach (int token in new[] { 1, 100, 200, 300, 400, 12, 7, 480 })
         {
             var expected = reference.Forward(token);
+            AssertClassifierChangeWithinHalfAStep(model, gs, reference.Hidden, expected, token);
             var fp = exact.Forward(token);
             var actual = session.Forward(token);
             for (int i = 0; i < expected.Length; i++)
@@ -120,6 +121,39 @@ public sealed class QuantizationTests(ITestOutputHelper output)
             }
         }
         output.WriteLine($"group size {gs}; largest logit change from quantization alone: {quantError:F4}");
+        // The comparison above tells the int8 path from float32 math only if quantizing moves the logits by
+        // much more than its 1e-4 tolerance; otherwise a runtime that ignored the quantized weights would pass.
+        Assert.True(quantError > 100 * 1e-4, $"quantization changed the logits by only {quantError}: the test cannot tell q8 from fp32");
+    }
+
+    /// <summary>
+    /// The last stage alone, where the bound is exact: the dequantized reference's logits are the quantized
+    /// classifier applied to its final normalized hidden state xn, so each differs from the float32 classifier
+    /// applied to the same xn by at most Σ_c |xn_c| · step_c / 2, with step = max|w| / 127 over the weight's group.
+    /// </summary>
+    private static void AssertClassifierChangeWithinHalfAStep(TestModel model, int gs, double[] hidden, double[] dequantizedLogits, int token)
+    {
+        int dim = model.Config.Dim;
+        double ss = hidden.Sum(v => v * v);
+        double scale = 1 / Math.Sqrt(ss / dim + model.Config.NormEps);
+        var xn = hidden.Select((v, i) => model.RmsFinal[i] * v * scale).ToArray();
+        Assert.True(model.Config.SharedClassifier); // stories260K: the classifier is the embedding
+        float[] w = model.Embedding;
+        for (int row = 0; row < model.Config.VocabSize; row++)
+        {
+            double fp = 0, bound = 0;
+            for (int c = 0; c < dim; c++)
+            {
+                long at = (long)row * dim + c;
+                long group = at / gs * gs;
+                double max = 0;
+                for (long k = group; k < group + gs; k++) max = Math.Max(max, Math.Abs(w[k]));
+                fp += w[at] * xn[c];
+                bound += Math.Abs(xn[c]) * max / 127 / 2;
+            }
+            Assert.True(Math.Abs(dequantizedLogits[row] - fp) <= bound * (1 + 1e-6) + 1e-9,
+                $"token {token}, logit {row}: quantized classifier moved it by {Math.Abs(dequantizedLogits[row] - fp)}, more than half a step ({bound})");
+        }
     }
 
     [Fact]
