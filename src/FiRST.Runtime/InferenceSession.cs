@@ -9,6 +9,12 @@ namespace FiRST.Runtime;
 /// One sequence being processed by a <see cref="LlamaModel"/>: its position, KV cache and scratch buffers.
 /// A session is used by one thread at a time; create one session per concurrent conversation.
 /// </summary>
+/// <remarks>
+/// A step started while another thread's step runs fails with <see cref="InvalidOperationException"/>.
+/// <see cref="Dispose"/> may be called from any thread: while a step runs it waits for that step to end, then
+/// releases the session; every later step fails with <see cref="ObjectDisposedException"/>. Disposing twice
+/// does nothing.
+/// </remarks>
 public sealed class InferenceSession : IDisposable
 {
     private readonly LlamaModel _model;
@@ -18,6 +24,9 @@ public sealed class InferenceSession : IDisposable
     private KvCache? _cache;
     private CompiledDecoder? _decoder;
     private IDecodePath? _decoderPath;
+    // 1 while a step runs, so a second thread's step is refused and Dispose waits for the step to end.
+    private int _busy;
+    private int _disposed;
 
     internal InferenceSession(LlamaModel model, SessionOptions options)
     {
@@ -77,7 +86,33 @@ public sealed class InferenceSession : IDisposable
     public int Threads => _pool.Threads;
 
     /// <summary>The KV cache (storage only for kept layers).</summary>
-    internal KvCache Cache => _cache ?? throw new ObjectDisposedException(nameof(InferenceSession));
+    internal KvCache Cache => _cache ?? throw Disposed();
+
+    private static ObjectDisposedException Disposed() => new(nameof(InferenceSession), "the session has been disposed");
+
+    /// <summary>Marks a step as running; fails if the session is disposed or another thread's step runs.</summary>
+    private void Begin()
+    {
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+            throw new InvalidOperationException("another thread is running a step on this session; a session is used by one thread at a time");
+        // After the exchange above (a full fence): either Dispose sees the step running and waits, or this sees Dispose.
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            Volatile.Write(ref _busy, 0);
+            throw Disposed();
+        }
+    }
+
+    private void End() => Volatile.Write(ref _busy, 0);
+
+    /// <summary>True once <see cref="Dispose"/> has begun.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>
+    /// Called after each chunk of a batched prefill, with the position reached; a test seam, so a test can
+    /// cancel exactly between two chunks.
+    /// </summary>
+    internal Action<int>? AfterPrefillChunk { get; set; }
 
     /// <summary>Bytes of KV storage this session holds.</summary>
     public long KvBytes => _cache?.AllocatedBytes ?? 0;
@@ -97,8 +132,19 @@ public sealed class InferenceSession : IDisposable
     /// </summary>
     /// <exception cref="ContextFullException">The session already holds <c>max_seq_len</c> positions.</exception>
     /// <exception cref="ModelLoadException">The logits are NaN or infinite: the model's weights are finite but overflow float32.</exception>
-    public ReadOnlySpan<float> Forward(int token) =>
-        RoutingPending ? RoutedPrefill(new[] { token }, CancellationToken.None) : Step(token, _path);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="token"/> is negative or not below the vocabulary size; the session is unchanged.</exception>
+    public ReadOnlySpan<float> Forward(int token)
+    {
+        Begin();
+        try
+        {
+            return RoutingPending ? RoutedPrefill(new[] { token }, CancellationToken.None) : Step(token, _path);
+        }
+        finally
+        {
+            End();
+        }
+    }
 
     /// <summary>
     /// Like <see cref="Forward(int)"/>, with the layers run by <paramref name="path"/> (a generated task path,
@@ -107,9 +153,17 @@ public sealed class InferenceSession : IDisposable
     public ReadOnlySpan<float> Forward(int token, IDecodePath path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!path.Mask.Equals(Mask))
-            throw new ArgumentException($"the path runs layers {path.Mask} but the session was created for {Mask}", nameof(path));
-        return Step(token, path);
+        Begin();
+        try
+        {
+            if (!path.Mask.Equals(Mask))
+                throw new ArgumentException($"the path runs layers {path.Mask} but the session was created for {Mask}", nameof(path));
+            return Step(token, path);
+        }
+        finally
+        {
+            End();
+        }
     }
 
     /// <summary>
@@ -118,14 +172,30 @@ public sealed class InferenceSession : IDisposable
     /// creation or <see cref="Reset"/> here.
     /// </summary>
     /// <exception cref="ContextFullException">The tokens do not fit in the remaining context.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between layers).</exception>
     /// <exception cref="ModelLoadException">The logits are NaN or infinite: the model's weights are finite but overflow float32.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A token is negative or not below the vocabulary size; checked before any work, so the session is unchanged.</exception>
+    /// <exception cref="OperationCanceledException">
+    /// <paramref name="cancellationToken"/> was cancelled (checked between layers). The positions of the chunks
+    /// already processed stay in the session (see <see cref="Position"/>); <see cref="Reset"/> starts over.
+    /// </exception>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellationToken = default)
     {
         if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
-        if (RoutingPending) return RoutedPrefill(tokens, cancellationToken);
-        if (tokens.Length == 1) return Step(tokens[0], _path);
-        return Batch(tokens, cancellationToken);
+        int vocab = Config.VocabSize;
+        for (int i = 0; i < tokens.Length; i++)
+            if ((uint)tokens[i] >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], $"token {i} of the prompt is outside the vocabulary of {vocab}");
+        Begin();
+        try
+        {
+            if (RoutingPending) return RoutedPrefill(tokens, cancellationToken);
+            if (tokens.Length == 1) return Step(tokens[0], _path);
+            return Batch(tokens, cancellationToken);
+        }
+        finally
+        {
+            End();
+        }
     }
 
     /// <summary>One token through <paramref name="path"/>: embed, the path's layers, logits.</summary>
@@ -192,6 +262,7 @@ public sealed class InferenceSession : IDisposable
                 }
                 Position += chunk.Length;
                 last = chunk.Length - 1;
+                AfterPrefillChunk?.Invoke(Position);
             }
             t.SelectFromBatch(last);
             return t.Logits();
@@ -228,8 +299,10 @@ public sealed class InferenceSession : IDisposable
     /// Forgets every processed position; the KV storage is kept for reuse. A routed session routes its next
     /// prompt afresh (and drops the storage of layers that prompt skips).
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The session has been disposed.</exception>
     public void Reset()
     {
+        if (Volatile.Read(ref _disposed) != 0) throw Disposed();
         Position = 0;
         if (!_dispatcher.Routes || Routing is null) return;
         Routing = null;
@@ -237,10 +310,15 @@ public sealed class InferenceSession : IDisposable
         _path = _dispatcher.Choose(Mask);
     }
 
-    /// <summary>Stops the session's worker threads and drops its KV cache.</summary>
+    /// <summary>
+    /// Stops the session's worker threads and drops its KV cache. Called while another thread runs a step, it
+    /// waits for that step to end. A second call does nothing.
+    /// </summary>
     public void Dispose()
     {
-        if (_cache is null) return;
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _busy) != 0) spin.SpinOnce();
         _cache = null;
         Transformer.Dispose();
         _pool.Dispose();

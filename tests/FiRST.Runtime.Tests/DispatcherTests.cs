@@ -20,12 +20,16 @@ public sealed class DispatcherTests
 {
     private static string Dir => Path.Combine(AppContext.BaseDirectory, "demo");
 
+    // The expected paths follow from the shipped routers (models/demo/model.routers.bin) and the profile's
+    // masks: the routers keep a layer whose probability reaches the threshold (0.5), and the table holds one
+    // generated path per mask (Copy 11110100, shared with Reverse; Sort 11110000; Add4 11111100). Reverse and
+    // the two-digit sum route to copy's mask, so they decode on CopyPath; that is what the routers decide.
     [Theory]
-    [InlineData("copy kqz1 =>", "kqz1")]
-    [InlineData("reverse hello =>", "olleh")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9")]
-    [InlineData("12+34=", "46")]
-    public void RoutedPrefillDecodesOnTheGeneratedPathForItsMask(string prompt, string expected)
+    [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
+    [InlineData("reverse hello =>", "olleh", "CopyPath")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
+    [InlineData("12+34=", "46", "CopyPath")]
+    public void RoutedPrefillDecodesOnTheGeneratedPathForItsMask(string prompt, string expected, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
@@ -34,48 +38,71 @@ public sealed class DispatcherTests
 
         string answer = Answer(routed, tokenizer, prompt);
         var mask = routed.Mask;
-        if (DemoProfileModel.Paths.TryGet(mask, out var compiled))
-        {
-            Assert.Same(compiled, routed.DecodePath);
-            Assert.NotEqual(nameof(MaskedPath), routed.DecodePath.GetType().Name);
-        }
-        else
-        {
-            // A mask no task was compiled for falls back to the generic loop.
-            Assert.IsType<MaskedPath>(routed.DecodePath);
-        }
+        Assert.True(DemoProfileModel.Paths.TryGet(mask, out var compiled), $"{prompt}: the routers chose {mask}, which no task was compiled for");
+        Assert.Same(compiled, routed.DecodePath);
+        Assert.Equal(expectedPath, routed.DecodePath.GetType().Name);
         Assert.Equal(mask, routed.DecodePath.Mask);
         Assert.Equal(expected, answer);
 
         // The generic loop over the same mask gives the same answer.
         using var generic = model.CreateSession(new SessionOptions { Threads = 1, Mask = mask });
+        Assert.IsType<MaskedPath>(generic.DecodePath);
         Assert.Equal(answer, Answer(generic, tokenizer, prompt));
         using var full = model.CreateSession(new SessionOptions { Threads = 1 });
         Assert.Equal((long)mask.KeptCount * 2 * model.Config.KvDim * model.Config.MaxSeqLen * sizeof(float), routed.KvBytes);
         Assert.True(routed.KvBytes < full.KvBytes);
     }
 
-    [Fact]
-    public void MostRoutedPromptsDecodeOnTheirTasksGeneratedPath()
+    [Theory]
+    [InlineData("copy kqz1 =>", "11110100", "CopyPath")]
+    [InlineData("copy hello =>", "11110000", "SortPath")]   // layer 5 at 0.484: just under the threshold
+    [InlineData("copy abc123 =>", "11110100", "CopyPath")]
+    [InlineData("copy zzq =>", "11110000", "SortPath")]
+    [InlineData("reverse hello =>", "11110100", "CopyPath")]
+    [InlineData("reverse abcdef =>", "11110100", "CopyPath")]
+    [InlineData("sort 5 3 9 1 =>", "11110000", "SortPath")]
+    [InlineData("sort 2 8 1 =>", "11110000", "SortPath")]
+    [InlineData("sort 9 9 1 4 0 =>", "11110100", "CopyPath")]
+    [InlineData("12+34=", "11110100", "CopyPath")]
+    [InlineData("905+96=", "11111100", "Add4Path")]
+    [InlineData("7+458=", "11111100", "Add4Path")]
+    [InlineData("1234+5678=", "11111100", "Add4Path")]
+    public void EachRoutedPromptDecodesOnThePathForTheMaskItsRoutersChoose(string prompt, string expectedMask, string expectedPath)
     {
-        // The profile's masks are the routers' commonest per task, so ordinary prompts hit a compiled path.
-        string[] prompts =
-        [
-            "copy kqz1 =>", "copy hello =>", "copy abc123 =>", "copy zzq =>", "reverse hello =>", "reverse abcdef =>",
-            "sort 5 3 9 1 =>", "sort 2 8 1 =>", "sort 9 9 1 4 0 =>", "12+34=", "905+96=", "7+458=",
-        ];
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths });
-        int generated = 0;
-        foreach (string prompt in prompts)
-        {
-            session.Reset();
-            session.Prefill(tokenizer.Encode(prompt));
-            if (session.DecodePath is not MaskedPath) generated++;
-        }
-        Assert.True(generated >= prompts.Length * 3 / 4, $"{generated} of {prompts.Length} routed prompts found a generated path");
+        session.Prefill(tokenizer.Encode(prompt));
+        var decision = session.Routing!;
+        // The mask is the routers' probabilities against the threshold...
+        Assert.Equal(expectedMask, session.Mask.ToString());
+        for (int l = 0; l < decision.Probabilities.Count; l++)
+            Assert.Equal(decision.Probabilities[l] >= decision.Threshold, session.Mask.IsKept(l));
+        // ...and the dispatcher takes the generated path compiled for that mask, never the generic loop.
+        Assert.Equal(expectedPath, session.DecodePath.GetType().Name);
+        Assert.True(DemoProfileModel.Paths.TryGet(session.Mask, out var compiled));
+        Assert.Same(compiled, session.DecodePath);
+    }
+
+    [Fact]
+    public void A_routed_mask_no_task_has_decodes_on_the_generic_loop()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
+        // At threshold 0.8 the routers keep layers 0-2 for this prompt (0.885, 0.996, 0.834): no task's mask.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.8f, Paths = DemoProfileModel.Paths });
+        session.Prefill(tokenizer.Encode("copy kqz1 =>"));
+        Assert.Equal("11100000", session.Mask.ToString());
+        Assert.False(DemoProfileModel.Paths.TryGet(session.Mask, out _));
+        Assert.IsType<MaskedPath>(session.DecodePath);
+
+        // At threshold 0 every layer is kept, and the table's entry for that is the generated FullPath.
+        using var all = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0, Paths = DemoProfileModel.Paths });
+        all.Prefill(tokenizer.Encode("copy kqz1 =>"));
+        Assert.Equal(LayerMask.All(model.Config.NLayers), all.Mask);
+        Assert.Equal("FullPath", all.DecodePath.GetType().Name);
     }
 
     [Theory]

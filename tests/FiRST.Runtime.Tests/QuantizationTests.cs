@@ -111,6 +111,7 @@ public sealed class QuantizationTests(ITestOutputHelper output)
         foreach (int token in new[] { 1, 100, 200, 300, 400, 12, 7, 480 })
         {
             var expected = reference.Forward(token);
+            AssertClassifierChangeWithinHalfAStep(model, gs, reference.Hidden, expected, token);
             var fp = exact.Forward(token);
             var actual = session.Forward(token);
             for (int i = 0; i < expected.Length; i++)
@@ -120,6 +121,39 @@ public sealed class QuantizationTests(ITestOutputHelper output)
             }
         }
         output.WriteLine($"group size {gs}; largest logit change from quantization alone: {quantError:F4}");
+        // The comparison above tells the int8 path from float32 math only if quantizing moves the logits by
+        // much more than its 1e-4 tolerance; otherwise a runtime that ignored the quantized weights would pass.
+        Assert.True(quantError > 100 * 1e-4, $"quantization changed the logits by only {quantError}: the test cannot tell q8 from fp32");
+    }
+
+    /// <summary>
+    /// The last stage alone, where the bound is exact: the dequantized reference's logits are the quantized
+    /// classifier applied to its final normalized hidden state xn, so each differs from the float32 classifier
+    /// applied to the same xn by at most Σ_c |xn_c| · step_c / 2, with step = max|w| / 127 over the weight's group.
+    /// </summary>
+    private static void AssertClassifierChangeWithinHalfAStep(TestModel model, int gs, double[] hidden, double[] dequantizedLogits, int token)
+    {
+        int dim = model.Config.Dim;
+        double ss = hidden.Sum(v => v * v);
+        double scale = 1 / Math.Sqrt(ss / dim + model.Config.NormEps);
+        var xn = hidden.Select((v, i) => model.RmsFinal[i] * v * scale).ToArray();
+        Assert.True(model.Config.SharedClassifier); // stories260K: the classifier is the embedding
+        float[] w = model.Embedding;
+        for (int row = 0; row < model.Config.VocabSize; row++)
+        {
+            double fp = 0, bound = 0;
+            for (int c = 0; c < dim; c++)
+            {
+                long at = (long)row * dim + c;
+                long group = at / gs * gs;
+                double max = 0;
+                for (long k = group; k < group + gs; k++) max = Math.Max(max, Math.Abs(w[k]));
+                fp += w[at] * xn[c];
+                bound += Math.Abs(xn[c]) * max / 127 / 2;
+            }
+            Assert.True(Math.Abs(dequantizedLogits[row] - fp) <= bound * (1 + 1e-6) + 1e-9,
+                $"token {token}, logit {row}: quantized classifier moved it by {Math.Abs(dequantizedLogits[row] - fp)}, more than half a step ({bound})");
+        }
     }
 
     [Fact]
@@ -164,6 +198,92 @@ public sealed class QuantizationTests(ITestOutputHelper output)
             double expected = 0;
             for (int i = 0; i < cols; i++) expected += q[r * cols + i] * (double)s[(r * cols + i) / groupSize] * x[i];
             Assert.True(Math.Abs(expected - o[r]) < 1e-4, $"row {r}: {o[r]} vs {expected}");
+        }
+    }
+
+    /// <summary>Random int8 rows with per-group scales, and a vector; the dot products in double as reference.</summary>
+    private static (sbyte[] Q, float[] S, float[] X, double[] Expected, double[] Magnitude) Q8Case(int rows, int cols, int groupSize, int seed)
+    {
+        var rng = new Random(seed);
+        var q = new sbyte[rows * cols];
+        var s = new float[rows * cols / groupSize];
+        var x = new float[cols];
+        for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
+        for (int i = 0; i < s.Length; i++) s[i] = (float)rng.NextDouble() * 0.01f;
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var expected = new double[rows];
+        var magnitude = new double[rows];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                double term = q[r * cols + c] * (double)s[(r * cols + c) / groupSize] * x[c];
+                expected[r] += term;
+                magnitude[r] += Math.Abs(term);
+            }
+        return (q, s, x, expected, magnitude);
+    }
+
+    /// <summary>
+    /// Rows [start, end) match the reference to float32 rounding of their sum (a relative 1e-5 of the sum of
+    /// magnitudes covers the products and the float additions of a few hundred terms), and rows outside the
+    /// range are not written.
+    /// </summary>
+    private static void AssertRange(float[] o, double[] expected, double[] magnitude, int start, int end, string kernel)
+    {
+        for (int r = 0; r < o.Length; r++)
+        {
+            if (r < start || r >= end)
+                Assert.True(float.IsNaN(o[r]), $"{kernel}: row {r} is outside [{start}, {end}) but was written");
+            else
+                Assert.True(Math.Abs(expected[r] - o[r]) <= 1e-5 * magnitude[r] + 1e-7, $"{kernel}: row {r} of [{start}, {end}): {o[r]} vs {expected[r]}");
+        }
+    }
+
+    [Theory]
+    [InlineData(11, 40, 8, 0, 11)]   // 256-bit vectors in groups of 8; 512-bit falls back to scalar
+    [InlineData(11, 40, 8, 3, 10)]   // a start that is no multiple of four, an end before the last row
+    [InlineData(13, 96, 32, 5, 13)]
+    [InlineData(13, 96, 32, 1, 6)]   // fewer than four rows after an odd start
+    [InlineData(9, 36, 4, 2, 9)]     // groups smaller than any vector: scalar
+    [InlineData(7, 48, 16, 6, 7)]    // a single row
+    public unsafe void RowMajorQ8KernelsMatchAScalarReferenceAtAnyRowOffset(int rows, int cols, int groupSize, int start, int end)
+    {
+        var (q, s, x, expected, magnitude) = Q8Case(rows, cols, groupSize, seed: rows * 1000 + cols + start);
+        foreach (var width in new[] { 256, 512 })
+        {
+            var o = Enumerable.Repeat(float.NaN, rows).ToArray();
+            fixed (sbyte* pq = q) fixed (float* ps = s, px = x, po = o)
+            {
+                if (width == 256) Kernels.Q8Kernels.RowMajor<Kernels.V256, System.Runtime.Intrinsics.Vector256<float>>(pq, ps, cols, groupSize, px, po, start, end);
+                else Kernels.Q8Kernels.RowMajor<Kernels.V512, System.Runtime.Intrinsics.Vector512<float>>(pq, ps, cols, groupSize, px, po, start, end);
+            }
+            AssertRange(o, expected, magnitude, start, end, $"row-major {width}-bit");
+        }
+    }
+
+    [Theory]
+    [InlineData(11, 48, 16, 4, 11)]  // from the second block: one full block, then three row-major rows
+    [InlineData(13, 96, 32, 8, 13)]  // the last full block plus the single trailing row
+    [InlineData(13, 96, 32, 4, 9)]   // an end one row past a block boundary (row 8 is in the last full block)
+    [InlineData(15, 64, 16, 12, 14)] // only remainder rows, not reaching the end
+    [InlineData(12, 80, 16, 4, 8)]   // one interior block of a matrix with no remainder
+    public unsafe void InterleavedQ8KernelsMatchAScalarReferenceAtBlockOffsets(int rows, int cols, int groupSize, int start, int end)
+    {
+        Assert.True(Q8Layout.CanInterleave(cols, groupSize));
+        var (q, s, x, expected, magnitude) = Q8Case(rows, cols, groupSize, seed: rows * 1000 + cols + start);
+        var qi = new sbyte[q.Length];
+        var si = new float[s.Length];
+        foreach (var width in new[] { 256, 512 })
+        {
+            var o = Enumerable.Repeat(float.NaN, rows).ToArray();
+            fixed (sbyte* pq = q, pqi = qi) fixed (float* ps = s, psi = si, px = x, po = o)
+            {
+                Q8Layout.Interleave(pq, ps, rows, cols, groupSize, pqi, psi);
+                var w = new Matrix(pqi, psi, rows, cols, groupSize, interleaved: true);
+                if (width == 256) Kernels.Q8Kernels.Interleaved<Kernels.V256, System.Runtime.Intrinsics.Vector256<float>>(w, px, po, start, end);
+                else Kernels.Q8Kernels.Interleaved<Kernels.V512, System.Runtime.Intrinsics.Vector512<float>>(w, px, po, start, end);
+            }
+            AssertRange(o, expected, magnitude, start, end, $"interleaved {width}-bit");
         }
     }
 }

@@ -51,7 +51,14 @@ public sealed class ReliabilityTests
         var concurrent = new string[jobs.Length];
         var threads = jobs.Select((j, i) => new Thread(() => concurrent[i] = Ids(j.Generator.Generate(j.Prompt, j.Options)))).ToArray();
         foreach (var t in threads) t.Start();
-        foreach (var t in threads) t.Join();
+        // A deadlock between sessions must fail the test, not hang the run: sequentially all eight jobs take a
+        // second or two, so two minutes is far beyond any healthy run.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        for (int i = 0; i < threads.Length; i++)
+        {
+            var left = deadline - DateTime.UtcNow;
+            Assert.True(threads[i].Join(left > TimeSpan.Zero ? left : TimeSpan.Zero), $"session thread {i} of {threads.Length} did not finish within 2 minutes (deadlock?)");
+        }
 
         Assert.Equal(sequential, concurrent);
         var run = jobs[2].Generator.Generate(jobs[2].Prompt, jobs[2].Options);

@@ -68,25 +68,96 @@ public sealed class SafetensorsTests
         Assert.True(maxDiff > 1e-3, $"permuted q/k rows changed logits by only {maxDiff}");
     }
 
-    [Fact]
-    public void ShardedCheckpointLoadsThroughIndex()
+    private static readonly ModelConfig ShardShape = new() { Dim = 16, HiddenDim = 24, NLayers = 2, NHeads = 2, NKvHeads = 2, VocabSize = 20, MaxSeqLen = 8, SharedClassifier = false };
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ShardedCheckpointLoadsThroughIndex(int shards)
     {
-        var config = new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 2, NHeads = 2, NKvHeads = 2, VocabSize = 20, MaxSeqLen = 8 };
-        var model = TestModel.Random(config, seed: 5);
+        var model = TestModel.Random(ShardShape, seed: 5);
         using var dir = new TempDir();
-        string single = dir.File("single");
+        string single = dir.File("single"), sharded = dir.File("sharded");
         model.WriteSafetensors(single, "F32");
-        string sharded = dir.File("sharded");
-        Directory.CreateDirectory(sharded);
-        File.Copy(Path.Combine(single, "config.json"), Path.Combine(sharded, "config.json"));
-        File.Copy(Path.Combine(single, "model.safetensors"), Path.Combine(sharded, "model-00001-of-00001.safetensors"));
-        File.WriteAllText(Path.Combine(sharded, "model.safetensors.index.json"),
-            "{\"metadata\":{},\"weight_map\":{\"model.embed_tokens.weight\":\"model-00001-of-00001.safetensors\"}}");
+        var weightMap = model.WriteShardedSafetensors(sharded, "F32", shards);
+        // The tensors really are spread: every shard holds some, none holds them all.
+        Assert.Equal(shards, weightMap.Values.Distinct().Count());
+        Assert.False(File.Exists(Path.Combine(sharded, "model.safetensors")));
 
         using var a = LlamaModel.Load(single);
         using var b = LlamaModel.Load(sharded);
+        Assert.Equal(a.Config, b.Config);
         using var sa = a.CreateSession(new SessionOptions { Threads = 1 });
         using var sb = b.CreateSession(new SessionOptions { Threads = 1 });
-        Assert.Equal(sa.Forward(3).ToArray(), sb.Forward(3).ToArray());
+        var reference = new ReferenceTransformer(model);
+        foreach (int token in new[] { 3, 1, 19, 7 })
+        {
+            var expected = reference.Forward(token);
+            float[] la = sa.Forward(token).ToArray(), lb = sb.Forward(token).ToArray();
+            Assert.Equal(la, lb);
+            for (int i = 0; i < lb.Length; i++)
+                Assert.True(Math.Abs(lb[i] - expected[i]) <= 1e-4, $"token {token}, logit {i}: sharded {lb[i]} vs reference {expected[i]}");
+        }
     }
+
+    [Fact]
+    public void AnIndexNamingAMissingShardIsAClearError()
+    {
+        var model = TestModel.Random(ShardShape, seed: 5);
+        using var dir = new TempDir();
+        string sharded = dir.File("sharded");
+        model.WriteShardedSafetensors(sharded, "F32", 3);
+        string missing = Path.Combine(sharded, "model-00002-of-00003.safetensors");
+        File.Delete(missing);
+
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(sharded));
+        Assert.Equal(missing, e.FilePath);
+        Assert.StartsWith($"{missing}: file not found", e.Message);
+        Assert.Contains("model.safetensors.index.json", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void AnIndexPlacingATensorInAShardThatLacksItIsAClearError()
+    {
+        var model = TestModel.Random(ShardShape, seed: 5);
+        using var dir = new TempDir();
+        string sharded = dir.File("sharded");
+        var weightMap = model.WriteShardedSafetensors(sharded, "F32", 2);
+        // The index says layer 1's down projection is in the other shard.
+        const string moved = "model.layers.1.mlp.down_proj.weight";
+        string actualShard = weightMap[moved];
+        string wrongShard = weightMap.Values.First(f => f != actualShard);
+        weightMap[moved] = wrongShard;
+        WriteIndex(sharded, weightMap);
+
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(sharded));
+        Assert.Equal(Path.Combine(sharded, wrongShard), e.FilePath);
+        Assert.Equal(moved, e.Field);
+        Assert.Contains("tensor not found", e.Message);
+        Assert.Contains("model.safetensors.index.json", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void AnIndexThatOmitsATensorTheModelNeedsIsAClearError()
+    {
+        var model = TestModel.Random(ShardShape, seed: 5);
+        using var dir = new TempDir();
+        string sharded = dir.File("sharded");
+        var weightMap = model.WriteShardedSafetensors(sharded, "F32", 2);
+        // The tensor is still in its shard, but the weight map (the checkpoint's table of contents) omits it.
+        const string omitted = "model.norm.weight";
+        Assert.True(weightMap.Remove(omitted));
+        WriteIndex(sharded, weightMap);
+
+        var e = Assert.Throws<ModelLoadException>(() => LlamaModel.Load(sharded));
+        Assert.Equal(Path.Combine(sharded, "model.safetensors.index.json"), e.FilePath);
+        Assert.Equal(omitted, e.Field);
+        Assert.Contains("does not list it", e.Message);
+    }
+
+    private static void WriteIndex(string directory, Dictionary<string, string> weightMap) =>
+        File.WriteAllText(Path.Combine(directory, "model.safetensors.index.json"),
+            System.Text.Json.JsonSerializer.Serialize(new { metadata = new { }, weight_map = weightMap }));
 }

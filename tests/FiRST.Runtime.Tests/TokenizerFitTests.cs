@@ -51,6 +51,10 @@ public sealed class TokenizerFitTests : IDisposable
         var ex = Assert.Throws<FiRSTException>(() => tokenizer.EnsureFits(model));
         Assert.Contains(SharedModels.Llama2Bin, ex.Message);
         Assert.Contains("32000", ex.Message);
+        // The generator refuses it before any prompt could be encoded into ids the model has no embedding for.
+        ex = Assert.Throws<FiRSTException>(() => new TextGenerator(model, tokenizer));
+        Assert.Contains(SharedModels.Llama2Bin, ex.Message);
+        Assert.Contains(SharedModels.Stories260K, ex.Message);
     }
 
     [Fact]

@@ -20,7 +20,7 @@ internal static unsafe class Q8Kernels
 
     /// <summary>
     /// <c>o[r] = sum_g s[r, g] * dot(q[r, g], x[g])</c> for rows <c>[start, end)</c> of <paramref name="w"/>
-    /// (either int8 layout). <paramref name="start"/> must be a multiple of four.
+    /// (either int8 layout). <paramref name="start"/> must be a multiple of four; <paramref name="end"/> may be any row.
     /// </summary>
     public static void Rows(Matrix w, float* x, float* o, int start, int end)
     {
@@ -45,6 +45,18 @@ internal static unsafe class Q8Kernels
             float* scales = w.Scales + (long)r * groups;
             if (TV.CanWidenInt8) Block<TV, TVec>(block, scales, cols, gs, x, o + r);
             else BlockScalar(block, scales, cols, gs, x, o + r);
+        }
+        if (r < end && r < fullBlocks)
+        {
+            // The range ends inside a full block (the worker pool never splits one, but the kernel does not
+            // rely on that): its rows are interleaved, so compute the whole block and keep the rows asked for.
+            float* four = stackalloc float[Q8Layout.BlockRows];
+            sbyte* block = w.Quantized + (long)r * cols;
+            float* scales = w.Scales + (long)r * groups;
+            if (TV.CanWidenInt8) Block<TV, TVec>(block, scales, cols, gs, x, four);
+            else BlockScalar(block, scales, cols, gs, x, four);
+            for (int k = 0; r < end; r++, k++) o[r] = four[k];
+            return;
         }
         // Rows past the last full block are stored row-major.
         for (; r < end; r++) o[r] = One(w.Quantized + (long)r * cols, w.Scales + (long)r * groups, cols, gs, x);

@@ -59,49 +59,73 @@ internal static unsafe class SafetensorsCheckpoint
         }
     }
 
-    /// <summary>Opens the single file or every shard named by the index; maps each tensor name to its file.</summary>
-    private static Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> OpenShards(string directory, List<IDisposable> owned)
+    /// <summary>
+    /// Opens the single file or every shard named by the index; maps each tensor name to its file. With an
+    /// index, the weight map is the authority: each tensor it lists must be in the shard it names (a missing
+    /// shard or tensor is an error naming that shard and the index), and a tensor it does not list is absent.
+    /// </summary>
+    private static Tensors OpenShards(string directory, List<IDisposable> owned)
     {
         string single = System.IO.Path.Combine(directory, "model.safetensors");
         string index = System.IO.Path.Combine(directory, "model.safetensors.index.json");
-        var files = new List<string>();
-        if (File.Exists(single)) files.Add(single);
-        else if (File.Exists(index)) files.AddRange(ReadIndex(index, directory));
-        else throw new ModelLoadException(single, "", "file not found (nor model.safetensors.index.json)");
-
         var map = new Dictionary<string, (SafetensorsFile, SafetensorsEntry)>(StringComparer.Ordinal);
-        foreach (var f in files)
+        if (File.Exists(single))
         {
-            var st = SafetensorsFile.Open(f);
+            var st = SafetensorsFile.Open(single);
             owned.Add(st);
             foreach (var (name, entry) in st.Entries) map[name] = (st, entry);
+            return new Tensors(map, single, "tensor not found");
         }
-        return map;
+        if (!File.Exists(index)) throw new ModelLoadException(single, "", "file not found (nor model.safetensors.index.json)");
+
+        var weightMap = ReadIndex(index);
+        var shards = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+        foreach (var (tensor, shard) in weightMap)
+        {
+            if (!shards.TryGetValue(shard, out var st))
+            {
+                string path = System.IO.Path.Combine(directory, shard);
+                if (!File.Exists(path))
+                    throw new ModelLoadException(path, "", $"file not found: the index {index} places tensor {tensor} in it");
+                st = SafetensorsFile.Open(path);
+                owned.Add(st);
+                shards.Add(shard, st);
+            }
+            if (!st.Entries.TryGetValue(tensor, out var entry))
+                throw new ModelLoadException(st.Path, tensor, $"tensor not found: the index {index} places it in this shard");
+            map[tensor] = (st, entry);
+        }
+        return new Tensors(map, index, "tensor not found: the index's weight_map does not list it");
     }
+
+    /// <summary>Tensors by name, and the file and words to blame for one that is missing.</summary>
+    private sealed record Tensors(Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> Map, string Source, string MissingProblem);
 
     /// <summary>Largest index file accepted (real ones list a few thousand tensors).</summary>
     private const long MaxIndexBytes = 16L << 20;
 
-    private static IEnumerable<string> ReadIndex(string index, string directory) =>
+    /// <summary>The index's weight map: tensor name to shard file name, in file order.</summary>
+    private static List<(string Tensor, string Shard)> ReadIndex(string index) =>
         JsonFile.Parse(JsonFile.ReadBounded(index, MaxIndexBytes, "file not found"), index, (root, source) =>
         {
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                 throw new ModelLoadException(source, "weight_map", "missing or not an object");
-            var shards = new SortedSet<string>(StringComparer.Ordinal);
+            var entries = new List<(string, string)>();
             foreach (var p in wm.EnumerateObject())
             {
                 string? shard = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : null;
                 if (string.IsNullOrEmpty(shard) || shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
                     throw new ModelLoadException(source, p.Name, $"invalid shard file name {p.Value.GetRawText()}");
-                shards.Add(shard);
+                entries.Add((p.Name, shard));
             }
-            return shards.Select(s => System.IO.Path.Combine(directory, s)).ToArray();
+            return entries;
         });
 
     /// <summary>Finds tensors, checks their shapes and returns float32 views, converting where needed.</summary>
-    private sealed class TensorReader(Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors, List<IDisposable> owned,
-                                      string configPath, bool checkFinite)
+    private sealed class TensorReader(Tensors all, List<IDisposable> owned, string configPath, bool checkFinite)
     {
+        private readonly Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors = all.Map;
+
         public bool Has(string name) => tensors.ContainsKey(name);
 
         public Matrix Get(string name, int rows, int cols)
@@ -156,7 +180,7 @@ internal static unsafe class SafetensorsCheckpoint
         private (SafetensorsFile, SafetensorsEntry) Find(string name, int rows, int cols)
         {
             if (!tensors.TryGetValue(name, out var t))
-                throw new ModelLoadException(tensors.Values.FirstOrDefault().File?.Path ?? "model.safetensors", name, $"tensor not found; {configPath} describes a model that needs it");
+                throw new ModelLoadException(all.Source, name, $"{all.MissingProblem}; {configPath} describes a model that needs it");
             var shape = t.Entry.Shape;
             bool ok = rows == 1 ? shape is [var n] && n == cols || shape is [1, var m] && m == cols
                                 : shape is [var r, var c] && r == rows && c == cols;

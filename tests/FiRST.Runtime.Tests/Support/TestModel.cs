@@ -110,6 +110,39 @@ internal sealed class TestModel
             ["max_position_embeddings"] = c.MaxSeqLen, ["rms_norm_eps"] = c.NormEps, ["rope_theta"] = c.RopeTheta,
             ["tie_word_embeddings"] = c.SharedClassifier, ["hidden_act"] = "silu", ["torch_dtype"] = dtype,
         }));
+        WriteSafetensorsFile(Path.Combine(directory, "model.safetensors"), SafetensorsTensors(), dtype);
+    }
+
+    /// <summary>
+    /// A Hugging Face sharded checkpoint: the tensors dealt in turn over <paramref name="shards"/> files (so
+    /// every file holds some of every kind), and <c>model.safetensors.index.json</c> naming each tensor's file.
+    /// Returns the weight map.
+    /// </summary>
+    public Dictionary<string, string> WriteShardedSafetensors(string directory, string dtype, int shards)
+    {
+        WriteSafetensors(directory, dtype);
+        File.Delete(Path.Combine(directory, "model.safetensors"));
+        var tensors = SafetensorsTensors();
+        var weightMap = new Dictionary<string, string>();
+        for (int s = 0; s < shards; s++)
+        {
+            string file = $"model-{s + 1:D5}-of-{shards:D5}.safetensors";
+            var part = tensors.Where((_, i) => i % shards == s).ToList();
+            WriteSafetensorsFile(Path.Combine(directory, file), part, dtype);
+            foreach (var t in part) weightMap[t.Name] = file;
+        }
+        File.WriteAllText(Path.Combine(directory, "model.safetensors.index.json"), JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["metadata"] = new Dictionary<string, object> { ["total_size"] = tensors.Sum(t => (long)t.Data.Length * (dtype == "F32" ? 4 : 2)) },
+            ["weight_map"] = weightMap,
+        }));
+        return weightMap;
+    }
+
+    /// <summary>The tensors of a Hugging Face Llama checkpoint, by their names there (q/k rows permuted).</summary>
+    public List<(string Name, long[] Shape, float[] Data)> SafetensorsTensors()
+    {
+        var c = Config;
         var tensors = new List<(string Name, long[] Shape, float[] Data)>
         {
             ("model.embed_tokens.weight", [c.VocabSize, c.Dim], Embedding),
@@ -129,7 +162,7 @@ internal sealed class TestModel
             tensors.Add((p + "mlp.down_proj.weight", [c.Dim, c.HiddenDim], W2[l]));
             tensors.Add((p + "mlp.up_proj.weight", [c.HiddenDim, c.Dim], W3[l]));
         }
-        WriteSafetensorsFile(Path.Combine(directory, "model.safetensors"), tensors, dtype);
+        return tensors;
     }
 
     /// <summary>Hugging Face's <c>permute</c>: w.view(heads, hs/2, 2, in).transpose(1, 2).reshape(out, in).</summary>
