@@ -233,7 +233,7 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
     }
 
     /// <summary>Rows <c>[start, end)</c> of <c>w · x</c>, where <paramref name="cols"/> is a constant of the shape.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Rows<TV, TVec>(Matrix w, float* x, float* o, int start, int end, int cols) where TV : struct, IFloatVector<TVec> where TVec : struct
     {
         if (start >= end) return;
