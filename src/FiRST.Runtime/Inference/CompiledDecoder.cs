@@ -59,6 +59,10 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
     private readonly int[] _layerIndex;
     private readonly nint[] _keys, _values;
     private readonly Matrix _rmsFinal, _classifier;
+    // Per thread: the kept layers and the classifier with this thread's rows packed (see Pack).
+    private readonly LayerWeights[][] _threadLayers;
+    private readonly Matrix[] _threadClassifier;
+    private readonly List<ArraySegment<float>> _packed = [];
     private readonly RopeTable _rope;
     private readonly WorkerPool _pool;
     private readonly SpinBarrier _barrier;
@@ -110,6 +114,72 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
         _dimRows = Split(Dim, threads, RowAlign);
         _hiddenRows = Split(Hidden, threads, RowAlign);
         _vocabRows = Split(TShape.VocabSize, threads, RowAlign);
+
+        _threadLayers = new LayerWeights[threads][];
+        _threadClassifier = new Matrix[threads];
+        for (int t = 0; t < threads; t++) Pack(t);
+    }
+
+    /// <summary>
+    /// Copies thread <paramref name="t"/>'s rows of every float32 matrix it reads (kept layers in run order,
+    /// then the classifier) into one 64-byte-aligned buffer, so its share of the task's weights is one
+    /// sequential stream that stays in its core's cache where it fits, with no other thread's rows between.
+    /// Each packed matrix is a view whose row <c>r</c> sits where the kernels look for it, so the token code
+    /// is the same packed or not. Int8 matrices, and float32 ones large enough to stream from memory anyway,
+    /// are read in place (a copy would double their memory for nothing).
+    /// </summary>
+    private void Pack(int t)
+    {
+        int hs = HeadSize;
+        var ranges = new (Func<LayerWeights, Matrix> Get, int Start, int End)[]
+        {
+            (l => l.Wq, _kvHeads[t] * KvMul * hs, _kvHeads[t + 1] * KvMul * hs),
+            (l => l.Wk, _kvHeads[t] * hs, _kvHeads[t + 1] * hs),
+            (l => l.Wv, _kvHeads[t] * hs, _kvHeads[t + 1] * hs),
+            (l => l.Wo, _dimRows[t], _dimRows[t + 1]),
+            (l => l.W1, _hiddenRows[t], _hiddenRows[t + 1]),
+            (l => l.W3, _hiddenRows[t], _hiddenRows[t + 1]),
+            (l => l.W2, _dimRows[t], _dimRows[t + 1]),
+        };
+        static bool Packs(Matrix m) => !m.IsQuantized && m.Bytes < MatVec.StreamingBytes;
+        long floats = 0;
+        foreach (var l in _layers)
+            foreach (var (get, start, end) in ranges)
+                if (Packs(get(l))) floats += (long)(end - start) * get(l).Cols;
+        int v0 = _vocabRows[t], v1 = _vocabRows[t + 1];
+        if (Packs(_classifier)) floats += (long)(v1 - v0) * Dim;
+
+        var buffer = AlignedBuffer.Floats(Math.Max(1, floats));
+        _packed.Add(buffer);
+        float* next = AlignedBuffer.Address(buffer);
+        Matrix Copy(Matrix m, int start, int end)
+        {
+            if (!Packs(m)) return m;
+            long count = (long)(end - start) * m.Cols;
+            new ReadOnlySpan<float>(m.Data + (long)start * m.Cols, (int)count).CopyTo(new Span<float>(next, (int)count));
+            // A view whose row r (for r in [start, end)) is at data + r * cols, where the kernels read it.
+            var view = new Matrix(next - (long)start * m.Cols, m.Rows, m.Cols);
+            next += count;
+            return view;
+        }
+        _threadLayers[t] = new LayerWeights[_layers.Length];
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            var l = _layers[i];
+            _threadLayers[t][i] = new LayerWeights
+            {
+                RmsAtt = l.RmsAtt,
+                Wq = Copy(l.Wq, ranges[0].Start, ranges[0].End),
+                Wk = Copy(l.Wk, ranges[1].Start, ranges[1].End),
+                Wv = Copy(l.Wv, ranges[2].Start, ranges[2].End),
+                Wo = Copy(l.Wo, ranges[3].Start, ranges[3].End),
+                RmsFfn = l.RmsFfn,
+                W1 = Copy(l.W1, ranges[4].Start, ranges[4].End),
+                W3 = Copy(l.W3, ranges[5].Start, ranges[5].End),
+                W2 = Copy(l.W2, ranges[6].Start, ranges[6].End),
+            };
+        }
+        _threadClassifier[t] = Copy(_classifier, v0, v1);
     }
 
     /// <inheritdoc />
@@ -185,9 +255,10 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
         var cos = _rope.Cos(pos);
         var sin = _rope.Sin(pos);
 
-        for (int i = 0; i < _layers.Length; i++)
+        var layers = _threadLayers[t];
+        for (int i = 0; i < layers.Length; i++)
         {
-            var lw = _layers[i];
+            var lw = layers[i];
             float* keys = (float*)_keys[i], values = (float*)_values[i];
             float* k = keys + (long)pos * KvDim, v = values + (long)pos * KvDim;
 
@@ -229,7 +300,7 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
 
         // Final norm and this thread's block of the vocabulary. The pool's join ends the token.
         RmsNorm(xn, x, _rmsFinal.Data);
-        Rows<TV, TVec>(_classifier, xn, _logitsPtr, _vocabRows[t], _vocabRows[t + 1], Dim);
+        Rows<TV, TVec>(_threadClassifier[t], xn, _logitsPtr, _vocabRows[t], _vocabRows[t + 1], Dim);
     }
 
     /// <summary>Rows <c>[start, end)</c> of <c>w · x</c>, where <paramref name="cols"/> is a constant of the shape.</summary>
