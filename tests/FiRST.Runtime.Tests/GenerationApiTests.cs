@@ -178,11 +178,27 @@ public sealed class DecodeAllocationTests(ITestOutputHelper output)
         // Two threads: a worker runs part of every kernel, so its allocations must be counted too, which
         // GC.GetAllocatedBytesForCurrentThread cannot do; GC.GetTotalAllocatedBytes(precise) counts all threads.
         using var session = model.CreateSession(new SessionOptions { Threads = 2 });
-        var sampler = new Sampler(model.Config.VocabSize, new SamplerOptions { Temperature = 0.9f, TopP = 0.9f, TopK = 40, Seed = 1 });
-        const int steps = 100, maxRounds = 30;
+        AssertStepsAllocateNothing(session);
+    }
+
+    [Fact]
+    public void CompiledPathStepAllocatesNothingOnAnyThread()
+    {
+        // The compiled decoder: one parallel region per token on two threads, barriers, packed weights.
+        using var model = LlamaModel.Load(Path.Combine(AppContext.BaseDirectory, "demo", "model.bin"));
+        using var session = model.CreateSession(new SessionOptions { Path = DemoProfileModel.PathFor(DemoProfileModel.Task.Copy), Threads = 2 });
+        AssertStepsAllocateNothing(session);
+        Assert.True(session.DecodesCompiled);
+    }
+
+    private void AssertStepsAllocateNothing(InferenceSession session)
+    {
+        var sampler = new Sampler(session.Config.VocabSize, new SamplerOptions { Temperature = 0.9f, TopP = 0.9f, TopK = 40, Seed = 1 });
+        int steps = Math.Min(100, session.Config.MaxSeqLen);
+        const int maxRounds = 30;
         // One allocation per step, of the smallest object (24 bytes), adds at least 24 · steps to every round;
         // a round below half of that proves no step allocates.
-        const long bound = 24 * steps / 2;
+        long bound = 24L * steps / 2;
         int token = 1;
         void Round()
         {
