@@ -39,7 +39,10 @@ public sealed class InferenceSession : IDisposable
         }
         if (options.Path is { } pinned && (options.Mask is not null || options.Routers is not null))
             throw new ArgumentException("a session pinned to a path takes its mask from the path: give Path, Mask or Routers, one of them", nameof(options));
-        var mask = options.Path?.Mask ?? options.Mask ?? LayerMask.All(config.NLayers);
+        // A routed session starts from every layer the model loaded (a model loaded with a generated manifest,
+        // LoadOptions(), holds only the layers its tasks use), and the routers never keep one it did not load.
+        // A session without routers or a mask runs the full model, so it needs every layer (a clear error below).
+        var mask = options.Path?.Mask ?? options.Mask ?? (options.Routers is not null ? model.LoadedLayers : LayerMask.All(config.NLayers));
         mask.EnsureFits(config.NLayers);
         for (int l = 0; l < config.NLayers; l++)
             if (mask.IsKept(l) && !model.IsLayerLoaded(l))
@@ -282,7 +285,7 @@ public sealed class InferenceSession : IDisposable
         _model.Enter();
         try
         {
-            var decision = _dispatcher.Route(Transformer, cache, Config, tokens, cancellationToken);
+            var decision = _dispatcher.Route(Transformer, cache, Config, tokens, _model.LoadedLayers, cancellationToken);
             Mask = decision.Mask;
             Routing = decision;
             _path = _dispatcher.Choose(decision.Mask);
@@ -306,7 +309,7 @@ public sealed class InferenceSession : IDisposable
         Position = 0;
         if (!_dispatcher.Routes || Routing is null) return;
         Routing = null;
-        Mask = LayerMask.All(Config.NLayers);
+        Mask = _model.LoadedLayers;
         _path = _dispatcher.Choose(Mask);
     }
 

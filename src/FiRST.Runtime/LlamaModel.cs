@@ -173,6 +173,11 @@ public sealed class LlamaModel : IDisposable
     /// <summary>True when layer <paramref name="layer"/>'s weights were loaded.</summary>
     public bool IsLayerLoaded(int layer) => _weights.Layers[layer] is not null;
 
+    /// <summary>The layers this instance loaded: a session without a mask starts from these, and routers keep no other.</summary>
+    internal LayerMask LoadedLayers => _loadedLayers ??= LayerMask.FromFlags(Enumerable.Range(0, Config.NLayers).Select(IsLayerLoaded).ToArray());
+
+    private LayerMask? _loadedLayers;
+
     /// <summary>Creates an independent session (its own KV cache and scratch buffers).</summary>
     public InferenceSession CreateSession(SessionOptions? options = null)
     {

@@ -151,3 +151,43 @@ public sealed class DispatcherTests
         return tokenizer.Decode([.. ids]).TrimStart(' ');
     }
 }
+
+/// <summary>
+/// What a user app does with the generated manifest: load only the layers the profile's tasks use
+/// (<c>LoadOptions()</c>), route with the routers and decode on the generated paths. Routing is bounded by the
+/// loaded layers: it used to fail in <c>CreateSession</c>, because a routed session started from the full mask.
+/// </summary>
+public sealed class ManifestRoutingTests
+{
+    private static string Dir => Path.Combine(AppContext.BaseDirectory, "demo");
+
+    [Theory]
+    [InlineData("copy kqz1 =>", "kqz1")]
+    [InlineData("reverse hello =>", "olleh")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9")]
+    [InlineData("905+96=", "1001")]
+    [InlineData("1234+5678=", "6912")]
+    public void ARoutedSessionOnAManifestLoadedModelDecodesOnTheGeneratedPath(string prompt, string expected)
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
+        var unloaded = Enumerable.Range(0, model.Config.NLayers).Where(l => !model.IsLayerLoaded(l)).ToArray();
+        Assert.NotEmpty(unloaded); // the manifest leaves layers out, or this test proves nothing
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
+        using var session = model.CreateSession(new SessionOptions { Threads = 2, Routers = routers, Paths = DemoProfileModel.Paths });
+
+        var ids = Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens: 12, stopToken: tokenizer.EosId);
+        Assert.Equal(expected, tokenizer.Decode(ids.ToArray()).Trim());
+        Assert.All(unloaded, l => Assert.False(session.Mask.IsKept(l), $"the routers kept layer {l}, which is not loaded"));
+        Assert.True(DemoProfileModel.Paths.TryGet(session.Mask, out var compiled), $"{prompt}: mask {session.Mask} has no generated path");
+        Assert.Same(compiled, session.DecodePath);
+    }
+
+    [Fact]
+    public void AFullModelSessionOnAManifestLoadedModelIsAClearError()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
+        var error = Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions()));
+        Assert.Contains("which this model instance did not load", error.Message);
+    }
+}

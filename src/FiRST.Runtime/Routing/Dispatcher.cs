@@ -44,9 +44,10 @@ internal sealed class Dispatcher
     /// FiRST prefill of a prompt at positions 0.. : layer by layer over the whole prompt, pool layer l's router
     /// over the prompt's hidden states, skip the layer (no KV storage, residual unchanged) when the mean is
     /// below the threshold, run it otherwise. The mask is fixed for every decoded token after this. Leaves the
-    /// last token's residual stream in <paramref name="t"/> for the logits.
+    /// last token's residual stream in <paramref name="t"/> for the logits. A layer outside
+    /// <paramref name="loaded"/> is skipped whatever its router says (its weights are not in memory).
     /// </summary>
-    public RoutingDecision Route(Transformer t, KvCache cache, ModelConfig config, ReadOnlySpan<int> tokens, CancellationToken ct)
+    public RoutingDecision Route(Transformer t, KvCache cache, ModelConfig config, ReadOnlySpan<int> tokens, LayerMask loaded, CancellationToken ct)
     {
         var routers = _routers ?? throw new InvalidOperationException("the session has no routers");
         int n = tokens.Length, dim = config.Dim, layers = config.NLayers, chunk = Transformer.PrefillChunk;
@@ -68,7 +69,7 @@ internal sealed class Dispatcher
             float sum = 0;
             for (int i = 0; i < n; i++) sum += routers.Score(l, states.Slice(i * dim, dim), config.NormEps);
             p[l] = sum / n;
-            kept[l] = p[l] >= Threshold;
+            kept[l] = p[l] >= Threshold && loaded.IsKept(l);
             if (!kept[l]) { cache.Release(l); continue; }
             cache.Allocate(l);
             for (int start = 0; start < n; start += chunk)
