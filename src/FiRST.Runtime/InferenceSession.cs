@@ -79,6 +79,9 @@ public sealed class InferenceSession : IDisposable
     /// <summary>The path <see cref="Forward(int)"/> decodes with: a compiled path for the mask, or the generic loop.</summary>
     public IDecodePath DecodePath => _path;
 
+    /// <summary>Why the session decodes on <see cref="DecodePath"/>: pinned, an exact compiled path, a superset, or the dynamic path.</summary>
+    public Decoding.PathReason PathReason { get; private set; } = Decoding.PathReason.Dynamic;
+
     /// <summary>Number of positions processed so far; the next token goes to this position.</summary>
     public int Position { get; private set; }
 

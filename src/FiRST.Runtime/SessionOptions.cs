@@ -36,4 +36,33 @@ public sealed class SessionOptions
     /// <see cref="Routers"/>.
     /// </summary>
     public Paths.IDecodePath? Path { get; init; }
+
+    /// <summary>
+    /// Pins the session to the path of the profile task of this name in <see cref="Paths"/> (ordinal,
+    /// case-insensitive), like <see cref="Path"/>. Exclusive with <see cref="Path"/>, <see cref="Mask"/> and
+    /// <see cref="Routers"/>.
+    /// </summary>
+    public string? Task { get; init; }
+
+    /// <summary>How a routed session picks its path when no compiled path has exactly the routed mask. Default <see cref="Decoding.PathPolicy.Superset"/>.</summary>
+    public Decoding.PathPolicy Policy { get; init; } = Decoding.PathPolicy.Superset;
+
+    /// <summary>
+    /// Token-level early exit on the dynamic path (the generic loop, which a session runs when no compiled path
+    /// fits its mask or the policy is <see cref="Decoding.PathPolicy.Dynamic"/>); null decodes every token
+    /// through every kept layer.
+    /// </summary>
+    public Decoding.EarlyExitOptions? EarlyExit { get; init; }
+
+    /// <summary>
+    /// Self-speculative decoding with this plan (draft layers among the session's kept layers, lookahead) for
+    /// generation runs; null does not speculate unless <see cref="SpeculateAsCalibrated"/> finds a plan.
+    /// </summary>
+    public Decoding.SpeculationOptions? Speculation { get; init; }
+
+    /// <summary>
+    /// When <see cref="Speculation"/> is null, speculate with the plan the decode path carries (a generated
+    /// task path whose profile has one). Default false.
+    /// </summary>
+    public bool SpeculateAsCalibrated { get; init; }
 }

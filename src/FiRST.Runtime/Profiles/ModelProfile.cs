@@ -40,6 +40,12 @@ public sealed record TaskProfile
     /// <summary>Mean router output per layer over the task's prompts (<c>n_layers</c> entries).</summary>
     public IReadOnlyList<double>? MeanP { get; init; }
 
+    /// <summary>Calibrated early-exit thresholds (one per layer, null where the token may not exit); null when not calibrated.</summary>
+    public Decoding.EarlyExitOptions? EarlyExit { get; init; }
+
+    /// <summary>The self-speculation plan calibration found for the task (draft layers among its kept ones, lookahead); null when none pays.</summary>
+    public Decoding.SpeculationOptions? Speculation { get; init; }
+
     /// <summary>The task's mask over a model of <paramref name="layers"/> layers.</summary>
     public LayerMask Mask(int layers) => LayerMask.FromKept(layers, KeptLayers);
 }
