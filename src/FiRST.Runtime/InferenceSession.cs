@@ -1,7 +1,9 @@
+using FiRST.Runtime.Decoding;
 using FiRST.Runtime.Inference;
 using FiRST.Runtime.Kernels;
 using FiRST.Runtime.Paths;
 using FiRST.Runtime.Routing;
+using FiRST.Runtime.Sampling;
 
 namespace FiRST.Runtime;
 
@@ -24,6 +26,12 @@ public sealed class InferenceSession : IDisposable
     private KvCache? _cache;
     private CompiledDecoder? _decoder;
     private IDecodePath? _decoderPath;
+    private readonly EarlyExitOptions? _earlyExit;
+    private readonly SpeculationOptions? _speculationPlan;
+    private readonly bool _speculateAsCalibrated;
+    private SelfSpeculation? _speculation;
+    private IDecodePath? _speculationPath;
+    private long _decodedTokens, _decodedLayers, _exits;
     // 1 while a step runs, so a second thread's step is refused and Dispose waits for the step to end.
     private int _busy;
     private int _disposed;
@@ -39,26 +47,45 @@ public sealed class InferenceSession : IDisposable
         }
         if (options.Path is { } pinned && (options.Mask is not null || options.Routers is not null))
             throw new ArgumentException("a session pinned to a path takes its mask from the path: give Path, Mask or Routers, one of them", nameof(options));
+        var pinnedPath = options.Path;
+        if (options.Task is { } task)
+        {
+            if (options.Path is not null || options.Mask is not null || options.Routers is not null)
+                throw new ArgumentException("a session pinned to a task takes its mask from the task's path: give Task, Path, Mask or Routers, one of them", nameof(options));
+            if (options.Paths is null)
+                throw new ArgumentException($"the session is pinned to task '{task}' but has no Paths to find it in (a generated model's Paths)", nameof(options));
+            try { pinnedPath = options.Paths.ForTask(task); }
+            catch (KeyNotFoundException e) { throw new ArgumentException(e.Message, nameof(options)); }
+        }
+        options.EarlyExit?.EnsureFits(config.NLayers);
+        if (!Enum.IsDefined(options.Policy)) throw new ArgumentOutOfRangeException(nameof(options), options.Policy, "not a PathPolicy");
         // A routed session starts from every layer the model loaded (a model loaded with a generated manifest,
         // LoadOptions(), holds only the layers its tasks use), and the routers never keep one it did not load.
         // A session without routers or a mask runs the full model, so it needs every layer (a clear error below).
-        var mask = options.Path?.Mask ?? options.Mask ?? (options.Routers is not null ? model.LoadedLayers : LayerMask.All(config.NLayers));
+        var mask = pinnedPath?.Mask ?? options.Mask ?? (options.Routers is not null ? model.LoadedLayers : LayerMask.All(config.NLayers));
         mask.EnsureFits(config.NLayers);
         for (int l = 0; l < config.NLayers; l++)
             if (mask.IsKept(l) && !model.IsLayerLoaded(l))
                 throw new ArgumentException($"the mask keeps layer {l}, which this model instance did not load");
         if (options.Threads < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be at least 1");
 
+        // A fixed mask must leave layers to verify with; a routed one is checked once routed (too few kept
+        // layers then decode without speculation).
+        if (options.Speculation is { } plan && options.Routers is null) plan.EnsureFits(mask.KeptCount);
+
         _model = model;
         Mask = mask;
-        _dispatcher = new Dispatcher(options.Routers, options.RouterThreshold, options.Paths, options.Path);
+        _earlyExit = options.EarlyExit;
+        _speculationPlan = options.Speculation;
+        _speculateAsCalibrated = options.SpeculateAsCalibrated;
+        _dispatcher = new Dispatcher(options.Routers, options.RouterThreshold, options.Paths, pinnedPath, options.Policy);
         _pool = new WorkerPool(options.Threads);
         // A routed session allocates KV layer by layer as the routers keep them.
         _cache = new KvCache(config, _dispatcher.Routes ? _ => false : mask.IsKept);
-        _path = _dispatcher.Choose(mask);
+        (_path, PathReason) = _dispatcher.Choose(mask, model.LoadedLayers, routed: false);
         Transformer = new Transformer(config, model.Weights, model.Rope, _pool, model.WeightsPath, model.AdapterPath);
         // A pinned path made for another model's shape fails here, not at the first token.
-        if (options.Path is not null) DecoderFor(_path);
+        if (pinnedPath is not null) DecoderFor(_path);
     }
 
     /// <summary>The model this session runs.</summary>
@@ -80,7 +107,27 @@ public sealed class InferenceSession : IDisposable
     public IDecodePath DecodePath => _path;
 
     /// <summary>Why the session decodes on <see cref="DecodePath"/>: pinned, an exact compiled path, a superset, or the dynamic path.</summary>
-    public Decoding.PathReason PathReason { get; private set; } = Decoding.PathReason.Dynamic;
+    public PathReason PathReason { get; private set; }
+
+    /// <summary>
+    /// The self-speculation plan generation runs use on the current path: the session's
+    /// <see cref="SessionOptions.Speculation"/>, else (with <see cref="SessionOptions.SpeculateAsCalibrated"/>)
+    /// the path's calibrated plan; null when none, or when the routed mask keeps too few layers for it.
+    /// </summary>
+    public SpeculationOptions? Speculation
+    {
+        get
+        {
+            var plan = _speculationPlan ?? (_speculateAsCalibrated ? (_path as ICompiledPath)?.Speculation : null);
+            return plan is not null && plan.DraftLayers < Mask.KeptCount && !RoutingPending ? plan : null;
+        }
+    }
+
+    /// <summary>The early-exit thresholds of the dynamic path, when the session was given them.</summary>
+    public EarlyExitOptions? EarlyExit => _earlyExit;
+
+    /// <summary>True when tokens decode with early exit: the session has thresholds and runs the dynamic path.</summary>
+    internal bool ExitsEarly => _earlyExit is not null && _path is MaskedPath;
 
     /// <summary>Number of positions processed so far; the next token goes to this position.</summary>
     public int Position { get; private set; }
@@ -122,6 +169,18 @@ public sealed class InferenceSession : IDisposable
 
     /// <summary>Bytes of KV storage this session holds.</summary>
     public long KvBytes => _cache?.AllocatedBytes ?? 0;
+
+    /// <summary>Tokens <see cref="Forward(int)"/> has decoded one at a time since creation.</summary>
+    internal long DecodedTokens => _decodedTokens;
+
+    /// <summary>Layers those tokens ran through, summed (early exit makes this less than tokens × kept layers).</summary>
+    internal long DecodedLayers => _decodedLayers;
+
+    /// <summary>Tokens that left the model at an early exit.</summary>
+    internal long EarlyExits => _exits;
+
+    /// <summary>The self-speculation state of the current path, or null before any round.</summary>
+    internal SelfSpeculation? SpeculationState => _speculation;
 
     /// <summary>True when the last decoded token ran on a compiled path's decoder (tests check that it did).</summary>
     internal bool DecodesCompiled => _decoder is not null && ReferenceEquals(_decoderPath, _path);
@@ -215,10 +274,15 @@ public sealed class InferenceSession : IDisposable
             var t = Transformer;
             t.Embed(token);
             ReadOnlySpan<float> logits;
+            int depth = path.Mask.KeptCount;
             if (DecoderFor(path) is { } decoder)
             {
                 logits = decoder.Step(cache, Position);
                 t.EnsureFinite(logits);
+            }
+            else if (_earlyExit is not null && path is MaskedPath)
+            {
+                logits = ExitStep(t, cache, path.Mask, out depth);
             }
             else
             {
@@ -226,11 +290,85 @@ public sealed class InferenceSession : IDisposable
                 logits = t.Logits();
             }
             Position++;
+            _decodedTokens++;
+            _decodedLayers += depth;
             return logits;
         }
         finally
         {
             _model.Exit();
+        }
+    }
+
+    /// <summary>
+    /// The dynamic path's token: the kept layers in order; after a layer with a threshold, the exit's logits
+    /// (shared final norm and classifier), and if their top probability reaches the threshold the token leaves
+    /// there. The layers it skips get its key and value from the exit hidden state (KV fill), so later tokens
+    /// attend to it as usual. <paramref name="depth"/> is the number of layers it ran.
+    /// </summary>
+    private ReadOnlySpan<float> ExitStep(Transformer t, KvCache cache, LayerMask mask, out int depth)
+    {
+        var kept = mask.KeptLayers;
+        var thresholds = _earlyExit!;
+        for (int i = 0; i < kept.Length; i++)
+        {
+            t.Layer(kept[i], Position, cache);
+            if (i == kept.Length - 1 || thresholds.At(kept[i]) is not { } threshold) continue;
+            var exit = t.Logits();
+            if (Ops.TopProbability(exit) < threshold) continue;
+            for (int j = i + 1; j < kept.Length; j++) t.FillKv(kept[j], Position, cache);
+            depth = i + 1;
+            _exits++;
+            return exit;
+        }
+        depth = kept.Length;
+        return t.Logits();
+    }
+
+    /// <summary>
+    /// One self-speculation round from <paramref name="token"/> (see <see cref="SelfSpeculation"/>): writes
+    /// the next tokens to <paramref name="output"/> (at least <see cref="SpeculationOptions.Lookahead"/> + 1
+    /// long) and returns how many; all but the last now sit in the session, the last is not yet fed (as after
+    /// <see cref="Forward(int)"/> and sampling). With one position left, a plain step.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The session has no speculation plan for its path (<see cref="Speculation"/>).</exception>
+    internal int Speculate(int token, Sampler sampler, Span<int> output)
+    {
+        if ((uint)token >= (uint)Config.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(token), token, $"token id outside the vocabulary of {Config.VocabSize}");
+        Begin();
+        try
+        {
+            var plan = Speculation ?? throw new InvalidOperationException("the session has no speculation plan for its path");
+            if (Remaining < 2)
+            {
+                output[0] = sampler.Sample(Step(token, _path));
+                return 1;
+            }
+            var cache = Cache;
+            if (_speculation is null || !ReferenceEquals(_speculationPath, _path) || !ReferenceEquals(_speculation.Plan, plan))
+            {
+                // The generated draft half runs on its compiled decoder when it is the plan's draft.
+                var draft = (_path as ICompiledPath)?.Draft;
+                var compiled = draft is not null && ((IDecodePath)draft).Mask.KeptCount == plan.DraftLayers ? draft.CreateDecoder(Transformer, _pool) : null;
+                _speculation = new SelfSpeculation(plan, Mask.KeptLayers, compiled, Config);
+                _speculationPath = _path;
+            }
+            _model.Enter();
+            try
+            {
+                int n = _speculation.Round(Transformer, cache, Position, token, sampler, output, Config.MaxSeqLen);
+                Position += n;
+                return n;
+            }
+            finally
+            {
+                _model.Exit();
+            }
+        }
+        finally
+        {
+            End();
         }
     }
 
@@ -291,9 +429,16 @@ public sealed class InferenceSession : IDisposable
             var decision = _dispatcher.Route(Transformer, cache, Config, tokens, _model.LoadedLayers, cancellationToken);
             Mask = decision.Mask;
             Routing = decision;
-            _path = _dispatcher.Choose(decision.Mask);
+            (_path, PathReason) = _dispatcher.Choose(decision.Mask, _model.LoadedLayers, routed: true);
             Position = tokens.Length;
-            return Transformer.Logits();
+            if (PathReason != PathReason.Superset) return Transformer.Logits();
+            // The superset path keeps layers the routers skipped: they need the prompt's KV too. The prompt goes
+            // through the path's layers again as a batched prefill (the layers below the first added one
+            // recompute what they hold already).
+            Mask = _path.Mask;
+            foreach (int layer in Mask.KeptLayers) cache.Allocate(layer);
+            Position = 0;
+            return Batch(tokens, cancellationToken);
         }
         finally
         {
@@ -313,7 +458,7 @@ public sealed class InferenceSession : IDisposable
         if (!_dispatcher.Routes || Routing is null) return;
         Routing = null;
         Mask = _model.LoadedLayers;
-        _path = _dispatcher.Choose(Mask);
+        (_path, PathReason) = _dispatcher.Choose(Mask, _model.LoadedLayers, routed: false);
     }
 
     /// <summary>

@@ -107,30 +107,47 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>
         prefillTicks = Stopwatch.GetTimestamp() - start;
         if (prefillCount < prompt.Length) reason = StopReason.MaxSteps;
 
+        // Self-speculation makes several tokens per round; they wait here and are emitted one by one, each
+        // checked for stop tokens and limits as if decoded alone.
+        var plan = session.Speculation;
+        int[]? pending = plan is null ? null : new int[plan.Lookahead + 1];
+        int pendingCount = 0, pendingNext = 0;
         try
         {
             int token = prompt[^1];
+            // The position the next emitted token will be fed at (the session runs ahead while speculating).
+            int position = session.Position;
             while (reason == StopReason.None)
             {
                 if (_stop.Contains(next)) { reason = StopReason.StopToken; break; }
                 var piece = _tokenizer.PieceBytes(next, token);
                 token = next;
                 generated++;
-                yield return new GeneratedToken(token, session.Position, piece);
+                yield return new GeneratedToken(token, position, piece);
 
                 if (_options.MaxNewTokens > 0 && generated >= _options.MaxNewTokens) { reason = StopReason.MaxNewTokens; break; }
-                if (session.Position >= maxSteps)
+                if (position >= maxSteps)
                 {
-                    reason = session.Position >= config.MaxSeqLen ? StopReason.ContextFull : StopReason.MaxSteps;
+                    reason = position >= config.MaxSeqLen ? StopReason.ContextFull : StopReason.MaxSteps;
                     break;
                 }
                 if (ct.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
 
                 // Only forward passes and sampling are timed, not the consumer's work between tokens.
                 start = Stopwatch.GetTimestamp();
-                next = sampler.Sample(session.Forward(token));
+                if (pending is null) next = sampler.Sample(session.Forward(token));
+                else
+                {
+                    if (pendingNext == pendingCount)
+                    {
+                        pendingCount = session.Speculate(token, sampler, pending);
+                        pendingNext = 0;
+                    }
+                    next = pending[pendingNext++];
+                }
                 decodeTicks += Stopwatch.GetTimestamp() - start;
                 decodeSteps++;
+                position++;
             }
         }
         finally
@@ -147,8 +164,14 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>
                 Mask = session.Mask.ToString(),
                 Routing = session.Routing,
                 DecodePath = Routing.Dispatcher.NameOf(session.DecodePath),
+                PathReason = session.PathReason,
                 Threads = session.Threads,
                 KvBytes = session.KvBytes,
+                Speculation = plan,
+                DraftedTokens = session.SpeculationState?.Drafted ?? 0,
+                AcceptedTokens = session.SpeculationState?.Accepted ?? 0,
+                EarlyExits = session.EarlyExits,
+                MeanExitDepth = session.DecodedTokens == 0 ? 0 : (double)session.DecodedLayers / session.DecodedTokens,
             };
         }
         if (reason == StopReason.Cancelled) ct.ThrowIfCancellationRequested();

@@ -61,4 +61,28 @@ public sealed record GenerationStats
 
     /// <summary>Bytes of KV cache the run's session held.</summary>
     public long KvBytes { get; init; }
+
+    /// <summary>Why the run decoded on <see cref="DecodePath"/>: pinned, the exact compiled path, a superset path, or the dynamic path.</summary>
+    public Decoding.PathReason PathReason { get; init; }
+
+    /// <summary>The self-speculation plan the run used; null when it did not speculate.</summary>
+    public Decoding.SpeculationOptions? Speculation { get; init; }
+
+    /// <summary>Tokens drafted by self-speculation.</summary>
+    public long DraftedTokens { get; init; }
+
+    /// <summary>Drafted tokens the verify pass kept.</summary>
+    public long AcceptedTokens { get; init; }
+
+    /// <summary>Share of drafted tokens kept (0 without speculation).</summary>
+    public double AcceptanceRate => DraftedTokens == 0 ? 0 : (double)AcceptedTokens / DraftedTokens;
+
+    /// <summary>Tokens that left the model at an early exit (dynamic path with thresholds).</summary>
+    public long EarlyExits { get; init; }
+
+    /// <summary>
+    /// Mean number of layers a token decoded one at a time ran through: the kept layers, or fewer with early
+    /// exit (0 when no token decoded that way, as with speculation).
+    /// </summary>
+    public double MeanExitDepth { get; init; }
 }

@@ -133,17 +133,43 @@ public sealed class Transformer
         System.Numerics.Tensors.TensorPrimitives.Add(b.X.AsSpan(0, count * dim), b.Xb2.AsSpan(0, count * dim), b.X.AsSpan(0, count * dim));
     }
 
+    /// <summary>
+    /// KV fill for a token that exited early: layer <paramref name="layer"/>'s key and value at
+    /// <paramref name="pos"/> from the residual stream as it is (the exit hidden state), through the layer's
+    /// attention norm and K and V projections only, so later tokens can attend to the exited one there.
+    /// </summary>
+    internal void FillKv(int layer, int pos, KvCache cache)
+    {
+        var lw = _w.Layers[layer] ?? throw new FiRSTException($"layer {layer} was not loaded: this model instance was loaded without it");
+        int kvDim = _c.KvDim;
+        Ops.RmsNorm(_s.Xb, _s.X, lw.RmsAtt.Row(0), _c.NormEps);
+        var k = cache.Keys(layer).Slice(pos * kvDim, kvDim);
+        _matVec.Run(k, lw.Wk, cache.Values(layer).Slice(pos * kvDim, kvDim), lw.Wv, _s.Xb);
+        Ops.Rope(k, _c.HeadSize, _rope.Cos(pos), _rope.Sin(pos));
+    }
+
+    /// <summary>
+    /// Makes the batch buffers ready for <paramref name="count"/> residual streams set by the caller (the
+    /// verify pass of self-speculation loads the draft's hidden states) and returns them, <c>[count, dim]</c>.
+    /// </summary>
+    internal Span<float> BeginBatch(int count)
+    {
+        if (count > PrefillChunk) throw new ArgumentException($"at most {PrefillChunk} tokens per batch", nameof(count));
+        _batch ??= new BatchState(_c, PrefillChunk);
+        _matMul ??= new MatMul(_pool, Math.Max(_c.Dim, _c.HiddenDim));
+        return _batch.X.AsSpan(0, count * _c.Dim);
+    }
+
     /// <summary>Loads the embeddings of up to <see cref="PrefillChunk"/> tokens for <see cref="LayerBatch"/>.</summary>
     internal void EmbedBatch(ReadOnlySpan<int> tokens)
     {
         if (tokens.Length > PrefillChunk) throw new ArgumentException($"at most {PrefillChunk} tokens per batch", nameof(tokens));
-        _batch ??= new BatchState(_c, PrefillChunk);
-        _matMul ??= new MatMul(_pool, Math.Max(_c.Dim, _c.HiddenDim));
+        var x = BeginBatch(tokens.Length);
         for (int t = 0; t < tokens.Length; t++)
         {
             if ((uint)tokens[t] >= (uint)_c.VocabSize)
                 throw new ArgumentOutOfRangeException(nameof(tokens), tokens[t], $"token id outside the vocabulary of {_c.VocabSize}");
-            _w.TokenEmbedding.CopyRow(tokens[t], _batch.X.AsSpan(t * _c.Dim, _c.Dim));
+            _w.TokenEmbedding.CopyRow(tokens[t], x.Slice(t * _c.Dim, _c.Dim));
         }
     }
 
@@ -160,12 +186,16 @@ public sealed class Transformer
     /// <summary>Makes the batch's token <paramref name="index"/> the residual stream that <see cref="Logits"/> reads.</summary>
     internal void SelectFromBatch(int index) => _batch!.X.AsSpan(index * _c.Dim, _c.Dim).CopyTo(_s.X);
 
-    /// <summary>Final RMSNorm and classifier; returns the logits <c>[vocab]</c>, valid until the next call.</summary>
+    /// <summary>
+    /// Final RMSNorm and classifier of the residual stream; returns the logits <c>[vocab]</c>, valid until the
+    /// next call. The residual stream is left as it was, so an early exit can look at a layer's logits and
+    /// the token can still go deeper.
+    /// </summary>
     /// <exception cref="ModelLoadException">The logits are NaN or infinite.</exception>
     internal ReadOnlySpan<float> Logits()
     {
-        Ops.RmsNorm(_s.X, _s.X, _w.RmsFinal.Row(0), _c.NormEps);
-        _matVec.Run(_s.Logits, _s.X, _w.Classifier);
+        Ops.RmsNorm(_s.Xb, _s.X, _w.RmsFinal.Row(0), _c.NormEps);
+        _matVec.Run(_s.Logits, _s.Xb, _w.Classifier);
         // Weights are checked finite at load, but finite weights can still overflow float32 in the forward
         // pass (a corrupt file with one weight near 1e38 is enough: fuzzing found such files). NaN logits would
         // reach the sampler and come out as garbage text, so the step fails here, naming the file. NaN or
@@ -173,6 +203,27 @@ public sealed class Transformer
         // classifier's [vocab, dim] product.
         EnsureFinite(_s.Logits);
         return _s.Logits;
+    }
+
+    /// <summary>
+    /// Final RMSNorm and classifier of the batch's first <paramref name="count"/> residual streams, one
+    /// matrix product (the classifier is read once for the batch): <paramref name="logits"/>
+    /// <c>[count, vocab]</c>. The kernels sum in the same order as <see cref="Logits"/>'s.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The logits are NaN or infinite.</exception>
+    internal void BatchLogits(int count, Span<float> logits)
+    {
+        var b = _batch ?? throw new InvalidOperationException("call BeginBatch first");
+        int dim = _c.Dim, vocab = _c.VocabSize;
+        for (int t = 0; t < count; t++)
+            Ops.RmsNorm(b.Xb.AsSpan(t * dim, dim), b.X.AsSpan(t * dim, dim), _w.RmsFinal.Row(0), _c.NormEps);
+        _matMul!.Run(logits, vocab, b.Xb, count, _w.Classifier);
+        for (int t = 0; t < count; t++)
+            if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(logits.Slice(t * vocab, vocab))))
+            {
+                logits.Slice(t * vocab, vocab).CopyTo(_s.Logits);
+                ThrowNotFinite();
+            }
     }
 
     /// <summary>Throws when <paramref name="logits"/> hold NaN or infinity (see <see cref="Logits"/>); the compiled decoder's logits pass here too.</summary>

@@ -140,4 +140,16 @@ internal static class Ops
             if (x[i] > max) { max = x[i]; best = i; }
         return best;
     }
+
+    /// <summary>
+    /// The largest softmax probability of <paramref name="logits"/>, <c>1 / sum(exp(l - max))</c>: what an early
+    /// exit compares with its threshold, without writing a distribution.
+    /// </summary>
+    public static float TopProbability(ReadOnlySpan<float> logits)
+    {
+        float max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
+        double sum = 0;
+        for (int i = 0; i < logits.Length; i++) sum += MathF.Exp(logits[i] - max);
+        return (float)(1.0 / sum);
+    }
 }

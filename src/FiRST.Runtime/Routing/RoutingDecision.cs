@@ -9,6 +9,12 @@ namespace FiRST.Runtime.Routing;
 /// <param name="Threshold">A layer with <c>p_l</c> below this was skipped.</param>
 public sealed record RoutingDecision(LayerMask Mask, IReadOnlyList<float> Probabilities, float Threshold)
 {
+    /// <summary>
+    /// Time spent scoring the routers over the prompt: the dispatcher's own work during prefill (the layers it
+    /// runs are prefill's). Choosing the path afterwards is a table lookup.
+    /// </summary>
+    public TimeSpan RoutersTime { get; init; }
+
     /// <summary>The skipped layers, ascending.</summary>
     public IEnumerable<int> SkippedLayers => Enumerable.Range(0, Mask.LayerCount).Where(l => !Mask.IsKept(l));
 

@@ -41,6 +41,62 @@ public sealed class Sampler
         return SampleTruncated(probs, coin, topP ? _options.TopP : 1f, topK ? _options.TopK : probs.Length);
     }
 
+    /// <summary>True when the sampler is greedy (temperature 0): self-speculation then compares argmaxes.</summary>
+    internal bool IsGreedy => _options.Temperature == 0f;
+
+    /// <summary>
+    /// The distribution <see cref="Sample"/> draws from for <paramref name="logits"/>: softmax at the temperature,
+    /// then, with top-k or top-p, zero outside the kept candidates and renormalised. Speculative rejection
+    /// sampling compares these for the draft and the full model. Not for greedy samplers.
+    /// </summary>
+    internal void Distribution(ReadOnlySpan<float> logits, Span<float> probs)
+    {
+        for (int i = 0; i < probs.Length; i++) probs[i] = logits[i] / _options.Temperature;
+        Kernels.Ops.Softmax(probs);
+        bool topP = _options.TopP > 0 && _options.TopP < 1;
+        bool topK = _options.TopK > 0 && _options.TopK < probs.Length;
+        if (!topP && !topK) return;
+        float p = topP ? _options.TopP : 1f;
+        int k = topK ? _options.TopK : probs.Length;
+        // The candidates SampleTruncated would draw from, in the same order and with the same cut.
+        float cutoff = p < 1 ? (1f - p) / (probs.Length - 1) : float.NegativeInfinity;
+        int n = 0;
+        for (int i = 0; i < probs.Length; i++)
+            if (probs[i] >= cutoff) _candidates[n++] = new Candidate(i, probs[i]);
+        var candidates = _candidates.AsSpan(0, n);
+        HeapSort(candidates);
+        if (n > k) candidates = candidates[..k];
+        float cumulative = 0;
+        int last = candidates.Length - 1;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            cumulative += candidates[i].Probability;
+            if (cumulative > p) { last = i; break; }
+        }
+        probs.Clear();
+        float total = 0;
+        for (int i = 0; i <= last; i++) total += candidates[i].Probability;
+        for (int i = 0; i <= last; i++) probs[candidates[i].Index] = candidates[i].Probability / total;
+    }
+
+    /// <summary>A uniform number in [0, 1) from the sampler's generator.</summary>
+    internal float NextUniform() => NextFloat();
+
+    /// <summary>A token drawn from <paramref name="probs"/> (summing to <paramref name="total"/>) with the sampler's generator.</summary>
+    internal int Draw(ReadOnlySpan<float> probs, float total = 1f)
+    {
+        float coin = NextFloat() * total, cdf = 0;
+        int last = 0;
+        for (int i = 0; i < probs.Length; i++)
+        {
+            if (probs[i] <= 0) continue;
+            cdf += probs[i];
+            last = i;
+            if (coin < cdf) return i;
+        }
+        return last; // rounding errors
+    }
+
     private static int SampleAll(ReadOnlySpan<float> probs, float coin)
     {
         float cdf = 0;
