@@ -86,17 +86,24 @@ public sealed class DispatcherTests
     }
 
     [Fact]
-    public void A_routed_mask_no_task_has_decodes_on_the_generic_loop()
+    public void A_routed_mask_no_task_has_decodes_on_the_generic_loop_under_the_exact_policy()
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
         // At threshold 0.8 the routers keep layers 0-2 for this prompt (0.885, 0.996, 0.834): no task's mask.
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.8f, Paths = DemoProfileModel.Paths });
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.8f, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
         session.Prefill(tokenizer.Encode("copy kqz1 =>"));
         Assert.Equal("11100000", session.Mask.ToString());
         Assert.False(DemoProfileModel.Paths.TryGet(session.Mask, out _));
         Assert.IsType<MaskedPath>(session.DecodePath);
+
+        // Under the default policy the same mask takes sort's path (11110000), the smallest that keeps it.
+        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.8f, Paths = DemoProfileModel.Paths });
+        superset.Prefill(tokenizer.Encode("copy kqz1 =>"));
+        Assert.Equal("11100000", superset.Routing!.Mask.ToString());
+        Assert.Equal("11110000", superset.Mask.ToString());
+        Assert.Equal(Decoding.PathReason.Superset, superset.PathReason);
 
         // At threshold 0 every layer is kept, and the table's entry for that is the generated FullPath.
         using var all = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0, Paths = DemoProfileModel.Paths });
@@ -142,6 +149,79 @@ public sealed class DispatcherTests
             .Generate("copy abc =>", new GenerationOptions { Sampling = new() { Temperature = 0 }, MaxNewTokens = 2 });
         _ = run.ToList();
         Assert.Equal("generic", run.Stats.DecodePath);
+    }
+
+    [Theory]
+    [InlineData("copy kqz1 =>", "kqz1")]          // routes to 11110100
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9")]    // routes to 11110000
+    public void A_routed_mask_without_its_path_takes_the_smallest_compiled_superset(string prompt, string expected)
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
+        // Only add4's path (11111100) and the full path: the routed mask has no exact path, add4's keeps it all.
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table });
+        string answer = Answer(session, tokenizer, prompt);
+        var routed = session.Routing!.Mask;
+        Assert.False(table.TryGet(routed, out _));
+        Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
+        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Add4), session.DecodePath);
+        Assert.Equal("11111100", session.Mask.ToString());
+        Assert.All(routed.KeptLayers.ToArray(), l => Assert.True(session.Mask.IsKept(l)));
+        Assert.Equal(expected, answer);
+        // The superset's extra layers were prefilled: the session equals a plain session on add4's mask.
+        using var plain = model.CreateSession(new SessionOptions { Threads = 1, Mask = session.Mask });
+        Assert.Equal(answer, Answer(plain, tokenizer, prompt));
+        Assert.Equal(6L * 2 * model.Config.KvDim * model.Config.MaxSeqLen * sizeof(float), session.KvBytes);
+
+        var run = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Routers = routers, Paths = table })
+            .Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
+        _ = run.ToList();
+        Assert.Equal(Decoding.PathReason.Superset, run.Stats.PathReason);
+        Assert.Equal("Add4Path", run.Stats.DecodePath);
+    }
+
+    [Fact]
+    public void The_policy_decides_what_a_miss_runs_and_dynamic_never_takes_a_compiled_path()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
+        using var exact = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
+        Assert.Equal("kqz1", Answer(exact, tokenizer, "copy kqz1 =>"));
+        Assert.Equal("11110100", exact.Mask.ToString());
+        Assert.IsType<MaskedPath>(exact.DecodePath);
+        Assert.Equal(Decoding.PathReason.Dynamic, exact.PathReason);
+
+        using var dynamic = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Dynamic });
+        Assert.Equal("kqz1", Answer(dynamic, tokenizer, "copy kqz1 =>"));
+        Assert.True(DemoProfileModel.Paths.TryGet(dynamic.Mask, out _));
+        Assert.IsType<MaskedPath>(dynamic.DecodePath);
+        Assert.Equal(Decoding.PathReason.Dynamic, dynamic.PathReason);
+
+        using var routed = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths });
+        routed.Prefill(tokenizer.Encode("copy kqz1 =>"));
+        Assert.Equal(Decoding.PathReason.Exact, routed.PathReason);
+    }
+
+    [Fact]
+    public void Only_paths_whose_layers_are_loaded_are_superset_candidates()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
+        // The full path needs layers 6 and 7, which the manifest did not load: never a candidate.
+        using var fullOnly = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance]) });
+        Assert.Equal("kqz1", Answer(fullOnly, tokenizer, "copy kqz1 =>"));
+        Assert.Equal(Decoding.PathReason.Dynamic, fullOnly.PathReason);
+        Assert.IsType<MaskedPath>(fullOnly.DecodePath);
+
+        using var withAdd4 = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]) });
+        Assert.Equal("kqz1", Answer(withAdd4, tokenizer, "copy kqz1 =>"));
+        Assert.Equal(Decoding.PathReason.Superset, withAdd4.PathReason);
+        Assert.Equal("Add4Path", withAdd4.DecodePath.GetType().Name);
     }
 
     private static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt)

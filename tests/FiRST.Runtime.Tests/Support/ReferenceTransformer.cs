@@ -67,6 +67,15 @@ internal sealed class ReferenceTransformer(TestModel m, bool[]? keep = null)
         return MatVec(m.Classifier, x, _c.VocabSize);
     }
 
+    /// <summary>Layer <paramref name="l"/>'s key (rotated for <paramref name="pos"/>) and value of the residual stream <paramref name="h"/>: what early exit's KV fill stores.</summary>
+    public (double[] K, double[] V) KeyValue(int l, double[] h, int pos)
+    {
+        var xn = RmsNorm(h, m.RmsAtt[l]);
+        var k = MatVec(m.Wk[l], xn, _c.KvDim);
+        Rope(k, pos);
+        return (k, MatVec(m.Wv[l], xn, _c.KvDim));
+    }
+
     private double[] RmsNorm(double[] x, float[] w)
     {
         double ss = 0;
