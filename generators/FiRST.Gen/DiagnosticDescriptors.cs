@@ -67,7 +67,7 @@ namespace FiRST.Gen
             category: Category,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
-            description: "The file must be a FiRST profile (schema 'first.profile/1', architecture 'llama') or a Hugging Face Llama config.json, with valid model dimensions.");
+            description: "The file must be a FiRST profile (schema 'first.profile/1' or 'first.profile/2', architecture 'llama') or a Hugging Face Llama config.json, with valid model dimensions.");
 
         /// <summary>A task keeps no layer at all.</summary>
         public static readonly DiagnosticDescriptor EmptyMask = new DiagnosticDescriptor(
@@ -87,5 +87,25 @@ namespace FiRST.Gen
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
             description: "An unexpected error inside the generator, reported instead of crashing the compiler; please report it with the model file.");
+
+        /// <summary>A task's early-exit thresholds break the schema.</summary>
+        public static readonly DiagnosticDescriptor InvalidEarlyExit = new DiagnosticDescriptor(
+            id: "FIRST009",
+            title: "Task's early-exit thresholds are invalid",
+            messageFormat: "Task '{0}' in '{1}' has early-exit thresholds that cannot be used: {2}",
+            category: Category,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            description: "early_exit (schema 'first.profile/2' only) holds thresholds: one entry per layer, each null (no exit after that layer) or a top probability in (0, 1], at least one not null.");
+
+        /// <summary>A task's self-speculation plan breaks the schema or does not fit its mask.</summary>
+        public static readonly DiagnosticDescriptor InvalidSpeculation = new DiagnosticDescriptor(
+            id: "FIRST010",
+            title: "Task's speculation plan is invalid",
+            messageFormat: "Task '{0}' in '{1}' has a speculation plan that cannot be used: {2}",
+            category: Category,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            description: "speculation (schema 'first.profile/2' only) holds draft_layers, from 1 to the task's kept layers less one (the draft runs the first ones, the rest verify), and lookahead, from 1 to " + FiRST.Schema.ProfileSchema.MaxLookahead + " drafted tokens per round.");
     }
 }

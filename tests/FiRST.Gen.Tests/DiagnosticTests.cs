@@ -134,6 +134,8 @@ public sealed class DiagnosticTests
     [InlineData("\"copy\"", "\"___\"", "no letter or digit")]
     [InlineData("\"copy\"", "42", "must be a string")]
     [InlineData("\"copy\"", "\"full\"", "FullPath")]
+    [InlineData("\"copy\"", "\"copy_draft\"", "path class 'CopyDraftPath' would be the draft half of the task 'copy'")]
+    [InlineData("\"copy_draft\"", "\"copy\"", "draft half would be 'CopyDraftPath', the path class of the task 'copy_draft'")]
     public void FIRST005_invalid_or_duplicate_task_names(string first, string second, string expected)
     {
         var diagnostic = ProfileError(
@@ -142,7 +144,7 @@ public sealed class DiagnosticTests
     }
 
     [Theory]
-    [InlineData("{ \"schema\": \"first.profile/2\", \"model\": {}, \"tasks\": [] }", "\"first.profile/2\" is not supported")]
+    [InlineData("{ \"schema\": \"first.profile/3\", \"model\": {}, \"tasks\": [] }", "\"first.profile/3\" is not supported")]
     [InlineData("{ \"foo\": 1 }", "neither a FiRST profile")]
     [InlineData("[1, 2]", "top level")]
     [InlineData("{ \"hidden_size\": 2048, \"model_type\": \"mistral\" }", "model_type \"mistral\"")]
@@ -162,6 +164,59 @@ public sealed class DiagnosticTests
     public void FIRST006_invalid_model_numbers(string dim, string kvHeads, string architecture, string expected)
     {
         ProfileError(Profiles.WithTasks("", Profiles.Model(dim, kvHeads, architecture)), "FIRST006").GetMessage().ShouldContain(expected);
+    }
+
+    [Fact]
+    public void FIRST005_draft_half_named_like_the_class()
+    {
+        string source = TestHelpers.ModelClass("CopyDraftPath", ModelPath);
+        var diagnostic = SingleError(source, "FIRST005", new InMemoryAdditionalText("/repo/app/" + ModelPath, Profiles.WithTasks(Profiles.Task("\"copy\"", "[0, 1]"))));
+        ShouldPointAtArgument(diagnostic, source, ModelPath);
+        diagnostic.GetMessage().ShouldContain("draft half 'CopyDraftPath' would have the name of the class it is nested in");
+    }
+
+    [Theory]
+    [InlineData("first.profile/2", "\"thresholds\": [0.9, null]", "has 2 entries but the model has 5 layers")]
+    [InlineData("first.profile/2", "\"thresholds\": [null, null, null, null, null, null]", "has 6 entries but the model has 5 layers")]
+    [InlineData("first.profile/2", "\"thresholds\": [null, 0, null, null, null]", "thresholds[1] must be null or a number in (0, 1], found 0")]
+    [InlineData("first.profile/2", "\"thresholds\": [null, null, 1.5, null, null]", "thresholds[2] must be null or a number in (0, 1], found 1.5")]
+    [InlineData("first.profile/2", "\"thresholds\": [null, null, 1e-50, null, null]", "found 1e-50")]
+    [InlineData("first.profile/2", "\"thresholds\": [\"0.9\", null, null, null, null]", "found \"0.9\"")]
+    [InlineData("first.profile/2", "\"thresholds\": [null, null, null, null, null]", "every entry of early_exit.thresholds is null")]
+    [InlineData("first.profile/2", "\"thresholds\": 0.9", "must be an array, found a number")]
+    [InlineData("first.profile/2", "", "early_exit.thresholds is missing")]
+    [InlineData("first.profile/1", "\"thresholds\": [null, 0.9, null, null, null]", "early_exit needs schema \"first.profile/2\"; this file is \"first.profile/1\"")]
+    public void FIRST009_early_exit_thresholds_that_cannot_be_used(string schema, string body, string expected)
+    {
+        var diagnostic = ProfileError(
+            Profiles.WithTasks(Profiles.Task("\"copy\"", "[0, 1, 2]", "\"early_exit\": { " + body + " }"), schema: "\"" + schema + "\""), "FIRST009");
+        diagnostic.GetMessage().ShouldContain(expected);
+        diagnostic.GetMessage().ShouldContain("Task 'copy'");
+    }
+
+    [Theory]
+    [InlineData("first.profile/2", "[0, 1, 2]", "\"draft_layers\": 0, \"lookahead\": 4", "draft_layers must be from 1 to 2 (the draft runs the first E of the task's 3 kept layers")]
+    [InlineData("first.profile/2", "[0, 1, 2]", "\"draft_layers\": 3, \"lookahead\": 4", "found 3")]
+    [InlineData("first.profile/2", "[0]", "\"draft_layers\": 1, \"lookahead\": 4", "the task keeps 1 layer")]
+    [InlineData("first.profile/2", "[0, 1, 2]", "\"draft_layers\": 1.5, \"lookahead\": 4", "draft_layers must be an integer, found 1.5")]
+    [InlineData("first.profile/2", "[0, 1, 2]", "\"lookahead\": 4", "draft_layers is missing")]
+    [InlineData("first.profile/2", "[0, 1, 2]", "\"draft_layers\": 1, \"lookahead\": 0", "lookahead must be from 1 to 32")]
+    [InlineData("first.profile/2", "[0, 1, 2]", "\"draft_layers\": 1, \"lookahead\": 33", "found 33")]
+    [InlineData("first.profile/2", "[0, 1, 2]", "\"draft_layers\": 1, \"lookahead\": \"4\"", "lookahead must be an integer, found \"4\"")]
+    [InlineData("first.profile/1", "[0, 1, 2]", "\"draft_layers\": 1, \"lookahead\": 4", "speculation needs schema \"first.profile/2\"")]
+    public void FIRST010_speculation_plan_that_cannot_be_used(string schema, string kept, string body, string expected)
+    {
+        var diagnostic = ProfileError(
+            Profiles.WithTasks(Profiles.Task("\"copy\"", kept, "\"speculation\": { " + body + " }"), schema: "\"" + schema + "\""), "FIRST010");
+        diagnostic.GetMessage().ShouldContain(expected);
+        diagnostic.GetMessage().ShouldContain("Task 'copy'");
+    }
+
+    [Fact]
+    public void FIRST010_speculation_that_is_not_an_object()
+    {
+        ProfileError(Profiles.V2WithTasks(Profiles.Task("\"copy\"", "[0, 1]", "\"speculation\": \"1:4\"")), "FIRST010")
+            .GetMessage().ShouldContain("speculation must be an object with draft_layers and lookahead, found a string");
     }
 
     [Fact]

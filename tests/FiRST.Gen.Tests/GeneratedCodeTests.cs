@@ -1,5 +1,6 @@
 using System.Reflection;
 using FiRST.Runtime;
+using FiRST.Runtime.Decoding;
 using FiRST.Runtime.Paths;
 using Microsoft.CodeAnalysis;
 using Shouldly;
@@ -63,10 +64,65 @@ public sealed class GeneratedCodeTests
         var table = Static<DecodePathTable>(type, "Paths");
         table.Count.ShouldBe(3); // a (shared with b), c, full
         table.Resolve(PathFor(type, "B").Mask).ShouldBeSameAs(PathFor(type, "A"));
+        table.ForTask("b").ShouldBeSameAs(PathFor(type, "B"));
         Static<IReadOnlyList<int>>(type, "UsedLayers").ShouldBe([0, 1, 2]);
         var options = (ModelLoadOptions)type.GetMethod("LoadOptions")!.Invoke(null, [WeightFormat.Q8])!;
         options.Layers!.ToString().ShouldBe("11100");
         options.Format.ShouldBe(WeightFormat.Q8);
+    }
+
+    [Fact]
+    public void Speculating_task_paths_carry_their_plan_task_and_draft_half()
+    {
+        var type = Load(TestHelpers.Input("demo-speculative.first.json"), "DemoModel");
+
+        // copy: kept 0, 1, 2, 3, 5 with E = 2, k = 4.
+        var copyPath = PathFor(type, "Copy");
+        Describe(copyPath).ShouldBe(("copy", "11110100", "2:4", "11000000"));
+        var copyType = type.GetNestedType("CopyPath")!;
+        ((int)copyType.GetField("DraftLayers")!.GetValue(null)!).ShouldBe(2);
+        ((int)copyType.GetField("Lookahead")!.GetValue(null)!).ShouldBe(4);
+        Static<IReadOnlyList<int>>(copyType, "VerifyLayers").ShouldBe([2, 3, 5]);
+        Static<EarlyExitOptions>(copyType, "EarlyExit").ShouldBe(new EarlyExitOptions([null, null, 0.9f, 0.95f, null, null, null, null]));
+        var draft = type.GetNestedType("CopyDraftPath")!.GetProperty("Instance")!.GetValue(null)!;
+        copyPath.GetType().GetProperty("Draft")!.GetValue(copyPath).ShouldBeSameAs(draft);
+
+        // reverse: the same mask as copy, its own plan; add4: E = 3 of 6. sort: no plan, thresholds only.
+        Describe(PathFor(type, "Reverse")).ShouldBe(("reverse", "11110100", "3:6", "11100000"));
+        Static<IReadOnlyList<int>>(type.GetNestedType("ReversePath")!, "VerifyLayers").ShouldBe([3, 5]);
+        Describe(PathFor(type, "Add4")).ShouldBe(("add4", "11111100", "3:4", "11100000"));
+        Describe(PathFor(type, "Sort")).ShouldBe(("sort", "11110000", null, null));
+        type.GetNestedType("SortDraftPath").ShouldBeNull();
+        type.GetNestedType("SortPath")!.GetField("DraftLayers").ShouldBeNull();
+        Static<EarlyExitOptions>(type.GetNestedType("SortPath")!, "EarlyExit").Thresholds.ShouldBe([null, 0.75f, 0.875f, 1f, null, null, null, null]);
+        type.GetNestedType("Add4Path")!.GetProperty("EarlyExit").ShouldBeNull();
+
+        // Every task path is in the table, found by its name; copy, the first of its mask, serves the mask.
+        var table = Static<DecodePathTable>(type, "Paths");
+        table.Tasks.ShouldBe(["copy", "reverse", "sort", "add4"], ignoreOrder: true);
+        table.ForTask("reverse").ShouldBeSameAs(PathFor(type, "Reverse"));
+        table.Resolve(copyPath.Mask).ShouldBeSameAs(copyPath);
+        table.Count.ShouldBe(4); // copy/reverse, sort, add4, full
+        // Draft halves are not table entries: the mask 11000000 has no path of its own.
+        table.TryGet(LayerMask.FromKept(8, [0, 1]), out _).ShouldBeFalse();
+    }
+
+    /// <summary>What a compiled path says about itself: task, mask, plan (E:k) and its draft half's mask.</summary>
+    private static (string? Task, string Mask, string? Plan, string? DraftMask) Describe(IDecodePath path)
+    {
+        var type = path.GetType();
+        var draft = (IDecodePath?)type.GetProperty("Draft")!.GetValue(path);
+        return ((string?)type.GetProperty("Task")!.GetValue(path), path.Mask.ToString(),
+                type.GetProperty("Speculation")!.GetValue(path)?.ToString(), draft?.Mask.ToString());
+    }
+
+    [Fact]
+    public void Task_paths_without_a_plan_carry_their_task_name()
+    {
+        var type = Load(TestHelpers.Input("stories260K.first.json"));
+        Describe(PathFor(type, "Copy")).ShouldBe(("copy", "11101", null, null));
+        var full = (IDecodePath)type.GetNestedType("FullPath")!.GetProperty("Instance")!.GetValue(null)!;
+        Describe(full).ShouldBe((null, "11111", null, null));
     }
 
     [Fact]

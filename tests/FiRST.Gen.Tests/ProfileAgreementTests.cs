@@ -64,7 +64,7 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
     /// <summary>Profiles both readers must reject.</summary>
     public static TheoryData<string, string> Bad => new()
     {
-        { "schema version unknown", Profiles.WithTasks("", schema: "\"first.profile/2\"") },
+        { "schema version unknown", Profiles.WithTasks("", schema: "\"first.profile/3\"") },
         { "schema not a string", Profiles.WithTasks("", schema: "1") },
         { "schema missing", """{ "model": {}, "tasks": [] }""".Replace("{}", Profiles.Model()) },
         { "model missing", """{ "schema": "first.profile/1", "tasks": [] }""" },
@@ -124,6 +124,7 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
         { "mean_p shorter than n_layers", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"mean_p\": [0.5, 0.5]")) },
         { "mean_p with a string", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"mean_p\": [0.5, 0.5, \"x\", 0.5, 0.5]")) },
         { "mean_p not an array", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"mean_p\": 0.5")) },
+        { "mean_p beyond double's range", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"mean_p\": [0.5, 0.5, 1e999, 0.5, 0.5]")) },
         { "accuracy_full above 1", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"accuracy_full\": 1.5")) },
         { "agreement negative", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"agreement\": -0.1")) },
         { "accuracy_masked a string", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"accuracy_masked\": \"high\"")) },
@@ -143,7 +144,55 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
         { "comment", "// profile\n" + Profiles.WithTasks("") },
         { "duplicate property", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"name\": \"other\"")) },
         { "nested deeper than the limit", Nested(FiRST.Gen.Tests.ProfileAgreementTests.MaxDepth + 1) },
+        { "early_exit in a first.profile/1 file", Profiles.WithTasks(Task("\"copy\"", "[0, 1, 2]", Exit("null, 0.9, null, null, null"))) },
+        { "speculation in a first.profile/1 file", Profiles.WithTasks(Task("\"copy\"", "[0, 1, 2]", Plan("1", "4"))) },
+        { "thresholds shorter than n_layers", V2(Exit("0.9, null")) },
+        { "thresholds longer than n_layers", V2(Exit("null, 0.9, null, null, null, null")) },
+        { "thresholds empty", V2(Exit("")) },
+        { "threshold 0", V2(Exit("null, 0, null, null, null")) },
+        { "threshold 1.5", V2(Exit("null, 1.5, null, null, null")) },
+        { "threshold just above 1", V2(Exit("null, 1.0000001, null, null, null")) },
+        { "threshold negative", V2(Exit("null, -0.5, null, null, null")) },
+        { "threshold that is 0 as a float", V2(Exit("null, 1e-50, null, null, null")) },
+        { "threshold a string", V2(Exit("null, \"0.9\", null, null, null")) },
+        { "threshold a boolean", V2(Exit("null, true, null, null, null")) },
+        { "thresholds all null", V2(Exit("null, null, null, null, null")) },
+        { "thresholds missing", V2("\"early_exit\": { }") },
+        { "thresholds not an array", V2("\"early_exit\": { \"thresholds\": 0.9 }") },
+        { "early_exit an array", V2("\"early_exit\": [null, 0.9, null, null, null]") },
+        { "draft_layers 0", V2(Plan("0", "4")) },
+        { "draft_layers negative", V2(Plan("-1", "4")) },
+        { "draft_layers the kept count", V2(Plan("3", "4")) },
+        { "draft_layers above the kept count", V2(Plan("4", "4")) },
+        { "draft_layers a fraction", V2(Plan("1.5", "4")) },
+        { "draft_layers written 2.0", V2(Plan("2.0", "4")) },
+        { "draft_layers a string", V2(Plan("\"2\"", "4")) },
+        { "draft_layers missing", V2("\"speculation\": { \"lookahead\": 4 }") },
+        { "lookahead 0", V2(Plan("1", "0")) },
+        { "lookahead 33", V2(Plan("1", "33")) },
+        { "lookahead beyond int32", V2(Plan("1", "4294967297")) },
+        { "lookahead a string", V2(Plan("1", "\"4\"")) },
+        { "lookahead missing", V2("\"speculation\": { \"draft_layers\": 1 }") },
+        { "speculation a string", V2("\"speculation\": \"1:4\"") },
+        { "speculation on a task of one layer", Profiles.V2WithTasks(Task("\"copy\"", "[0]", Plan("1", "4"))) },
+        { "task path named like another task's draft half", Profiles.V2WithTasks(Task("\"copy\"", "[0, 1]") + ", " + Task("\"copy_draft\"", "[0]")) },
+        { "draft half named like an earlier task's path", Profiles.V2WithTasks(Task("\"copy_draft\"", "[0]") + ", " + Task("\"copy\"", "[0, 1]", Plan("1", "2"))) },
+        { "draft-half clash ignoring case", Profiles.WithTasks(Task("\"COPY_DRAFT\"", "[0]") + ", " + Task("\"copy\"", "[0, 1]")) },
+        { "draft-half clash without an underscore", Profiles.WithTasks(Task("\"copy\"", "[0, 1]") + ", " + Task("\"copyDraft\"", "[0]")) },
     };
+
+    /// <summary>A task's <c>early_exit</c> with the given thresholds (the text between <c>[</c> and <c>]</c>).</summary>
+    private static string Exit(string thresholds) => $$"""
+        "early_exit": { "thresholds": [{{thresholds}}] }
+        """;
+
+    /// <summary>A task's <c>speculation</c> with the given numbers, as written.</summary>
+    private static string Plan(string draftLayers, string lookahead) => $$"""
+        "speculation": { "draft_layers": {{draftLayers}}, "lookahead": {{lookahead}} }
+        """;
+
+    /// <summary>A first.profile/2 profile whose one task (copy, layers 0 to 2) has <paramref name="extra"/>.</summary>
+    private static string V2(string extra) => Profiles.V2WithTasks(Task("\"copy\"", "[0, 1, 2]", extra));
 
     /// <summary>Profiles both readers must accept.</summary>
     public static TheoryData<string, string> Good => new()
@@ -172,6 +221,17 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
         { "unknown fields", Profiles.WithTasks(Task("\"copy\"", "[0]", "\"notes\": { \"by\": \"calibrate\" }")).Replace("\"tasks\"", "\"created\": \"2025-01-01\", \"tasks\"") },
         { "nested to the limit", Nested(FiRST.Gen.Tests.ProfileAgreementTests.MaxDepth) },
         { "byte-order mark", "\uFEFF" + Profiles.WithTasks(Task("\"copy\"", "[0]")) },
+        { "demo model with speculation and early exit", TestHelpers.Input("demo-speculative.first.json") },
+        { "first.profile/2 without the new fields", Profiles.V2WithTasks(Task("\"copy\"", "[0, 1]")) },
+        { "early_exit and speculation null in a first.profile/1 file", Profiles.WithTasks(Task("\"copy\"", "[0, 1]", "\"early_exit\": null, \"speculation\": null")) },
+        { "early_exit and speculation null", V2("\"early_exit\": null, \"speculation\": null") },
+        { "thresholds at their bounds", V2(Exit("1, 1e-30, null, null, 0.5")) },
+        { "threshold after the last layer", V2(Exit("null, null, null, null, 0.99")) },
+        { "draft_layers 1 and lookahead 1", V2(Plan("1", "1")) },
+        { "draft_layers the kept count less one and lookahead 32", V2(Plan("2", "32")) },
+        { "both fields, with unknown fields inside", V2(Exit("null, 0.9, null, null, null").Replace("] }", "], \"by\": \"calibrate\" }") + ", " + Plan("1", "4").Replace("4 }", "4, \"accepted\": 0.7 }")) },
+        { "two tasks of one mask with different plans", Profiles.V2WithTasks(Task("\"copy\"", "[0, 1, 2]", Plan("1", "4")) + ", " + Task("\"echo\"", "[0, 1, 2]", Plan("2", "8"))) },
+        { "a task named like a draft half without its task", Profiles.V2WithTasks(Task("\"copy_draft\"", "[0]") + ", " + Task("\"draft\"", "[1]") + ", " + Task("\"copy_drafts\"", "[2]")) },
     };
 
     /// <summary>Deepest nesting a profile may have (the schema's limit; the test cannot see the internal constant).</summary>
@@ -198,12 +258,15 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
         generator.Accepted.ShouldBeTrue($"{name}: the generator rejected it: {generator.Reason}");
     }
 
-    [Fact]
-    public void Both_readers_give_the_same_verdict_on_damaged_profiles()
+    [Theory]
+    [InlineData("stories260K.first.json")]
+    [InlineData("demo-speculative.first.json")]
+    public void Both_readers_give_the_same_verdict_on_damaged_profiles(string input)
     {
         // The fixed cases above cover the rules one by one; random damage to a full profile finds the
-        // combinations nobody listed. Same seed and mutations as FuzzTests, so failures reproduce.
-        string valid = TestHelpers.Input("stories260K.first.json");
+        // combinations nobody listed. Same seed and mutations as FuzzTests, so failures reproduce; the second
+        // input damages first.profile/2's fields too.
+        string valid = TestHelpers.Input(input);
         var random = new Random(20240611);
         int accepted = 0, rejected = 0;
         var disagreements = new List<string>();

@@ -12,6 +12,9 @@ internal static class Profiles
           }
         """;
 
+    /// <summary>The current schema, as a JSON string: the version that may have early_exit and speculation.</summary>
+    public const string V2 = "\"first.profile/2\"";
+
     /// <summary>A profile with the given tasks array body (the text between <c>[</c> and <c>]</c>).</summary>
     public static string WithTasks(string tasks, string? model = null, string schema = "\"first.profile/1\"") => $$"""
         {
@@ -20,6 +23,9 @@ internal static class Profiles
           "tasks": [{{tasks}}]
         }
         """;
+
+    /// <summary>A <c>first.profile/2</c> profile with the given tasks array body.</summary>
+    public static string V2WithTasks(string tasks) => WithTasks(tasks, schema: V2);
 
     /// <summary>One task object.</summary>
     public static string Task(string name, string kept, string extra = "") =>

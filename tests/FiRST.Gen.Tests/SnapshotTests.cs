@@ -5,7 +5,8 @@ using Xunit;
 namespace FiRST.Gen.Tests;
 
 /// <summary>
-/// The generated source for four real model shapes (the embedded demo model's calibrated profile among them), compared with approved files in Snapshots/. On a
+/// The generated source for four real model shapes (the embedded demo model's calibrated profile among them, and a
+/// first.profile/2 copy of it with speculation plans and early-exit thresholds), compared with approved files in Snapshots/. On a
 /// mismatch Shouldly writes <c>*.received.txt</c> beside the approved file (git-ignored) and fails; no diff
 /// tool is launched. Review the received file and rename it to <c>.approved.txt</c> to accept a change.
 /// </summary>
@@ -16,6 +17,7 @@ public sealed class SnapshotTests
     [InlineData("tinyllama-config", "TinyLlamaModel", "models/tinyllama/config.json", "tinyllama-1.1b.config.json")]
     [InlineData("stories260K", "StoriesModel", "models/stories260K.first.json", "stories260K.first.json")]
     [InlineData("demo", "DemoModel", "DefaultModel/model.first.json", "demo.first.json")]
+    [InlineData("demo-speculative", "DemoModel", "DefaultModel/model.first.json", "demo-speculative.first.json")]
     [MethodImpl(MethodImplOptions.NoInlining)] // Shouldly finds the test method on the stack.
     public void Generated_source_matches_the_approved_snapshot(string snapshot, string className, string path, string input)
     {

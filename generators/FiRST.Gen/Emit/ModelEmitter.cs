@@ -8,8 +8,9 @@ namespace FiRST.Gen.Emit
 {
     /// <summary>
     /// Writes the generated part of a <c>[FiRSTModel]</c> class: constants, the runtime configuration, the shape
-    /// struct, the task enum, one compiled decode path per task plus the full-depth path, the weight manifest
-    /// and the path table. Plain text rather than syntax trees: the output is fixed in shape and easier to read here.
+    /// struct, the task enum, one compiled decode path per task (with its draft half when the profile has a
+    /// speculation plan, and its early-exit thresholds when it has those) plus the full-depth path, the weight
+    /// manifest and the path table. Plain text rather than syntax trees: the output is fixed in shape and easier to read here.
     /// Every type is written <c>global::</c>-qualified so the user's usings and names cannot change its meaning,
     /// and every public member is documented so consumers with GenerateDocumentationFile stay warning-free.
     /// </summary>
@@ -17,6 +18,7 @@ namespace FiRST.Gen.Emit
     {
         private const string Runtime = "global::FiRST.Runtime";
         private const string IDecodePath = Runtime + ".Paths.IDecodePath";
+        private const string ReadOnlyIntList = "global::System.Collections.Generic.IReadOnlyList<int>";
 
         /// <summary>The generated source for <paramref name="target"/> from <paramref name="spec"/>.</summary>
         /// <param name="target">The attributed class.</param>
@@ -52,7 +54,12 @@ namespace FiRST.Gen.Emit
             foreach (var task in spec.Tasks)
             {
                 w.Line();
-                WritePath(w, spec, task.PascalName + M.PathSuffix, task.KeptLayers, task.Name, used);
+                WritePath(w, spec, task.PascalName + M.PathSuffix, task.KeptLayers, task, used);
+                if (task.Speculation != null)
+                {
+                    w.Line();
+                    WriteDraftPath(w, spec, task, task.Speculation);
+                }
             }
             w.Line();
             WritePath(w, spec, M.FullPath, AllLayers(spec.NLayers), null, used);
@@ -213,21 +220,24 @@ namespace FiRST.Gen.Emit
         {
             w.Line();
             w.Line("/// <summary>");
-            w.Line("/// Every generated path by its layer mask, for dispatching on the mask prefill chose. Tasks with the same");
-            w.Line("/// mask share the first one's entry; <see cref=\"" + M.FullPath + "\"/> is included unless a task keeps every layer.");
+            w.Line("/// Every generated path, for dispatching on the mask prefill chose and for finding a task's path by its name");
+            w.Line("/// (<see cref=\"" + Runtime + ".Paths.DecodePathTable.ForTask\"/>). Where tasks share a mask, the first serves the");
+            w.Line("/// mask; <see cref=\"" + M.FullPath + "\"/> is included unless a task keeps every layer.");
+            bool drafts = false;
+            foreach (var task in spec.Tasks) drafts |= task.Speculation != null;
+            if (drafts) w.Line("/// Draft halves are not listed: each belongs to its task's path.");
             w.Line("/// </summary>");
             w.Line("public static " + Runtime + ".Paths.DecodePathTable " + M.Paths + " { get; } = new(new " + IDecodePath + "[]");
             w.Open();
-            // DecodePathTable rejects two paths for one mask, so each distinct mask is listed once.
+            // DecodePathTable takes any number of task paths for one mask (each found by its name, the first
+            // serving the mask), but no other path beside them: the full path is left out when a task has its mask.
             var seen = new Dictionary<EquatableArray<int>, string>();
             foreach (var task in spec.Tasks)
             {
                 if (seen.TryGetValue(task.KeptLayers, out string? first))
-                {
-                    w.Line("// Task '" + task.Name + "' has the mask of '" + first + "' and shares its entry.");
-                    continue;
-                }
-                seen.Add(task.KeptLayers, task.Name);
+                    w.Line("// Task '" + task.Name + "' has the mask of '" + first + "', which serves that mask; this one is found by its name.");
+                else
+                    seen.Add(task.KeptLayers, task.Name);
                 w.Line(task.PascalName + M.PathSuffix + ".Instance,");
             }
             if (seen.TryGetValue(AllLayers(spec.NLayers), out string? full))
@@ -237,9 +247,9 @@ namespace FiRST.Gen.Emit
             w.Close(");");
         }
 
-        private static void WritePath(SourceWriter w, ModelSpec spec, string className, EquatableArray<int> kept, string? taskName, SortedSet<int> used)
+        private static void WritePath(SourceWriter w, ModelSpec spec, string className, EquatableArray<int> kept, TaskSpec? task, SortedSet<int> used)
         {
-            bool full = taskName is null;
+            bool full = task is null;
             w.Line("/// <summary>");
             if (full)
             {
@@ -256,14 +266,29 @@ namespace FiRST.Gen.Emit
             }
             else
             {
-                w.Line("/// The decode path of task <c>" + taskName + "</c>: " + Int(kept.Count) + " of " + Int(spec.NLayers) + " layers on the compiled decoder");
+                w.Line("/// The decode path of task <c>" + task!.Name + "</c>: " + Int(kept.Count) + " of " + Int(spec.NLayers) + " layers on the compiled decoder");
                 w.Line("/// for <see cref=\"" + M.Shape + "\"/>. Layers: " + Join(kept) + ".");
             }
             w.Line("/// </summary>");
+            if (task?.Speculation is { } plan)
+            {
+                w.Line("/// <remarks>");
+                w.Line("/// Self-speculative, as calibrated (E = " + Int(plan.DraftLayers) + ", k = " + Int(plan.Lookahead) + "). The draft half, <see cref=\"" + task.PascalName + M.DraftPathSuffix + "\"/>,");
+                w.Line("/// runs the first <see cref=\"DraftLayers\"/> kept layers and the shared classifier on the compiled decoder");
+                w.Line("/// to draft <see cref=\"Lookahead\"/> tokens; the verify half runs <see cref=\"VerifyLayers\"/> once over");
+                w.Line("/// those tokens, batched, and keeps the longest prefix this path agrees with, so the output is this path's own.");
+                w.Line("/// </remarks>");
+            }
             w.Line("public sealed class " + className + " : " + Runtime + ".Paths.CompiledPath<" + M.Shape + ">");
             w.Open();
             w.Line("private " + className + "()");
-            w.Line("    : base(new int[] { " + Join(kept) + " })");
+            if (full)
+                w.Line("    : base(new int[] { " + Join(kept) + " })");
+            else if (task!.Speculation is null)
+                w.Line("    : base(\"" + task.Name + "\", new int[] { " + Join(kept) + " })");
+            else
+                w.Line("    : base(\"" + task.Name + "\", new int[] { " + Join(kept) + " }, new " + Runtime + ".Decoding.SpeculationOptions(DraftLayers, Lookahead), "
+                    + task.PascalName + M.DraftPathSuffix + ".Instance)");
             w.Line("{");
             w.Line("}");
             w.Line();
@@ -276,6 +301,8 @@ namespace FiRST.Gen.Emit
             w.Line("/// <summary>Bytes of float32 key/value cache a session of this path allocates: kept layers × keys and values × <c>" + M.KvDim + "</c> × <c>" + M.MaxSeqLen + "</c>.</summary>");
             w.Line("public const long KvCacheBytes = " + Int(kept.Count) + "L * 2 * " + M.KvDim + " * " + M.MaxSeqLen + " * sizeof(float);");
             w.Line();
+            if (task?.Speculation is { } speculation) WriteHalves(w, kept, speculation);
+            if (task?.EarlyExit is { } earlyExit) WriteEarlyExit(w, task, earlyExit);
             w.Line("/// <summary>Creates a session pinned to this path; its KV cache holds only this path's layers.</summary>");
             w.Line("/// <param name=\"model\">A model loaded with at least these layers" + (full ? " (all of them)" : ", as <see cref=\"" + M.LoadOptions + "\"/> loads it") + ".</param>");
             w.Line("/// <param name=\"threads\">Threads per matrix product; 0 uses the default of <see cref=\"" + Runtime + ".SessionOptions.Threads\"/>.</param>");
@@ -287,6 +314,72 @@ namespace FiRST.Gen.Emit
             w.Line("    ? new " + Runtime + ".SessionOptions { Path = this }");
             w.Line("    : new " + Runtime + ".SessionOptions { Path = this, Threads = threads });");
             w.Close();
+            w.Close();
+        }
+
+        /// <summary>The plan's numbers and the verify half's layers, as members of the task path.</summary>
+        private static void WriteHalves(SourceWriter w, EquatableArray<int> kept, SpeculationSpec plan)
+        {
+            var draft = new List<int>(kept).GetRange(0, plan.DraftLayers);
+            var verify = new List<int>(kept).GetRange(plan.DraftLayers, kept.Count - plan.DraftLayers);
+            w.Line("/// <summary>");
+            w.Line("/// The draft half's size (LayerSkip's E): the first " + Int(plan.DraftLayers) + " kept layers (" + Join(draft) + ") and the shared classifier, run on");
+            w.Line("/// the compiled decoder for each drafted token.");
+            w.Line("/// </summary>");
+            w.Line("public const int DraftLayers = " + Int(plan.DraftLayers) + ";");
+            w.Line();
+            w.Line("/// <summary>Tokens drafted per round (LayerSkip's k); the verify half checks them all in one batched pass.</summary>");
+            w.Line("public const int Lookahead = " + Int(plan.Lookahead) + ";");
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// The verify half: the kept layers after the draft's, run once per round over the <see cref=\"Lookahead\"/>");
+            w.Line("/// drafted tokens as one batch, continuing from the draft's hidden states and KV entries.");
+            w.Line("/// </summary>");
+            w.Line("public static " + ReadOnlyIntList + " VerifyLayers { get; } =");
+            w.Line("    global::System.Array.AsReadOnly(new int[] { " + Join(verify) + " });");
+            w.Line();
+        }
+
+        /// <summary>The task's calibrated thresholds, one per layer of the model.</summary>
+        private static void WriteEarlyExit(SourceWriter w, TaskSpec task, EarlyExitSpec earlyExit)
+        {
+            var values = new StringBuilder();
+            foreach (var t in earlyExit.Thresholds)
+            {
+                if (values.Length > 0) values.Append(", ");
+                values.Append(t.Value is float v ? Float(v) : "null");
+            }
+            w.Line("/// <summary>");
+            w.Line("/// The early-exit thresholds calibrated for task <c>" + task.Name + "</c>, one per layer of the model (null: no exit");
+            w.Line("/// after that layer), for <see cref=\"" + Runtime + ".SessionOptions.EarlyExit\"/>: a token leaves after a layer once");
+            w.Line("/// the shared classifier's top probability there reaches the layer's threshold (on the dynamic path).");
+            w.Line("/// </summary>");
+            w.Line("public static " + Runtime + ".Decoding.EarlyExitOptions EarlyExit { get; } = new(new float?[] { " + values + " });");
+            w.Line();
+        }
+
+        /// <summary>
+        /// The draft half of a speculating task's path: a compiled path of its first E kept layers, with no task
+        /// name of its own (it is not in <see cref="M.Paths"/>; the task path holds it as its <c>Draft</c>).
+        /// </summary>
+        private static void WriteDraftPath(SourceWriter w, ModelSpec spec, TaskSpec task, SpeculationSpec plan)
+        {
+            string className = task.PascalName + M.DraftPathSuffix;
+            var draft = new List<int>(task.KeptLayers).GetRange(0, plan.DraftLayers);
+            w.Line("/// <summary>");
+            w.Line("/// The draft half of <see cref=\"" + task.PascalName + M.PathSuffix + "\"/> (task <c>" + task.Name + "</c>): its first " + Int(plan.DraftLayers) + " kept layers of " + Int(spec.NLayers) + " on the");
+            w.Line("/// compiled decoder, then the shared classifier, to draft tokens that the task path's other layers verify.");
+            w.Line("/// Layers: " + Join(draft) + ".");
+            w.Line("/// </summary>");
+            w.Line("public sealed class " + className + " : " + Runtime + ".Paths.CompiledPath<" + M.Shape + ">");
+            w.Open();
+            w.Line("private " + className + "()");
+            w.Line("    : base(new int[] { " + Join(draft) + " })");
+            w.Line("{");
+            w.Line("}");
+            w.Line();
+            w.Line("/// <summary>The one instance (a path has no state).</summary>");
+            w.Line("public static " + className + " Instance { get; } = new();");
             w.Close();
         }
 

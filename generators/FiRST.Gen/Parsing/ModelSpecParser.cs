@@ -77,8 +77,8 @@ namespace FiRST.Gen.Parsing
                 throw new ModelError($"objects and arrays are nested deeper than {ProfileSchema.MaxJsonDepth} levels");
 
             var schema = root.Get("schema");
-            if (!(schema is JsonString s) || s.Value != ProfileSchema.Version)
-                throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema.Version}\"");
+            if (!(schema is JsonString s) || !ProfileSchema.IsKnownVersion(s.Value))
+                throw new ModelError($"schema {Show(schema)} is not supported; this generator reads \"{ProfileSchema.VersionV1}\" and \"{ProfileSchema.Version}\"");
 
             if (!(root.Get("model") is JsonObject model)) throw new ModelError($"\"model\" must be an object, found {KindOf(root.Get("model"))}");
             var architecture = model.Get("architecture");
@@ -103,7 +103,7 @@ namespace FiRST.Gen.Parsing
 
             if (!(root.Get("tasks") is JsonArray tasks))
                 throw new ModelError($"\"tasks\" must be an array (it may be empty), found {KindOf(root.Get("tasks"))}");
-            return spec with { Tasks = ParseTasks(tasks, spec.NLayers) };
+            return spec with { Tasks = ParseTasks(tasks, spec.NLayers, s.Value) };
         }
 
         private ModelSpec ParseHuggingFaceConfig(JsonObject root)
@@ -166,7 +166,7 @@ namespace FiRST.Gen.Parsing
             if (value <= 0 || value > max) throw new ModelError($"{name} must be between 1 and {max}, got {value}");
         }
 
-        private EquatableArray<TaskSpec> ParseTasks(JsonArray tasks, int layers)
+        private EquatableArray<TaskSpec> ParseTasks(JsonArray tasks, int layers, string schema)
         {
             var result = new List<TaskSpec>();
             var rawNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -185,8 +185,10 @@ namespace FiRST.Gen.Parsing
                     CheckMeanP(task, label, layers);
                 }
                 CheckMeasurements(task, label);
+                var earlyExit = ParseEarlyExit(task, label, layers, schema);
+                var speculation = ParseSpeculation(task, label, kept, schema);
                 if (name != null && pascal != null && kept != null && kept.Length > 0)
-                    result.Add(new TaskSpec(name, pascal, new EquatableArray<int>(kept)));
+                    result.Add(new TaskSpec(name, pascal, new EquatableArray<int>(kept), earlyExit, speculation));
             }
             return result.ToEquatableArray();
         }
@@ -230,6 +232,19 @@ namespace FiRST.Gen.Parsing
                 Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"it becomes '{converted}' in C#, like the task '{Clip(clash)}'");
                 return name;
             }
+            // A task's draft half is named after it (ProfileSchema.Members.DraftPathSuffix), so a pair such as
+            // copy and copy_draft would give two classes CopyDraftPath; checked both ways, as either may come first.
+            if (pascalNames.TryGetValue(converted + ProfileSchema.Members.Draft, out clash))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its draft half would be '{converted}{ProfileSchema.Members.DraftPathSuffix}', the path class of the task '{Clip(clash)}'");
+                return name;
+            }
+            if (converted.EndsWith(ProfileSchema.Members.Draft, StringComparison.OrdinalIgnoreCase)
+                && pascalNames.TryGetValue(converted.Substring(0, converted.Length - ProfileSchema.Members.Draft.Length), out clash))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class '{converted}{ProfileSchema.Members.PathSuffix}' would be the draft half of the task '{Clip(clash)}'");
+                return name;
+            }
             pascalNames.Add(converted, name);
             if (string.Equals(converted, ProfileSchema.Members.Full, StringComparison.OrdinalIgnoreCase))
             {
@@ -239,6 +254,11 @@ namespace FiRST.Gen.Parsing
             if (string.Equals(converted + ProfileSchema.Members.PathSuffix, _className, StringComparison.Ordinal))
             {
                 Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its path class '{converted}{ProfileSchema.Members.PathSuffix}' would have the name of the class it is nested in");
+                return name;
+            }
+            if (string.Equals(converted + ProfileSchema.Members.DraftPathSuffix, _className, StringComparison.Ordinal))
+            {
+                Report(DiagnosticDescriptors.InvalidTaskName, shown, _file, $"its draft half '{converted}{ProfileSchema.Members.DraftPathSuffix}' would have the name of the class it is nested in");
                 return name;
             }
             pascal = converted;
@@ -320,6 +340,121 @@ namespace FiRST.Gen.Parsing
                     return;
                 }
         }
+
+        /// <summary>
+        /// The task's <c>early_exit</c>, with the runtime's rules: <c>n_layers</c> entries, each null or a
+        /// number in (0, 1] (<see cref="ProfileSchema.IsExitThreshold"/>), one set at least. Absent or null: none.
+        /// </summary>
+        private EarlyExitSpec? ParseEarlyExit(JsonObject task, string label, int layers, string schema)
+        {
+            string field = ProfileSchema.Fields.EarlyExit;
+            var node = V2Field(task, field, DiagnosticDescriptors.InvalidEarlyExit, label, schema);
+            if (node is null) return null;
+            if (!(node is JsonObject obj))
+            {
+                ReportEarlyExit(label, $"{field} must be an object with {ProfileSchema.Fields.Thresholds}, found {node.KindName}");
+                return null;
+            }
+            field += "." + ProfileSchema.Fields.Thresholds;
+            var list = obj.Get(ProfileSchema.Fields.Thresholds);
+            if (!(list is JsonArray array))
+            {
+                ReportEarlyExit(label, list is null ? $"{field} is missing" : $"{field} must be an array, found {list.KindName}");
+                return null;
+            }
+            if (array.Items.Count != layers)
+            {
+                ReportEarlyExit(label, $"{field} has {array.Items.Count} entries but the model has {layers} layers; expected one per layer");
+                return null;
+            }
+            var thresholds = new ExitThreshold[layers];
+            bool any = false;
+            for (int l = 0; l < layers; l++)
+            {
+                var item = array.Items[l];
+                if (item is JsonNull) continue;
+                if (!(item is JsonNumber n) || !ProfileSchema.IsExitThreshold(n.Value))
+                {
+                    ReportEarlyExit(label, $"{field}[{l}] must be null or a number in (0, 1], found {Show(item)}");
+                    return null;
+                }
+                thresholds[l] = new ExitThreshold((float)n.Value);
+                any = true;
+            }
+            if (!any)
+            {
+                ReportEarlyExit(label, $"every entry of {field} is null; set a threshold after one layer at least, or leave {ProfileSchema.Fields.EarlyExit} out");
+                return null;
+            }
+            return new EarlyExitSpec(new EquatableArray<ExitThreshold>(thresholds));
+        }
+
+        /// <summary>
+        /// The task's <c>speculation</c>, with the runtime's rules: <c>draft_layers</c> from 1 to the kept layers
+        /// less one (when the mask is valid; otherwise only from 1), <c>lookahead</c> from 1 to
+        /// <see cref="ProfileSchema.MaxLookahead"/>. Absent or null: none.
+        /// </summary>
+        private SpeculationSpec? ParseSpeculation(JsonObject task, string label, int[]? kept, string schema)
+        {
+            string field = ProfileSchema.Fields.Speculation;
+            var node = V2Field(task, field, DiagnosticDescriptors.InvalidSpeculation, label, schema);
+            if (node is null) return null;
+            if (!(node is JsonObject obj))
+            {
+                ReportSpeculation(label, $"{field} must be an object with {ProfileSchema.Fields.DraftLayers} and {ProfileSchema.Fields.Lookahead}, found {node.KindName}");
+                return null;
+            }
+            string draftField = field + "." + ProfileSchema.Fields.DraftLayers;
+            var draftNode = obj.Get(ProfileSchema.Fields.DraftLayers);
+            if (!(draftNode is JsonNumber d) || !TryGetInt(d, out int draft))
+            {
+                ReportSpeculation(label, draftNode is null ? $"{draftField} is missing" : $"{draftField} must be an integer, found {Show(draftNode)}");
+                return null;
+            }
+            if (kept != null && kept.Length < 2)
+            {
+                ReportSpeculation(label, $"the task keeps {kept.Length} layer, so none is left to verify a draft; speculation needs 2 kept layers at least");
+                return null;
+            }
+            if (draft < 1 || (kept != null && draft >= kept.Length))
+            {
+                ReportSpeculation(label, kept is null
+                    ? $"{draftField} must be 1 or more, found {draft}"
+                    : $"{draftField} must be from 1 to {kept.Length - 1} (the draft runs the first E of the task's {kept.Length} kept layers, and one must be left to verify), found {draft}");
+                return null;
+            }
+            string lookaheadField = field + "." + ProfileSchema.Fields.Lookahead;
+            var lookaheadNode = obj.Get(ProfileSchema.Fields.Lookahead);
+            if (!(lookaheadNode is JsonNumber k) || !TryGetInt(k, out int lookahead))
+            {
+                ReportSpeculation(label, lookaheadNode is null ? $"{lookaheadField} is missing" : $"{lookaheadField} must be an integer, found {Show(lookaheadNode)}");
+                return null;
+            }
+            if (lookahead < 1 || lookahead > ProfileSchema.MaxLookahead)
+            {
+                ReportSpeculation(label, $"{lookaheadField} must be from 1 to {ProfileSchema.MaxLookahead} drafted tokens per round, found {lookahead}");
+                return null;
+            }
+            return new SpeculationSpec(draft, lookahead);
+        }
+
+        /// <summary>
+        /// The task's <c>first.profile/2</c> field <paramref name="name"/>, or <c>null</c> when absent or null. In a
+        /// <c>first.profile/1</c> file the field is reported (with <paramref name="descriptor"/>) rather than ignored:
+        /// ignoring it would build a program without what the file asks for.
+        /// </summary>
+        private JsonNode? V2Field(JsonObject task, string name, DiagnosticDescriptor descriptor, string label, string schema)
+        {
+            var node = task.Get(name);
+            if (node is null || node is JsonNull) return null;
+            if (schema == ProfileSchema.Version) return node;
+            Report(descriptor, Clip(label), _file, $"{name} needs schema \"{ProfileSchema.Version}\"; this file is \"{schema}\"");
+            return null;
+        }
+
+        private void ReportEarlyExit(string label, string reason) => Report(DiagnosticDescriptors.InvalidEarlyExit, Clip(label), _file, reason);
+
+        private void ReportSpeculation(string label, string reason) => Report(DiagnosticDescriptors.InvalidSpeculation, Clip(label), _file, reason);
 
         /// <summary>
         /// The routers reference: the generator does not use it, but a profile the runtime would refuse to load

@@ -17,7 +17,8 @@ namespace FiRST.Runtime.Decoding;
 public sealed record SpeculationOptions
 {
     /// <summary>Most tokens drafted per round: the verify pass is one batch of at most this many plus one.</summary>
-    public const int MaxLookahead = 32;
+    /// <remarks>The profile schema's limit (<c>speculation.lookahead</c>), defined once for both profile readers.</remarks>
+    public const int MaxLookahead = FiRST.Schema.ProfileSchema.MaxLookahead;
 
     /// <summary>Creates a plan of <paramref name="draftLayers"/> draft layers and <paramref name="lookahead"/> drafted tokens per round.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="draftLayers"/> is below 1, or <paramref name="lookahead"/> is outside [1, <see cref="MaxLookahead"/>].</exception>

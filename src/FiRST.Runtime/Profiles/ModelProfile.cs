@@ -51,14 +51,18 @@ public sealed record TaskProfile
 }
 
 /// <summary>
-/// A FiRST profile (<c>*.first.json</c>, schema <see cref="SchemaV1"/>, documented in
-/// <c>docs/profile-schema.md</c>): a model's shape and one layer mask per task with its measurements.
-/// Calibration writes it; the source generator and the dispatcher read it.
+/// A FiRST profile (<c>*.first.json</c>, schema <see cref="Schema"/> or <see cref="SchemaV1"/>, documented in
+/// <c>docs/profile-schema.md</c>): a model's shape and one layer mask per task with its measurements, and
+/// per task the calibrated early-exit thresholds and self-speculation plan. Calibration writes it; the
+/// source generator and the dispatcher read it.
 /// </summary>
 public sealed record ModelProfile
 {
-    /// <summary>The schema version this runtime reads and writes.</summary>
-    public const string SchemaV1 = FiRST.Schema.ProfileSchema.Version;
+    /// <summary>The schema version this runtime writes (and reads, as it reads <see cref="SchemaV1"/>).</summary>
+    public const string Schema = FiRST.Schema.ProfileSchema.Version;
+
+    /// <summary>The first schema version, still read: profiles without early-exit thresholds or speculation plans.</summary>
+    public const string SchemaV1 = FiRST.Schema.ProfileSchema.VersionV1;
 
     /// <summary>Largest profile file accepted.</summary>
     private const long MaxBytes = 16L << 20;

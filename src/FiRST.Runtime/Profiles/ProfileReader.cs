@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FiRST.Runtime.Decoding;
 using FiRST.Schema;
 
 namespace FiRST.Runtime.Profiles;
@@ -10,8 +11,8 @@ internal static class ProfileReader
     {
         if (root.ValueKind != JsonValueKind.Object) throw Error(source, "", "expected a JSON object");
         string schema = String(root, "schema", source);
-        if (schema != ProfileSchema.Version)
-            throw Error(source, "schema", $"'{schema}' is not supported; this runtime reads '{ProfileSchema.Version}'");
+        if (!ProfileSchema.IsKnownVersion(schema))
+            throw Error(source, "schema", $"'{schema}' is not supported; this runtime reads '{ProfileSchema.VersionV1}' and '{ProfileSchema.Version}'");
 
         var model = Object(root, "model", source);
         string architecture = String(model, "architecture", source, "model.");
@@ -50,18 +51,25 @@ internal static class ProfileReader
         var members = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var t in tasksElement.EnumerateArray())
         {
-            var task = ReadTask(t, source, config.NLayers, tasks.Count);
+            var task = ReadTask(t, source, config.NLayers, tasks.Count, schema);
             if (!names.Add(task.Name)) throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' appears twice (names are compared ignoring case)");
             string member = ProfileSchema.TaskMemberName(task.Name);
             if (members.TryGetValue(member, out string? clash))
                 throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' becomes '{member}' in generated code, like the task '{clash}'");
+            // A task's draft half is named after it (ProfileSchema.Members.DraftPathSuffix), so a pair such as
+            // copy and copy_draft would give two classes CopyDraftPath; checked both ways, as either may come first.
+            if (members.TryGetValue(member + ProfileSchema.Members.Draft, out clash))
+                throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' would name its draft half '{member}{ProfileSchema.Members.DraftPathSuffix}' in generated code, the path class of the task '{clash}'");
+            if (member.EndsWith(ProfileSchema.Members.Draft, StringComparison.OrdinalIgnoreCase)
+                && members.TryGetValue(member[..^ProfileSchema.Members.Draft.Length], out clash))
+                throw Error(source, $"tasks[{tasks.Count}].name", $"'{task.Name}' becomes '{member}{ProfileSchema.Members.PathSuffix}' in generated code, the draft half of the task '{clash}'");
             members.Add(member, task.Name);
             tasks.Add(task);
         }
         return new ModelProfile { Model = config, Routers = routers, Tasks = tasks };
     }
 
-    private static TaskProfile ReadTask(JsonElement t, string source, int layers, int index)
+    private static TaskProfile ReadTask(JsonElement t, string source, int layers, int index, string schema)
     {
         string at = $"tasks[{index}].";
         if (t.ValueKind != JsonValueKind.Object) throw Error(source, at.TrimEnd('.'), "expected an object");
@@ -95,11 +103,16 @@ internal static class ProfileReader
         {
             if (mp.ValueKind != JsonValueKind.Array || mp.GetArrayLength() != layers)
                 throw Error(source, at + "mean_p", $"expected an array of {layers} numbers (one per layer)");
-            meanP = mp.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : throw Error(source, at + "mean_p", "expected numbers")).ToArray();
+            // Finite, as the generator's JSON reader refuses a number beyond double's range (1e999), which
+            // System.Text.Json would read as infinity.
+            meanP = mp.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) && double.IsFinite(v) ? v
+                : throw Error(source, at + "mean_p", "expected finite numbers")).ToArray();
         }
         int? prompts = t.TryGetProperty("prompts", out var pr) && pr.ValueKind != JsonValueKind.Null
             ? (pr.ValueKind == JsonValueKind.Number && pr.TryGetInt32(out int n) && n >= 0 ? n : throw Error(source, at + "prompts", "expected a count"))
             : null;
+        var earlyExit = ReadEarlyExit(t, source, at, layers, schema);
+        var speculation = ReadSpeculation(t, source, at, kept.Length, schema);
         return new TaskProfile
         {
             Name = name,
@@ -112,8 +125,91 @@ internal static class ProfileReader
             Speedup = OptionalNumber(t, "speedup", source, at),
             Prompts = prompts,
             MeanP = meanP,
+            EarlyExit = earlyExit,
+            Speculation = speculation,
         };
     }
+
+    /// <summary>
+    /// The task's <c>early_exit</c>: one threshold per layer, each null or in (0, 1], one set at least. Absent
+    /// or null: none. Checked here, before <see cref="EarlyExitOptions"/> would refuse the same values, so the
+    /// error names the file and the field.
+    /// </summary>
+    private static EarlyExitOptions? ReadEarlyExit(JsonElement t, string source, string at, int layers, string schema)
+    {
+        string field = at + ProfileSchema.Fields.EarlyExit;
+        if (!V2Field(t, ProfileSchema.Fields.EarlyExit, source, field, schema, out var e)) return null;
+        if (e.ValueKind != JsonValueKind.Object) throw Error(source, field, $"expected an object with {ProfileSchema.Fields.Thresholds}, got {Kind(e)}");
+        field += "." + ProfileSchema.Fields.Thresholds;
+        if (!e.TryGetProperty(ProfileSchema.Fields.Thresholds, out var th) || th.ValueKind != JsonValueKind.Array)
+            throw Error(source, field, $"missing or not an array; expected {layers} entries (one per layer), each null or a number in (0, 1]");
+        if (th.GetArrayLength() != layers)
+            throw Error(source, field, $"has {th.GetArrayLength()} entries but the model has {layers} layers; expected one per layer");
+        var thresholds = new float?[layers];
+        bool any = false;
+        int l = 0;
+        foreach (var x in th.EnumerateArray())
+        {
+            if (x.ValueKind != JsonValueKind.Null)
+            {
+                if (x.ValueKind != JsonValueKind.Number || !x.TryGetDouble(out double v) || !ProfileSchema.IsExitThreshold(v))
+                    throw Error(source, field, $"entry {l} (after layer {l}) must be null or a number in (0, 1], got {Kind(x)}");
+                thresholds[l] = (float)v;
+                any = true;
+            }
+            l++;
+        }
+        if (!any) throw Error(source, field, "every entry is null; set a threshold after one layer at least, or leave early_exit out");
+        return new EarlyExitOptions(thresholds);
+    }
+
+    /// <summary>
+    /// The task's <c>speculation</c>: E (<c>draft_layers</c>) from 1 to the kept layers less one, so some layers
+    /// verify, and k (<c>lookahead</c>) from 1 to <see cref="ProfileSchema.MaxLookahead"/>. Absent or null: none.
+    /// </summary>
+    private static SpeculationOptions? ReadSpeculation(JsonElement t, string source, string at, int kept, string schema)
+    {
+        string field = at + ProfileSchema.Fields.Speculation;
+        if (!V2Field(t, ProfileSchema.Fields.Speculation, source, field, schema, out var s)) return null;
+        if (s.ValueKind != JsonValueKind.Object)
+            throw Error(source, field, $"expected an object with {ProfileSchema.Fields.DraftLayers} and {ProfileSchema.Fields.Lookahead}, got {Kind(s)}");
+        int draft = PlanInt(s, ProfileSchema.Fields.DraftLayers, source, field);
+        if (kept < 2)
+            throw Error(source, field + "." + ProfileSchema.Fields.DraftLayers, $"the task keeps {kept} layer, so none is left to verify a draft; speculation needs 2 kept layers at least");
+        if (draft < 1 || draft >= kept)
+            throw Error(source, field + "." + ProfileSchema.Fields.DraftLayers, $"expected 1 to {kept - 1} (the draft runs the first E of the task's {kept} kept layers, and one must be left to verify), got {draft}");
+        int lookahead = PlanInt(s, ProfileSchema.Fields.Lookahead, source, field);
+        if (lookahead < 1 || lookahead > ProfileSchema.MaxLookahead)
+            throw Error(source, field + "." + ProfileSchema.Fields.Lookahead, $"expected 1 to {ProfileSchema.MaxLookahead} drafted tokens per round, got {lookahead}");
+        return new SpeculationOptions(draft, lookahead);
+    }
+
+    /// <summary>
+    /// True when the task has the <c>first.profile/2</c> field <paramref name="name"/> (null counts as absent);
+    /// a <c>first.profile/1</c> file that has it is an error rather than a file run without what it asks for.
+    /// </summary>
+    private static bool V2Field(JsonElement t, string name, string source, string field, string schema, out JsonElement value)
+    {
+        if (!t.TryGetProperty(name, out value) || value.ValueKind == JsonValueKind.Null) return false;
+        if (schema != ProfileSchema.Version)
+            throw Error(source, field, $"needs schema '{ProfileSchema.Version}'; this file is '{schema}'");
+        return true;
+    }
+
+    private static int PlanInt(JsonElement e, string name, string source, string prefix) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i
+        : throw Error(source, prefix + "." + name, v.ValueKind == JsonValueKind.Undefined ? "missing; expected an integer" : $"expected an integer, got {Kind(v)}");
+
+    /// <summary>A value as an error shows it: a number as written, anything else by its kind (a string may be long).</summary>
+    private static string Kind(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Number => e.GetRawText().Length <= 40 ? e.GetRawText() : e.GetRawText()[..40] + "…",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.True or JsonValueKind.False => e.ValueKind.ToString().ToLowerInvariant(),
+        _ => "null",
+    };
 
     private static JsonElement Object(JsonElement e, string name, string source) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v : throw Error(source, name, "missing or not an object");

@@ -8,14 +8,24 @@
 namespace FiRST.Schema
 {
     /// <summary>
-    /// The rules of <c>first.profile/1</c> (docs/profile-schema.md) that the runtime's
-    /// <c>ProfileReader</c> and the generator's <c>ModelSpecParser</c> both enforce, and the names of the
-    /// members the generator adds to a model class.
+    /// The rules of <c>first.profile/2</c> and <c>first.profile/1</c> (docs/profile-schema.md) that the
+    /// runtime's <c>ProfileReader</c> and the generator's <c>ModelSpecParser</c> both enforce, and the names
+    /// of the members the generator adds to a model class.
     /// </summary>
     internal static class ProfileSchema
     {
-        /// <summary>The schema version both readers accept and the runtime writes.</summary>
-        public const string Version = "first.profile/1";
+        /// <summary>The current schema version: both readers accept it and the runtime writes it.</summary>
+        public const string Version = "first.profile/2";
+
+        /// <summary>
+        /// The first schema version, still read: the same as <see cref="Version"/> without the per-task
+        /// <see cref="Fields.EarlyExit"/> and <see cref="Fields.Speculation"/>, which a /1 file may not have
+        /// (a reader that ignored them would run the file without what it asks for).
+        /// </summary>
+        public const string VersionV1 = "first.profile/1";
+
+        /// <summary>True for a version either reader accepts.</summary>
+        public static bool IsKnownVersion(string version) => version == Version || version == VersionV1;
 
         /// <summary>The only <c>model.architecture</c> supported.</summary>
         public const string Architecture = "llama";
@@ -37,6 +47,39 @@ namespace FiRST.Schema
         /// 512 characters once suffixes are added; the runtime applies the same bound so both accept the same files.
         /// </summary>
         public const int MaxTaskNameLength = 200;
+
+        /// <summary>
+        /// Most tokens a speculation plan drafts per round (<c>speculation.lookahead</c>): the verify pass is
+        /// one batch of at most this many plus one positions. The runtime's <c>SpeculationOptions.MaxLookahead</c>
+        /// is this constant.
+        /// </summary>
+        public const int MaxLookahead = 32;
+
+        /// <summary>
+        /// True for an early-exit threshold (an entry of <c>early_exit.thresholds</c>): a top probability in
+        /// (0, 1]. Both readers read the number as a double and keep it as a float, so the float must be in
+        /// range too: 1e-50 is above 0 but becomes 0f, which no token could fail to reach.
+        /// </summary>
+        public static bool IsExitThreshold(double value) => value > 0 && value <= 1 && (float)value > 0;
+
+        /// <summary>Names of the task fields added by <c>first.profile/2</c>.</summary>
+        public static class Fields
+        {
+            /// <summary>Task object: per-layer early-exit thresholds.</summary>
+            public const string EarlyExit = "early_exit";
+
+            /// <summary>In <see cref="EarlyExit"/>: <c>n_layers</c> entries, each null or a number in (0, 1].</summary>
+            public const string Thresholds = "thresholds";
+
+            /// <summary>Task object: the self-speculation plan.</summary>
+            public const string Speculation = "speculation";
+
+            /// <summary>In <see cref="Speculation"/>: E, how many of the task's kept layers (the first ones) draft.</summary>
+            public const string DraftLayers = "draft_layers";
+
+            /// <summary>In <see cref="Speculation"/>: k, tokens drafted per round, 1 to <see cref="MaxLookahead"/>.</summary>
+            public const string Lookahead = "lookahead";
+        }
 
         /// <summary>
         /// True for a task name: ASCII letters, digits and '_', not starting with a digit. ASCII only, because
@@ -144,13 +187,25 @@ namespace FiRST.Schema
             /// <summary>Suffix of a task's path class (task <c>copy</c> gives <c>CopyPath</c>).</summary>
             public const string PathSuffix = "Path";
 
+            /// <summary>
+            /// Suffix of the class of a task's draft half (task <c>copy</c> with a speculation plan gives
+            /// <c>CopyDraftPath</c>, beside <c>CopyPath</c>). So the path class of a task whose member name is
+            /// another task's plus <see cref="Draft"/> (<c>copy_draft</c> beside <c>copy</c>) would clash with
+            /// that task's draft half: both readers refuse such a pair whether or not the task speculates, so
+            /// that a recalibration adding a plan never turns a profile that built into one that does not.
+            /// </summary>
+            public const string DraftPathSuffix = Draft + PathSuffix;
+
+            /// <summary>What <see cref="DraftPathSuffix"/> adds to a task's member name before <see cref="PathSuffix"/>.</summary>
+            public const string Draft = nameof(Draft);
+
             /// <summary>The task name (in PascalCase) whose path class would be <see cref="FullPath"/>.</summary>
             public const string Full = nameof(Full);
 
             /// <summary>Nested class: the all-layers path.</summary>
             public const string FullPath = Full + PathSuffix;
 
-            /// <summary>Every name above that is a member of the class itself (not <see cref="PathSuffix"/> or <see cref="Full"/>).</summary>
+            /// <summary>Every name above that is a member of the class itself (not the suffixes or <see cref="Full"/>).</summary>
             public static readonly string[] All =
             {
                 Dim, HiddenDim, NLayers, NHeads, NKvHeads, HeadSize, KvDim, VocabSize, MaxSeqLen,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FiRST.Schema;
 
 namespace FiRST.Runtime.Profiles;
 
@@ -9,9 +10,9 @@ internal static class ProfileWriter
     {
         var c = p.Model;
         w.WriteStartObject();
-        w.WriteString("schema", FiRST.Schema.ProfileSchema.Version);
+        w.WriteString("schema", ProfileSchema.Version);
         w.WriteStartObject("model");
-        w.WriteString("architecture", FiRST.Schema.ProfileSchema.Architecture);
+        w.WriteString("architecture", ProfileSchema.Architecture);
         w.WriteNumber("dim", c.Dim);
         w.WriteNumber("hidden_dim", c.HiddenDim);
         w.WriteNumber("n_layers", c.NLayers);
@@ -49,6 +50,26 @@ internal static class ProfileWriter
                 w.WriteStartArray("mean_p");
                 foreach (double v in mp) w.WriteNumberValue(v);
                 w.WriteEndArray();
+            }
+            if (t.EarlyExit is { } exit)
+            {
+                w.WriteStartObject(ProfileSchema.Fields.EarlyExit);
+                w.WriteStartArray(ProfileSchema.Fields.Thresholds);
+                // Written as floats (0.9, not 0.8999999761581421): the shortest text that reads back as the same float.
+                foreach (float? v in exit.Thresholds)
+                {
+                    if (v is { } f) w.WriteNumberValue(f);
+                    else w.WriteNullValue();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            if (t.Speculation is { } plan)
+            {
+                w.WriteStartObject(ProfileSchema.Fields.Speculation);
+                w.WriteNumber(ProfileSchema.Fields.DraftLayers, plan.DraftLayers);
+                w.WriteNumber(ProfileSchema.Fields.Lookahead, plan.Lookahead);
+                w.WriteEndObject();
             }
             w.WriteEndObject();
         }
