@@ -137,6 +137,24 @@ public sealed class DispatcherTests
     }
 
     [Fact]
+    public void A_session_pinned_by_task_name_decodes_on_that_tasks_path()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        // Reverse shares copy's mask; by name it still gets its own path.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Task = "Reverse", Paths = DemoProfileModel.Paths });
+        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Reverse), session.DecodePath);
+        Assert.Equal(Decoding.PathReason.Pinned, session.PathReason);
+        Assert.Equal("olleh", Answer(session, tokenizer, "reverse hello =>"));
+
+        var unknown = Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Task = "translate", Paths = DemoProfileModel.Paths }));
+        Assert.Contains("no task 'translate'", unknown.Message);
+        Assert.Contains("copy, reverse, sort, add4", unknown.Message);
+        Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Task = "copy" }));
+        Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Task = "copy", Paths = DemoProfileModel.Paths, Mask = LayerMask.All(8) }));
+    }
+
+    [Fact]
     public void A_pinned_path_excludes_a_mask_or_routers_and_the_generic_loop_is_named_generic()
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));

@@ -42,7 +42,7 @@ public sealed class SpeculationTests(ITestOutputHelper output)
     [Theory]
     [InlineData(3, 4, 50)]
     [InlineData(2, 6, 15)]
-    [InlineData(4, 1, 15)]
+    [InlineData(1, 3, 15)]
     public void GreedySpeculationOnTheFullModelGivesTheSameTokensOnDemoPrompts(int draftLayers, int lookahead, int perTask)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
