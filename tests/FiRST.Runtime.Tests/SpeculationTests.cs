@@ -48,7 +48,7 @@ public sealed class SpeculationTests(ITestOutputHelper output)
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var plain = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 2 });
-        var speculative = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 2, Speculation = new(draftLayers, lookahead) });
+        var speculative = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Speculation = new(draftLayers, lookahead) });
         long drafted = 0, accepted = 0;
         int prompts = 0;
         foreach (string prompt in DemoPrompts(perTask, seed: 20 + draftLayers))
@@ -78,8 +78,8 @@ public sealed class SpeculationTests(ITestOutputHelper output)
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var path = DemoProfileModel.PathFor(task);
-        var plain = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 2, Path = path });
-        var speculative = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 2, Path = path, Speculation = new(draftLayers, lookahead) });
+        var plain = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Path = path });
+        var speculative = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Path = path, Speculation = new(draftLayers, lookahead) });
         foreach (string prompt in DemoPrompts(15, seed: (int)task))
         {
             var expected = Tokens(plain, prompt);

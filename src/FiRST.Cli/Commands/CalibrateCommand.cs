@@ -29,9 +29,10 @@ internal static class CalibrateCommand
         var threshold = CommonOptions.Threshold();
         var adapter = CommonOptions.Adapter();
         var threads = new Option<int>("--threads") { Description = "Threads per kernel while measuring", DefaultValueFactory = _ => 1 };
-        var command = new Command("calibrate", "Choose and measure one layer mask per task; write the FiRST profile")
+        var maskOnly = new Option<bool>("--mask-only") { Description = "Only the masks: skip the search for early-exit thresholds and speculation plans" };
+        var command = new Command("calibrate", "Choose and measure one layer mask per task, then its early-exit thresholds and self-speculation plan; write the FiRST profile")
         {
-            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, threshold, threads, adapter,
+            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, threshold, threads, adapter, maskOnly,
         };
         command.SetAction(parse =>
         {
@@ -59,6 +60,11 @@ internal static class CalibrateCommand
             string relativeRouters = Path.GetRelativePath(profileDir, Path.GetFullPath(routersPath)).Replace('\\', '/');
 
             var (profile, _) = TaskCalibration.Run(llama, tok, routerSet, relativeRouters, taskList, o, line => error.WriteLine(line));
+            // Early-exit thresholds and the speculation plan per task; speculation is timed on the task's
+            // compiled path where first has one for this model (the embedded model's), else the generic loop.
+            if (!parse.GetValue(maskOnly))
+                profile = DecodeCalibration.Run(llama, tok, profile, taskList, CommonOptions.IsDefaultModel(modelPath) ? DemoModel.Paths : null, o, line => error.WriteLine(line));
+            Directory.CreateDirectory(profileDir);
             profile.Save(profilePath);
             output.Write(Table(profile));
             output.WriteLine($"wrote {profilePath}");
