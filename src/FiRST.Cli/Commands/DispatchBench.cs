@@ -106,7 +106,7 @@ internal static class DispatchBench
 
     public static void Print(TextWriter o, DispatchBenchResult r)
     {
-        o.WriteLine($"machine  {r.Machine}; {r.Threads} threads");
+        o.WriteLine($"machine  {r.Machine}; {r.Threads} thread{(r.Threads == 1 ? "" : "s")}");
         o.WriteLine($"model    {r.Model} (weights {r.Weights})");
         o.WriteLine($"{r.Rounds} paired rounds of {r.PromptsPerRound} greedy answers per task; decode time only; medians, 95% intervals in brackets");
         o.WriteLine();

@@ -3,6 +3,7 @@ using FiRST.Evaluation;
 using FiRST.Evaluation.Tasks;
 using FiRST.Runtime;
 using FiRST.Runtime.Decoding;
+using FiRST.Runtime.Paths;
 using FiRST.Runtime.Profiles;
 using FiRST.Runtime.Tokenization;
 
@@ -37,8 +38,8 @@ internal static class SpeculationBench
             var generator = TaskGenerator.All.FirstOrDefault(t => t.Name == task.Name)
                 ?? throw new ArgumentException($"{profilePath}: task '{task.Name}' has no prompt generator to measure it with; first has: {string.Join(", ", TaskGenerator.All.Select(t => t.Name))}");
             var mask = task.Mask(c.NLayers);
-            if (!table.TryGet(mask, out var path))
-                throw new ArgumentException($"{profilePath}: task '{task.Name}' has mask {mask}, for which first has no compiled path");
+            var path = TaskPath(table, task.Name, mask)
+                ?? throw new ArgumentException($"{profilePath}: task '{task.Name}' has mask {mask}, for which first has no compiled path");
             if (mask.KeptCount < 2)
                 throw new ArgumentException($"{profilePath}: task '{task.Name}' keeps one layer, which leaves none to verify a draft with");
             var taskPlan = plan.DraftLayers < mask.KeptCount ? plan : new SpeculationOptions(mask.KeptCount - 1, plan.Lookahead);
@@ -97,11 +98,18 @@ internal static class SpeculationBench
         };
     }
 
+    /// <summary>The task's own path where the table names its tasks, else the path of its mask (tasks may share one); null when none.</summary>
+    private static IDecodePath? TaskPath(DecodePathTable table, string task, LayerMask mask)
+    {
+        if (table.Tasks.Contains(task) && table.ForTask(task) is var own && own.Mask.Equals(mask)) return own;
+        return table.TryGet(mask, out var path) ? path : null;
+    }
+
     public static void Print(TextWriter o, SpeculationBenchResult r)
     {
         o.WriteLine($"model    {r.Model}");
         o.WriteLine($"profile  {r.Profile}");
-        o.WriteLine($"machine  {r.Machine}; {r.Threads} threads; weights {r.Weights}");
+        o.WriteLine($"machine  {r.Machine}; {r.Threads} thread{(r.Threads == 1 ? "" : "s")}; weights {r.Weights}");
         o.WriteLine($"{r.Rounds} paired rounds of {r.PromptsPerRound} greedy answers per task; decode time only; medians, 95% intervals in brackets");
         o.WriteLine($"speculation {r.Speculate} (E:k); lossless: {(r.Lossless ? "yes, every speculating answer has the tokens of the same path without it" : "NO, see the rows")}");
         o.WriteLine();
