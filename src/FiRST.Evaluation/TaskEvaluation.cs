@@ -1,4 +1,6 @@
 using FiRST.Runtime;
+using FiRST.Runtime.Decoding;
+using FiRST.Runtime.Generation;
 using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tokenization;
 using FiRST.Evaluation.Tasks;
@@ -14,6 +16,13 @@ public sealed record TaskAccuracy(string Task, int Prompts, IReadOnlyList<double
     /// <summary>Accuracy of the full model.</summary>
     public double Full => ByExitLayer[^1];
 }
+
+/// <summary>Exact-match accuracy of one task with the runtime's token-level early exit.</summary>
+/// <param name="Task">The task's name.</param>
+/// <param name="Prompts">Held-out prompts evaluated.</param>
+/// <param name="Accuracy">Share of answers equal to the expected ones.</param>
+/// <param name="MeanExitDepth">Mean number of layers a decoded token ran through.</param>
+public sealed record EarlyExitAccuracy(string Task, int Prompts, double Accuracy, double MeanExitDepth);
 
 /// <summary>
 /// Evaluates a model on the procedural tasks with the C# runtime: greedy decoding of held-out prompts until
@@ -49,6 +58,43 @@ public static class TaskEvaluation
         return results;
     }
 
+    /// <summary>
+    /// Accuracy per task with the runtime's early exit (<paramref name="earlyExit"/> on the full model's
+    /// dynamic path): unlike the fixed exits of <see cref="Run"/>, each token leaves where its own top
+    /// probability first reaches the threshold. The same held-out prompts as <see cref="Run"/>.
+    /// </summary>
+    public static IReadOnlyList<EarlyExitAccuracy> RunEarlyExit(LlamaModel model, TextTokenizer tokenizer, IEnumerable<TaskGenerator> tasks, int prompts,
+                                                                EarlyExitOptions earlyExit, Action<string>? progress = null)
+    {
+        // Through generation runs: their statistics carry the exit depths.
+        var generator = new TextGenerator(model, tokenizer, new SessionOptions { EarlyExit = earlyExit, Policy = PathPolicy.Dynamic, Threads = 1 });
+        var results = new List<EarlyExitAccuracy>();
+        foreach (var task in tasks)
+        {
+            var examples = task.Samples(prompts, HeldOutSeed);
+            int correct = 0;
+            long steps = 0;
+            double layers = 0;
+            foreach (var e in examples)
+            {
+                var run = generator.Generate(e.Prompt, new GenerationOptions
+                {
+                    Sampling = new SamplerOptions { Temperature = 0 },
+                    MaxSteps = 0,
+                    MaxNewTokens = e.Answer.Length + 4,
+                    StopTokens = [tokenizer.EosId],
+                });
+                if (Text(tokenizer, run.Select(t => t.Id).ToList()) == e.Answer) correct++;
+                steps += run.Stats.DecodeSteps;
+                layers += run.Stats.MeanExitDepth * run.Stats.DecodeSteps;
+            }
+            var result = new EarlyExitAccuracy(task.Name, examples.Count, (double)correct / examples.Count, steps == 0 ? 0 : layers / steps);
+            results.Add(result);
+            progress?.Invoke($"{task.Name}: early exit: {result.Accuracy:P1}, mean depth {result.MeanExitDepth:F2} layers");
+        }
+        return results;
+    }
+
     /// <summary>Greedy answer to <paramref name="prompt"/>: the text generated until EOS, without the separating space.</summary>
     public static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt, int maxTokens) =>
         Text(tokenizer, Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens, tokenizer.EosId));
@@ -61,19 +107,27 @@ public static class TaskEvaluation
         return text.StartsWith(' ') ? text[1..] : text;
     }
 
-    /// <summary>The accuracy table as Markdown: one row per task, one column per exit layer.</summary>
-    public static string Markdown(IReadOnlyList<TaskAccuracy> results, int layers)
+    /// <summary>
+    /// The accuracy table as Markdown: one row per task, one column per exit layer; with
+    /// <paramref name="earlyExit"/> (one entry per task, in the same order), the runtime's early exit after the
+    /// full model's column and its mean exit depth.
+    /// </summary>
+    public static string Markdown(IReadOnlyList<TaskAccuracy> results, int layers, IReadOnlyList<EarlyExitAccuracy>? earlyExit = null, float threshold = 0)
     {
         var sb = new System.Text.StringBuilder();
         sb.Append("| task | prompts |");
         for (int k = 1; k <= layers; k++) sb.Append(k == layers ? $" full ({k}) |" : $" exit {k} |");
+        if (earlyExit is not null) sb.Append(System.FormattableString.Invariant($" early exit {threshold:0.###} | mean exit depth |"));
         sb.AppendLine().Append("|---|---:|");
         for (int k = 1; k <= layers; k++) sb.Append("---:|");
+        if (earlyExit is not null) sb.Append("---:|---:|");
         sb.AppendLine();
-        foreach (var r in results)
+        for (int i = 0; i < results.Count; i++)
         {
+            var r = results[i];
             sb.Append($"| {r.Task} | {r.Prompts} |");
             foreach (double a in r.ByExitLayer) sb.Append($" {a * 100:F1}% |");
+            if (earlyExit is not null) sb.Append($" {earlyExit[i].Accuracy * 100:F1}% | {earlyExit[i].MeanExitDepth:F2} |");
             sb.AppendLine();
         }
         return sb.ToString();

@@ -159,6 +159,30 @@ public sealed class CliBadInputTests : IDisposable
         AssertOneLineError(r, named);
     }
 
+    [Theory]
+    [InlineData("generate --routers none --speculate 8:4", "--speculate 8:4", "keeps 8")]
+    [InlineData("generate --speculate 5:4", "--speculate 5:4", "keeps 5")]
+    [InlineData("generate --speculate 3:0", "--speculate 3:0", "lookahead")]
+    [InlineData("generate --speculate x", "--speculate", "'x' is not E:k")]
+    [InlineData("generate --early-exit 0", "--early-exit", "(0, 1]")]
+    [InlineData("generate --early-exit 1.5", "--early-exit", "1.5")]
+    [InlineData("generate --speculate 3:4 --early-exit 0.5", "--speculate or --early-exit, not both")]
+    [InlineData("generate --early-exit 0.5 --policy exact", "dynamic path only")]
+    [InlineData("generate --policy fast", "--policy", "fast")]
+    [InlineData("bench --speculate 8:4", "--speculate 8:4", "keeps 8")]
+    [InlineData("bench --speculate 3:4 --paths", "give one of --paths, --speculate and --dispatch")]
+    [InlineData("bench --early-exit 0.9", "--early-exit goes with --dispatch")]
+    [InlineData("bench --dispatch --early-exit 0", "--early-exit", "(0, 1]")]
+    [InlineData("eval --early-exit 2 --prompts 1", "--early-exit", "(0, 1]")]
+    public void Cli_DecodingOptionsOutOfRange(string command, params string[] named)
+    {
+        // The embedded model; "copy abc =>" pins the copy path (5 layers) unless told otherwise.
+        string[] args = command.Split(' ');
+        var r = CliRunner.Run(args[0] == "generate" ? [.. args, "--prompt", "copy abc =>", "-t", "0"] : args);
+        AssertOneLineError(r, named);
+        Assert.Empty(r.StdoutBytes);
+    }
+
     [Fact]
     public void Cli_UnknownCommand()
     {

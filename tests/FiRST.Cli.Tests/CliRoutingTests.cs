@@ -46,7 +46,7 @@ public sealed class CliRoutingTests : IDisposable
             Assert.True(routed.ExitCode == 0, routed.Stderr);
             var line = routed.Stderr.Split('\n').Single(l => l.StartsWith("routers: "));
             Assert.Matches(@"^routers: mask [01]{8} \(skipped: [0-9,]+\); p = \[([01]\.\d\d, ){7}[01]\.\d\d\]", line);
-            Assert.Matches(@"\| path: (CopyPath|SortPath|Add4Path|FullPath|generic)\n", routed.Stderr);
+            Assert.Matches(@"\| path: (CopyPath|SortPath|Add4Path|FullPath|generic) \((exact|superset|dynamic)\)\n", routed.Stderr);
         }
 
         var plain = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--routers", "none");

@@ -24,24 +24,52 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Runs; medians are reported", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var paths = new Option<bool>("--paths") { Description = "Compare each task's compiled path with the generic loop on its mask and with the full model (paired rounds)" };
-        var profile = new Option<string?>("--profile") { Description = "With --paths: the profile whose tasks to measure (default: the embedded model's)" };
-        var rounds = new Option<int>("--rounds") { Description = "With --paths: paired rounds per task", DefaultValueFactory = _ => 300 };
-        var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop")
+        var profile = new Option<string?>("--profile") { Description = "With --paths or --speculate: the profile whose tasks to measure (default: the embedded model's)" };
+        var rounds = new Option<int?>("--rounds") { Description = "With --paths, --speculate or --dispatch: paired rounds per task (default: 300 with --paths, 30 otherwise)" };
+        var speculate = DecodingOptions.Speculate(
+            "Self-speculation E:k on each task of the profile: the full model and the task's path, each with and without it, on the task's prompts (paired rounds); with --dispatch, the plan on the full model (default 3:4)");
+        var dispatch = new Option<bool>("--dispatch") { Description = "The embedded model's table: per task, the full model, the task path, the routers' mask, early exit and self-speculation (paired rounds)" };
+        var earlyExit = DecodingOptions.EarlyExit($"With --dispatch: the early-exit threshold (default {DispatchBench.DefaultThreshold})");
+        var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
         {
-            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds,
+            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit,
         };
         command.SetAction(parse =>
         {
-            if (parse.GetValue(paths))
+            bool byPaths = parse.GetValue(paths), byDispatch = parse.GetValue(dispatch);
+            string? plan = parse.GetValue(speculate);
+            if ((byPaths ? 1 : 0) + (byDispatch ? 1 : 0) + (plan is not null && !byDispatch ? 1 : 0) > 1)
+                throw new ArgumentException("give one of --paths, --speculate and --dispatch (--speculate with --dispatch sets the plan the table uses)");
+            if (parse.GetValue(earlyExit) is not null && !byDispatch) throw new ArgumentException("--early-exit goes with --dispatch");
+            if (byDispatch)
+            {
+                if (!CommonOptions.IsDefaultModel(parse.GetValue(model)!))
+                    throw new ArgumentException("--dispatch measures the embedded model (its compiled paths and routers); --speculate --model M --profile P measures another");
+                if (parse.GetValue(profile) is not null) throw new ArgumentException("--dispatch measures the embedded model's own tasks; --profile goes with --paths or --speculate");
+                var measured = DispatchBench.Measure(CommonOptions.LoadOptions(parse.GetValue(quant)!), plan is null ? null : DecodingOptions.ParseSpeculation(plan),
+                    DecodingOptions.EnsureThreshold(parse.GetValue(earlyExit) ?? DispatchBench.DefaultThreshold), Positive(parse.GetValue(threads), "--threads"),
+                    Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
+                if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, DispatchBenchJson.Default.DispatchBenchResult));
+                else DispatchBench.Print(output, measured);
+                return 0;
+            }
+            if (plan is not null)
+            {
+                var parsed = DecodingOptions.ParseSpeculation(plan);
+                string modelPath = parse.GetValue(model)!;
+                var measured = SpeculationBench.Measure(modelPath, ProfileFor(parse.GetValue(profile), modelPath, "--speculate"), CommonOptions.LoadOptions(parse.GetValue(quant)!),
+                    parsed, Positive(parse.GetValue(threads), "--threads"), Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
+                if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, SpeculationBenchJson.Default.SpeculationBenchResult));
+                else SpeculationBench.Print(output, measured);
+                return 0;
+            }
+            if (byPaths)
             {
                 string modelPath = parse.GetValue(model)!;
-                string profilePath = parse.GetValue(profile)
-                    ?? (CommonOptions.IsDefaultModel(modelPath)
-                        ? Path.Combine(AppContext.BaseDirectory, "demo", "model.first.json")
-                        : throw new ArgumentException("--paths on a model other than the embedded one needs --profile"));
+                string profilePath = ProfileFor(parse.GetValue(profile), modelPath, "--paths");
                 int stepsPerRound = Math.Min(Positive(parse.GetValue(steps), "--steps"), 32);
                 var measured = PathBench.Measure(modelPath, profilePath, CommonOptions.LoadOptions(parse.GetValue(quant)!), Positive(parse.GetValue(threads), "--threads"),
-                    Math.Max(20, Positive(parse.GetValue(rounds), "--rounds")), stepsPerRound, error);
+                    Math.Max(20, Positive(parse.GetValue(rounds) ?? 300, "--rounds")), stepsPerRound, error);
                 if (parse.GetValue(json)) output.WriteLine(System.Text.Json.JsonSerializer.Serialize(measured, PathBenchJson.Default.PathBenchResult));
                 else PathBench.Print(output, measured);
                 return 0;
@@ -73,6 +101,12 @@ internal static class BenchCommand
         });
         return command;
     }
+
+    /// <summary>The profile given, or the embedded model's when it runs.</summary>
+    private static string ProfileFor(string? profile, string modelPath, string mode) =>
+        profile ?? (CommonOptions.IsDefaultModel(modelPath)
+            ? Path.Combine(AppContext.BaseDirectory, "demo", "model.first.json")
+            : throw new ArgumentException($"{mode} on a model other than the embedded one needs --profile"));
 
     private static int Positive(int value, string name) =>
         value >= 1 ? value : throw new ArgumentException($"{name} must be at least 1, got {value}");

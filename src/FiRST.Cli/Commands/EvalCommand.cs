@@ -17,21 +17,33 @@ internal static class EvalCommand
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task", DefaultValueFactory = _ => 500 };
         var fullOnly = new Option<bool>("--full-only") { Description = "Only the full model, no early-exit columns" };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
-        var command = new Command("eval", "Exact-match accuracy per task, full model and early exit after every layer") { model, tokenizer, tasks, prompts, fullOnly, json };
+        var earlyExit = DecodingOptions.EarlyExit(
+            "Also the runtime's early exit: a token leaves after any layer but the last once its top probability reaches this (in (0, 1]); adds its accuracy and the mean exit depth");
+        var command = new Command("eval", "Exact-match accuracy per task, full model and early exit after every layer") { model, tokenizer, tasks, prompts, fullOnly, json, earlyExit };
         command.SetAction(parse =>
         {
             string modelPath = parse.GetValue(model)!;
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             int n = parse.GetValue(prompts);
             if (n < 1) throw new ArgumentException($"--prompts must be at least 1, got {n}");
+            float? threshold = parse.GetValue(earlyExit) is { } t ? DecodingOptions.EnsureThreshold(t) : null;
             var selected = parse.GetValue(tasks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TaskGenerator.Find).ToArray();
             using var llama = LlamaModel.Load(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
             tok.EnsureFits(llama);
             var results = TaskEvaluation.Run(llama, tok, selected, n, !parse.GetValue(fullOnly), line => error.WriteLine(line));
-            output.Write(TaskEvaluation.Markdown(results, llama.Config.NLayers));
+            var exits = threshold is { } th
+                ? TaskEvaluation.RunEarlyExit(llama, tok, selected, n, DecodingOptions.UniformExit(llama.Config.NLayers, th), line => error.WriteLine(line))
+                : null;
+            output.Write(TaskEvaluation.Markdown(results, llama.Config.NLayers, exits, threshold ?? 0));
             if (parse.GetValue(json) is { } jsonPath)
-                File.WriteAllText(jsonPath, System.Text.Json.JsonSerializer.Serialize(results, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            {
+                var options = new System.Text.Json.JsonSerializerOptions { WriteIndented = true };
+                // Without --early-exit the file keeps its old shape: the list of tasks.
+                File.WriteAllText(jsonPath, exits is null
+                    ? System.Text.Json.JsonSerializer.Serialize(results, options)
+                    : System.Text.Json.JsonSerializer.Serialize(new { Tasks = results, EarlyExitThreshold = threshold, EarlyExit = exits }, options));
+            }
             return 0;
         });
         return command;

@@ -35,10 +35,16 @@ internal static class GenerateCommand
         var profile = new Option<string?>("--profile") { Description = "A FiRST profile (*.first.json): run the layer mask of --task from it instead of routing" };
         var task = new Option<string?>("--task") { Description = "The task whose mask runs: from --profile, or the embedded model's (default there: the task whose form the prompt has)" };
         var threshold = CommonOptions.Threshold();
+        var speculate = DecodingOptions.Speculate(
+            "Self-speculative decoding: the first E of the path's kept layers draft k tokens, the rest verify them in one pass (greedy output unchanged); 'auto' uses the task path's calibrated plan when it has one");
+        var earlyExit = DecodingOptions.EarlyExit(
+            "Early exit: a token leaves after any layer but the last once its top probability reaches this (in (0, 1]); runs on the generic loop (the dynamic path), on the full model unless --task or --routers");
+        var policy = DecodingOptions.Policy();
 
         var command = new Command("generate", "Generate text from a prompt")
         {
             model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold, profile, task, adapter,
+            speculate, earlyExit, policy,
         };
         command.SetAction((parse, ct) =>
         {
@@ -56,6 +62,7 @@ internal static class GenerateCommand
             if (threadCount < 1) throw new ArgumentException($"--threads must be >= 1, got {threadCount}");
 
             string modelPath = parse.GetValue(model)!;
+            var decoding = GenerateDecoding.From(parse.GetValue(speculate), parse.GetValue(earlyExit), parse.GetValue(policy));
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!, parse.GetValue(adapter)));
@@ -74,19 +81,38 @@ internal static class GenerateCommand
                 p.EnsureFits(llama.Config, modelPath);
                 mask = p.Task(taskName).Mask(llama.Config.NLayers);
             }
-            else if (demo && parse.GetValue(routers) is null && DemoTask(parse.GetValue(task), promptText) is { } demoTask)
+            else if (demo && parse.GetValue(routers) is null && (decoding.EarlyExit is null || parse.GetValue(task) is not null)
+                     && DemoTask(parse.GetValue(task), promptText) is { } demoTask)
             {
                 // The embedded model's tasks were compiled into this tool: a prompt of a task's form (or --task)
-                // runs that task's generated path, on the mask its calibration chose.
+                // runs that task's generated path, on the mask its calibration chose. Early exit runs on the
+                // generic loop only, so there the task's mask runs on it (and without --task the full model:
+                // exits are what skip layers then).
                 taskPath = DemoModel.PathFor(demoTask);
                 string name = demoTask.ToString().ToLowerInvariant();
                 pinned = parse.GetValue(task) is null ? $"{name} (the prompt's form)" : $"{name} (--task)";
+                if (decoding.Policy == Runtime.Decoding.PathPolicy.Dynamic)
+                {
+                    mask = taskPath.Mask;
+                    taskPath = null;
+                }
             }
             else
             {
                 if (parse.GetValue(task) is not null)
                     throw new ArgumentException(demo ? "give --task or --routers, not both" : "--task needs --profile PATH (or the embedded model)");
-                routerSet = CommonOptions.LoadRouters(parse.GetValue(routers), modelPath);
+                // With early exit the embedded model's default routers stay off: --routers asks for them.
+                routerSet = decoding.EarlyExit is not null && parse.GetValue(routers) is null
+                    ? null
+                    : CommonOptions.LoadRouters(parse.GetValue(routers), modelPath);
+            }
+            // A plan that cannot fit fails here, before any text is written; a routed mask is known only after
+            // prefill, so there only the model's layer count bounds it (a routed mask too small for the plan
+            // decodes without speculation, and the statistics say so).
+            if (decoding.Speculation is { } plan)
+            {
+                var fixedMask = taskPath?.Mask ?? mask ?? (routerSet is null ? LayerMask.All(llama.Config.NLayers) : null);
+                DecodingOptions.EnsureFits(plan, fixedMask?.KeptCount ?? llama.Config.NLayers, fixedMask is null ? "the model" : $"the path {fixedMask}");
             }
             var generator = new TextGenerator(llama, tok, new SessionOptions
             {
@@ -98,6 +124,10 @@ internal static class GenerateCommand
                 // The demo model's task paths were compiled into this tool (they run merged adapters too: a path
                 // only orders layer calls); any other model decodes generically.
                 Paths = demo ? DemoModel.Paths : null,
+                Policy = decoding.Policy,
+                EarlyExit = decoding.EarlyExit is { } t ? DecodingOptions.UniformExit(llama.Config.NLayers, t) : null,
+                Speculation = decoding.Speculation,
+                SpeculateAsCalibrated = decoding.AsCalibrated,
             });
             // The embedded model ends every answer with EOS; llama2.c-style models separate documents with BOS.
             bool eos = parse.GetValue(stopAtEos) ?? demo;
@@ -126,7 +156,8 @@ internal static class GenerateCommand
             error.WriteLine(
                 $"prefill: {s.PromptTokens} tokens, {s.PrefillMs:F1} ms ({s.PrefillTokensPerSecond:F1} tok/s) | " +
                 $"decode: {s.GeneratedTokens} tokens, {s.MsPerToken:F3} ms/token ({s.TokensPerSecond:F1} tok/s) | " +
-                $"stop: {s.StopReason} | threads: {s.Threads} | seed: {sampling.Seed} | layers: {s.Mask} | path: {s.DecodePath}");
+                $"stop: {s.StopReason} | threads: {s.Threads} | seed: {sampling.Seed} | layers: {s.Mask} | " +
+                $"path: {DecodingOptions.PathWithReason(s.DecodePath, s.PathReason)}{decoding.Describe(s)}");
             if (pinned is not null)
                 error.WriteLine($"task: {pinned}; --routers to let the routers choose the layers");
             if (s.Routing is { } routing)

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using FiRST.Runtime.Tests.Support;
+using Xunit;
+
+namespace FiRST.Cli.Tests;
+
+/// <summary>
+/// <c>first bench --speculate</c>, <c>first bench --dispatch</c> and <c>first eval --early-exit</c>: the shape of
+/// what they print, that speculation was lossless and that the numbers are in range. Speed belongs to the
+/// benchmarks' own runs on an idle machine; these run a few rounds on one thread.
+/// </summary>
+public sealed class CliDecodingBenchTests
+{
+    private static readonly string[] Tasks = ["copy", "reverse", "sort", "add4"];
+
+    [Fact]
+    public void SpeculateJsonHasEveryTaskAndConfigurationAndIsLossless()
+    {
+        var r = FirstCli.Run("bench", "--speculate", "3:4", "--json", "--rounds", "3", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        Assert.Equal("3:4", root.GetProperty("speculate").GetString());
+        Assert.Equal(3, root.GetProperty("rounds").GetInt32());
+        Assert.True(root.GetProperty("lossless").GetBoolean());
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("machine").GetString()));
+        var rows = root.GetProperty("rows").EnumerateArray().ToArray();
+        Assert.Equal(Tasks.SelectMany(t => Enumerable.Repeat(t, 4)), rows.Select(w => w.GetProperty("task").GetString()!));
+        Assert.Equal(Enumerable.Repeat(new[] { "full", "full + speculate", "path", "path + speculate" }, 4).SelectMany(c => c),
+                     rows.Select(w => w.GetProperty("configuration").GetString()!));
+        foreach (var w in rows)
+        {
+            bool speculates = w.GetProperty("speculate").ValueKind == JsonValueKind.String;
+            foreach (string field in new[] { "tokens_per_second", "ms_per_token", "speedup_over_full", "speedup_over_full_ci_low", "speedup_over_full_ci_high" })
+                Assert.True(w.GetProperty(field).GetDouble() > 0, $"{field} in {w}");
+            Assert.InRange(w.GetProperty("exact_match").GetDouble(), 0, 1);
+            if (!speculates)
+            {
+                Assert.Equal(JsonValueKind.Null, w.GetProperty("lossless").ValueKind);
+                Assert.Equal(JsonValueKind.Null, w.GetProperty("speedup").ValueKind);
+                continue;
+            }
+            Assert.True(w.GetProperty("lossless").GetBoolean(), w.ToString());
+            double acceptance = w.GetProperty("acceptance_rate").GetDouble();
+            Assert.True(acceptance > 0 && acceptance <= 1, w.ToString());
+            Assert.InRange(w.GetProperty("speedup").GetDouble(), w.GetProperty("ci_low").GetDouble(), w.GetProperty("ci_high").GetDouble());
+        }
+        // The embedded model answers its copy prompts on every configuration.
+        Assert.All(rows.Where(w => w.GetProperty("task").GetString() == "copy"), w => Assert.Equal(1.0, w.GetProperty("exact_match").GetDouble()));
+    }
+
+    [Fact]
+    public void SpeculateTableNamesThePlanAndTheLosslessCheck()
+    {
+        var r = FirstCli.Run("bench", "--speculate", "2:3", "--rounds", "1", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("speculation 2:3 (E:k); lossless: yes", r.Stdout);
+        Assert.Contains("| copy | path + speculate | CopyPath (pinned) | 11110100 | 2:3 |", r.Stdout);
+    }
+
+    [Fact]
+    public void DispatchJsonHasSixConfigurationsPerTaskAndTheDispatcherOverhead()
+    {
+        var r = FirstCli.Run("bench", "--dispatch", "--json", "--rounds", "2", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("machine").GetString()));
+        Assert.Equal("3:4", root.GetProperty("speculate").GetString());
+        Assert.Equal(0.9, root.GetProperty("early_exit_threshold").GetDouble(), 5);
+        Assert.InRange(root.GetProperty("dispatcher_overhead").GetDouble(), 0, 1);
+        Assert.True(root.GetProperty("routers_ms").GetDouble() > 0);
+        var rows = root.GetProperty("rows").EnumerateArray().ToArray();
+        Assert.Equal(24, rows.Length);
+        Assert.Equal(Tasks.SelectMany(t => Enumerable.Repeat(t, 6)), rows.Select(w => w.GetProperty("task").GetString()!));
+        foreach (var w in rows)
+        {
+            Assert.True(w.GetProperty("tokens_per_second").GetDouble() > 0, w.ToString());
+            Assert.InRange(w.GetProperty("exact_match").GetDouble(), 0, 1);
+            string configuration = w.GetProperty("configuration").GetString()!;
+            if (configuration.Contains("speculate"))
+                Assert.True(w.GetProperty("lossless").GetBoolean(), w.ToString());
+            if (configuration.StartsWith("early exit"))
+                Assert.InRange(w.GetProperty("mean_exit_depth").GetDouble(), 1, 8);
+            if (configuration == "task path")
+                Assert.EndsWith("(pinned)", w.GetProperty("path").GetString());
+            if (configuration.StartsWith("dynamic"))
+                Assert.Equal("generic (dynamic)", w.GetProperty("path").GetString());
+        }
+        // The task path's draft is two layers short of the path: sort keeps 4 layers.
+        Assert.Contains(rows, w => w.GetProperty("configuration").GetString() == "task path + speculate 2:4" && w.GetProperty("task").GetString() == "sort");
+    }
+
+    [Fact]
+    public void EvalWithEarlyExitPrintsItsColumnBesideTheFullModel()
+    {
+        var r = FirstCli.Run("eval", "--early-exit", "0.9", "--prompts", "20", "--tasks", "copy,add4", "--full-only");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("| full (8) | early exit 0.9 | mean exit depth |", r.Stdout);
+        var copy = r.Stdout.Split('\n').Single(l => l.StartsWith("| copy | 20 |"));
+        var cells = copy.Split('|', StringSplitOptions.TrimEntries);
+        // | copy | 20 | exits 1..7 | full | early exit | depth |
+        Assert.EndsWith("%", cells[^3]);
+        Assert.InRange(double.Parse(cells[^2], System.Globalization.CultureInfo.CurrentCulture), 1, 8);
+    }
+}
