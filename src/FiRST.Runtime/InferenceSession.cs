@@ -328,11 +328,12 @@ public sealed class InferenceSession : IDisposable
     /// <summary>
     /// One self-speculation round from <paramref name="token"/> (see <see cref="SelfSpeculation"/>): writes
     /// the next tokens to <paramref name="output"/> (at least <see cref="SpeculationOptions.Lookahead"/> + 1
-    /// long) and returns how many; all but the last now sit in the session, the last is not yet fed (as after
-    /// <see cref="Forward(int)"/> and sampling). With one position left, a plain step.
+    /// long) and returns how many (at most <paramref name="limit"/>); all but the last now sit in the session,
+    /// the last is not yet fed (as after <see cref="Forward(int)"/> and sampling). Drafting stops at a token of
+    /// <paramref name="stops"/>. With one position left or a limit of one token, a plain step.
     /// </summary>
     /// <exception cref="InvalidOperationException">The session has no speculation plan for its path (<see cref="Speculation"/>).</exception>
-    internal int Speculate(int token, Sampler sampler, Span<int> output)
+    internal int Speculate(int token, Sampler sampler, Span<int> output, int limit = int.MaxValue, IReadOnlySet<int>? stops = null)
     {
         if ((uint)token >= (uint)Config.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(token), token, $"token id outside the vocabulary of {Config.VocabSize}");
@@ -340,7 +341,7 @@ public sealed class InferenceSession : IDisposable
         try
         {
             var plan = Speculation ?? throw new InvalidOperationException("the session has no speculation plan for its path");
-            if (Remaining < 2)
+            if (Remaining < 2 || limit < 2)
             {
                 output[0] = sampler.Sample(Step(token, _path));
                 return 1;
@@ -357,7 +358,7 @@ public sealed class InferenceSession : IDisposable
             _model.Enter();
             try
             {
-                int n = _speculation.Round(Transformer, cache, Position, token, sampler, output, Config.MaxSeqLen);
+                int n = _speculation.Round(Transformer, cache, Position, token, sampler, output, Config.MaxSeqLen, limit, stops);
                 Position += n;
                 return n;
             }

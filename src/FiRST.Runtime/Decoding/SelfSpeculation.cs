@@ -30,6 +30,8 @@ internal sealed class SelfSpeculation
     private readonly int[] _tokens;
     private readonly float[] _logits;
     private float[]? _q, _p;
+    // Drafts the last round's verify pass kept.
+    private int _kept;
 
     /// <param name="plan">Draft layers and lookahead.</param>
     /// <param name="kept">The session's kept layers, ascending (the first <c>E</c> draft).</param>
@@ -68,13 +70,17 @@ internal sealed class SelfSpeculation
 
     /// <summary>
     /// One round from <paramref name="token"/> at <paramref name="pos"/> (at least two positions must be
-    /// free): writes the next tokens to <paramref name="output"/> (at least <c>k + 1</c> long) and returns how
-    /// many. The first <c>n - 1</c> of them and <paramref name="token"/> now sit at positions
-    /// <c>pos .. pos + n - 1</c>; the last is not yet fed, like a sampled token after a forward step.
+    /// free, and <paramref name="limit"/> at least 2): writes the next tokens to <paramref name="output"/> (at
+    /// least <c>k + 1</c> long) and returns how many, at most <paramref name="limit"/>. The first <c>n - 1</c>
+    /// of them and <paramref name="token"/> now sit at positions <c>pos .. pos + n - 1</c>; the last is not yet
+    /// fed, like a sampled token after a forward step. Drafting stops at a token of <paramref name="stops"/>:
+    /// nothing after it is wanted, and answers end there (short answers would otherwise spend most of their
+    /// last round on tokens past the end).
     /// </summary>
-    public int Round(Transformer t, KvCache cache, int pos, int token, Sampler sampler, Span<int> output, int maxSeqLen)
+    public int Round(Transformer t, KvCache cache, int pos, int token, Sampler sampler, Span<int> output, int maxSeqLen,
+                     int limit = int.MaxValue, IReadOnlySet<int>? stops = null)
     {
-        int k = Math.Min(_k, maxSeqLen - pos - 1);
+        int k = Math.Min(_k, Math.Min(maxSeqLen - pos - 1, limit - 1));
         bool greedy = sampler.IsGreedy;
         if (!greedy)
         {
@@ -82,9 +88,11 @@ internal sealed class SelfSpeculation
             _p ??= new float[_vocab];
         }
 
-        // Draft: tokens 0..k-1 give the next token from the exit; token k only needs its hidden state.
+        // Draft: tokens 0..k-1 give the next token from the exit; token k only needs its hidden state, for the
+        // full path's token after the last draft (the bonus), unless the draft ended at a stop token.
+        bool bonus = true;
         _tokens[0] = token;
-        for (int i = 0; i <= k; i++)
+        for (int i = 0; ; i++)
         {
             t.Embed(_tokens[i]);
             ReadOnlySpan<float> logits = default;
@@ -107,34 +115,42 @@ internal sealed class SelfSpeculation
                 sampler.Distribution(logits, q);
                 _tokens[i + 1] = sampler.Draw(q);
             }
+            if (stops is not null && stops.Contains(_tokens[i + 1]))
+            {
+                k = i + 1;
+                bonus = false;
+                break;
+            }
         }
 
-        // Verify: the k + 1 hidden states through the remaining layers in one batch.
-        _hidden.AsSpan(0, (k + 1) * _dim).CopyTo(t.BeginBatch(k + 1));
-        foreach (int layer in _verify) t.LayerBatch(layer, pos, k + 1, cache);
-        t.BatchLogits(k + 1, _logits);
+        // Verify: the hidden states through the remaining layers in one batch.
+        int rows = bonus ? k + 1 : k;
+        _hidden.AsSpan(0, rows * _dim).CopyTo(t.BeginBatch(rows));
+        foreach (int layer in _verify) t.LayerBatch(layer, pos, rows, cache);
+        t.BatchLogits(rows, _logits);
 
-        int n = greedy ? AcceptGreedy(k, output) : AcceptSampled(k, sampler, output);
+        int n = greedy ? AcceptGreedy(k, bonus, output) : AcceptSampled(k, bonus, sampler, output);
         Rounds++;
         Drafted += k;
-        Accepted += n - 1;
+        Accepted += _kept;
         return n;
     }
 
-    private int AcceptGreedy(int k, Span<int> output)
+    private int AcceptGreedy(int k, bool bonus, Span<int> output)
     {
-        int j = 0;
-        for (; j < k; j++)
+        for (int j = 0; j < k; j++)
         {
             int full = Ops.ArgMax(_logits.AsSpan(j * _vocab, _vocab));
             output[j] = full;
-            if (full != _tokens[j + 1]) return j + 1;
+            if (full != _tokens[j + 1]) { _kept = j; return j + 1; }
         }
+        _kept = k;
+        if (!bonus) return k;
         output[k] = Ops.ArgMax(_logits.AsSpan(k * _vocab, _vocab));
         return k + 1;
     }
 
-    private int AcceptSampled(int k, Sampler sampler, Span<int> output)
+    private int AcceptSampled(int k, bool bonus, Sampler sampler, Span<int> output)
     {
         var p = _p.AsSpan();
         for (int j = 0; j < k; j++)
@@ -142,8 +158,10 @@ internal sealed class SelfSpeculation
             sampler.Distribution(_logits.AsSpan(j * _vocab, _vocab), p);
             int x = _tokens[j + 1];
             output[j] = Decide(p, _q.AsSpan(j * _vocab, _vocab), x, sampler, out bool accepted);
-            if (!accepted) return j + 1;
+            if (!accepted) { _kept = j; return j + 1; }
         }
+        _kept = k;
+        if (!bonus) return k;
         sampler.Distribution(_logits.AsSpan(k * _vocab, _vocab), p);
         output[k] = sampler.Draw(p);
         return k + 1;

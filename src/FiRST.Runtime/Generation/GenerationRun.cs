@@ -140,7 +140,10 @@ public sealed class GenerationRun : IEnumerable<GeneratedToken>
                 {
                     if (pendingNext == pendingCount)
                     {
-                        pendingCount = session.Speculate(token, sampler, pending);
+                        // The round makes no more tokens than the run can still emit, and stops drafting at a stop token.
+                        int limit = maxSteps - position;
+                        if (_options.MaxNewTokens > 0) limit = Math.Min(limit, _options.MaxNewTokens - generated);
+                        pendingCount = session.Speculate(token, sampler, pending, limit, _stop);
                         pendingNext = 0;
                     }
                     next = pending[pendingNext++];
