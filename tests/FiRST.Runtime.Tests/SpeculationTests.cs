@@ -88,6 +88,38 @@ public sealed class SpeculationTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(DemoProfileModel.Task.Copy)]
+    [InlineData(DemoProfileModel.Task.Reverse)]
+    [InlineData(DemoProfileModel.Task.Sort)]
+    [InlineData(DemoProfileModel.Task.Add4)]
+    public void TheCalibratedPlanDraftsOnTheGeneratedDraftHalfAndKeepsThePathsTokens(DemoProfileModel.Task task)
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var path = (CompiledPath<DemoProfileModel.Shape>)DemoProfileModel.PathFor(task);
+        // The committed profile has a plan for every task (first calibrate), so the generator emitted a draft half.
+        Assert.NotNull(path.Speculation);
+        Assert.Equal(path.Speculation!.DraftLayers, path.Draft!.Mask.KeptCount);
+        var options = new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] };
+        foreach (string prompt in DemoPrompts(10, seed: 40 + (int)task))
+        {
+            using var speculative = model.CreateSession(new SessionOptions { Threads = 1, Path = path, SpeculateAsCalibrated = true });
+            Assert.Same(path.Speculation, speculative.Speculation);
+            var expected = Tokens(new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Path = path }), prompt);
+            var run = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Path = path, SpeculateAsCalibrated = true }).Generate(prompt, options);
+            var actual = run.Select(t => t.Id).ToList();
+            Assert.True(expected.SequenceEqual(actual), $"{task} '{prompt}': [{string.Join(",", expected)}] vs [{string.Join(",", actual)}]");
+            Assert.Same(path.Speculation, run.Stats.Speculation);
+        }
+        // The draft ran on the draft half's compiled decoder, not the generic loop.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Path = path, SpeculateAsCalibrated = true });
+        var ids = tokenizer.Encode(DemoPrompts(1, seed: 1).ElementAt((int)task));
+        int next = Kernels.Ops.ArgMax(session.Prefill(ids));
+        session.Speculate(next, new Sampler(model.Config.VocabSize, new SamplerOptions { Temperature = 0 }), new int[SpeculationOptions.MaxLookahead + 1]);
+        Assert.True(session.SpeculationState!.DraftsCompiled);
+    }
+
     [Fact]
     public void GreedySpeculationOnStories260KGivesTheSameTokensOver200Prompts()
     {

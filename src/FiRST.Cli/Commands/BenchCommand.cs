@@ -29,7 +29,7 @@ internal static class BenchCommand
         var speculate = DecodingOptions.Speculate(
             "Self-speculation E:k on each task of the profile: the full model and the task's path, each with and without it, on the task's prompts (paired rounds); with --dispatch, the plan on the full model (default 3:4)");
         var dispatch = new Option<bool>("--dispatch") { Description = "The embedded model's table: per task, the full model, the task path, the routers' mask, early exit and self-speculation (paired rounds)" };
-        var earlyExit = DecodingOptions.EarlyExit($"With --dispatch: the early-exit threshold (default {DispatchBench.DefaultThreshold})");
+        var earlyExit = DecodingOptions.EarlyExit("With --dispatch: one early-exit threshold for every task (default: each task's calibrated thresholds from the profile)");
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
         {
             model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit,
@@ -47,7 +47,7 @@ internal static class BenchCommand
                     throw new ArgumentException("--dispatch measures the embedded model (its compiled paths and routers); --speculate --model M --profile P measures another");
                 if (parse.GetValue(profile) is not null) throw new ArgumentException("--dispatch measures the embedded model's own tasks; --profile goes with --paths or --speculate");
                 var measured = DispatchBench.Measure(CommonOptions.LoadOptions(parse.GetValue(quant)!), plan is null ? null : DecodingOptions.ParseSpeculation(plan),
-                    DecodingOptions.EnsureThreshold(parse.GetValue(earlyExit) ?? DispatchBench.DefaultThreshold), Positive(parse.GetValue(threads), "--threads"),
+                    parse.GetValue(earlyExit) is { } exitThreshold ? DecodingOptions.EnsureThreshold(exitThreshold) : null, Positive(parse.GetValue(threads), "--threads"),
                     Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, DispatchBenchJson.Default.DispatchBenchResult));
                 else DispatchBench.Print(output, measured);

@@ -20,10 +20,12 @@ internal static class DispatchBench
     /// <summary>The plan on the full model when <c>--speculate</c> is not given.</summary>
     public static readonly SpeculationOptions DefaultPlan = new(3, 4);
 
+    /// <summary>The uniform early-exit threshold for a task the profile has no thresholds for.</summary>
     public const float DefaultThreshold = 0.9f;
 
-    /// <param name="plan">Speculation on the full model; null for <see cref="DefaultPlan"/>.</param>
-    public static DispatchBenchResult Measure(ModelLoadOptions load, SpeculationOptions? plan, float threshold, int threads, int rounds, TextWriter progress)
+    /// <param name="plan">Speculation on the full model and, where it fits, the task path; null for <see cref="DefaultPlan"/> on the full model and each task path's calibrated plan.</param>
+    /// <param name="threshold">A uniform early-exit threshold; null for each task's calibrated thresholds (the profile's).</param>
+    public static DispatchBenchResult Measure(ModelLoadOptions load, SpeculationOptions? plan, float? threshold, int threads, int rounds, TextWriter progress)
     {
         string modelPath = CommonOptions.DefaultModelPath;
         using var model = LlamaModel.Load(modelPath, load);
@@ -33,7 +35,7 @@ internal static class DispatchBench
         int layers = model.Config.NLayers;
         var fullPlan = plan ?? DefaultPlan;
         DecodingOptions.EnsureFits(fullPlan, layers, "the full model");
-        var earlyExit = DecodingOptions.UniformExit(layers, threshold);
+        var profile = Runtime.Profiles.ModelProfile.Load(Path.Combine(Path.GetDirectoryName(modelPath)!, "model.first.json"));
 
         var rows = new List<DispatchBenchRow>();
         double routersMs = 0, routedPrefillMs = 0;
@@ -45,14 +47,20 @@ internal static class DispatchBench
             int kept = path.Mask.KeptCount;
             // The task path's draft: the same E when it leaves layers to verify (and --speculate asked for it),
             // else two layers short of the path (at least one).
-            var taskPlan = plan is not null && plan.DraftLayers < kept ? plan : new SpeculationOptions(Math.Max(1, kept - 2), fullPlan.Lookahead);
+            // Without --speculate: the plan calibration stored for the task (the generated path carries it).
+            var calibrated = profile.Task(name).Speculation;
+            var taskPlan = plan is not null && plan.DraftLayers < kept ? plan : calibrated ?? new SpeculationOptions(Math.Max(1, kept - 2), fullPlan.Lookahead);
+            // Without --early-exit: the task's calibrated thresholds.
+            var earlyExit = threshold is { } uniform ? DecodingOptions.UniformExit(layers, uniform)
+                : profile.Task(name).EarlyExit ?? DecodingOptions.UniformExit(layers, DefaultThreshold);
+            string exitName = threshold is { } u ? $"early exit {u:0.###}" : $"early exit (calibrated: {earlyExit})";
 
             TaskConfiguration[] configurations =
             [
                 new("full", new SessionOptions { Threads = threads }),
                 new("task path", new SessionOptions { Threads = threads, Path = path }),
                 new("dynamic (routers)", new SessionOptions { Threads = threads, Routers = routers, Policy = PathPolicy.Dynamic }),
-                new($"early exit {threshold:0.###}", new SessionOptions { Threads = threads, EarlyExit = earlyExit, Policy = PathPolicy.Dynamic }),
+                new(exitName, new SessionOptions { Threads = threads, EarlyExit = earlyExit, Policy = PathPolicy.Dynamic }),
                 new($"full + speculate {fullPlan}", new SessionOptions { Threads = threads, Speculation = fullPlan }),
                 new($"task path + speculate {taskPlan}", new SessionOptions { Threads = threads, Path = path, Speculation = taskPlan }),
             ];
@@ -140,7 +148,7 @@ internal sealed record DispatchBenchResult
     public int Threads { get; init; }
     public int Rounds { get; init; }
     public int PromptsPerRound { get; init; }
-    public float EarlyExitThreshold { get; init; }
+    public float? EarlyExitThreshold { get; init; }
     public string Speculate { get; init; } = "";
     /// <summary>Time the routers spent scoring prompts, over every routed run.</summary>
     public double RoutersMs { get; init; }
