@@ -86,6 +86,7 @@ public sealed class InferenceSession : IDisposable
         Transformer = new Transformer(config, model.Weights, model.Rope, _pool, model.WeightsPath, model.AdapterPath);
         // A pinned path made for another model's shape fails here, not at the first token.
         if (pinnedPath is not null) DecoderFor(_path);
+        if (Speculation is { } speculation) SpeculationFor(speculation);
     }
 
     /// <summary>The model this session runs.</summary>
@@ -347,18 +348,11 @@ public sealed class InferenceSession : IDisposable
                 return 1;
             }
             var cache = Cache;
-            if (_speculation is null || !ReferenceEquals(_speculationPath, _path) || !ReferenceEquals(_speculation.Plan, plan))
-            {
-                // The generated draft half runs on its compiled decoder when it is the plan's draft.
-                var draft = (_path as ICompiledPath)?.Draft;
-                var compiled = draft is not null && ((IDecodePath)draft).Mask.KeptCount == plan.DraftLayers ? draft.CreateDecoder(Transformer, _pool) : null;
-                _speculation = new SelfSpeculation(plan, Mask.KeptLayers, compiled, Config);
-                _speculationPath = _path;
-            }
+            var speculation = SpeculationFor(plan);
             _model.Enter();
             try
             {
-                int n = _speculation.Round(Transformer, cache, Position, token, sampler, output, Config.MaxSeqLen, limit, stops);
+                int n = speculation.Round(Transformer, cache, Position, token, sampler, output, Config.MaxSeqLen, limit, stops);
                 Position += n;
                 return n;
             }
@@ -371,6 +365,22 @@ public sealed class InferenceSession : IDisposable
         {
             End();
         }
+    }
+
+    /// <summary>
+    /// The self-speculation state of <paramref name="plan"/> on the current path, made when the path or plan
+    /// changes: at creation for a pinned path and after routing for a routed one, so that packing the draft
+    /// half's weights for its compiled decoder is not paid inside the first decoded token.
+    /// </summary>
+    private SelfSpeculation SpeculationFor(SpeculationOptions plan)
+    {
+        if (_speculation is not null && ReferenceEquals(_speculationPath, _path) && ReferenceEquals(_speculation.Plan, plan)) return _speculation;
+        // The generated draft half runs on its compiled decoder when it is the plan's draft.
+        var draft = (_path as ICompiledPath)?.Draft;
+        var compiled = draft is not null && ((IDecodePath)draft).Mask.KeptCount == plan.DraftLayers ? draft.CreateDecoder(Transformer, _pool) : null;
+        _speculation = new SelfSpeculation(plan, Mask.KeptLayers, compiled, Config);
+        _speculationPath = _path;
+        return _speculation;
     }
 
     /// <summary>
@@ -432,6 +442,7 @@ public sealed class InferenceSession : IDisposable
             Routing = decision;
             (_path, PathReason) = _dispatcher.Choose(decision.Mask, _model.LoadedLayers, routed: true);
             Position = tokens.Length;
+            if (Speculation is { } speculation) SpeculationFor(speculation);
             if (PathReason != PathReason.Superset) return Transformer.Logits();
             // The superset path keeps layers the routers skipped: they need the prompt's KV too. The prompt goes
             // through the path's layers again as a batched prefill (the layers below the first added one

@@ -217,6 +217,38 @@ public sealed class SpeculationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ARoundAllocatesNothing()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        // One thread: the whole round runs on this thread, so the per-thread counter sees every allocation.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Speculation = new(3, 4) });
+        int[] prompt = tokenizer.Encode("copy abcdef =>");
+        var output = new int[SpeculationOptions.MaxLookahead + 1];
+        foreach (var sampling in new[] { new SamplerOptions { Temperature = 0 }, new SamplerOptions { Temperature = 1, TopP = 0.9f, Seed = 5 } })
+        {
+            var sampler = new Sampler(model.Config.VocabSize, sampling);
+            long allocated = long.MaxValue;
+            for (int attempt = 0; attempt < 5 && allocated != 0; attempt++)
+            {
+                session.Reset();
+                int next = sampler.Sample(session.Prefill(prompt));
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                int rounds = 0;
+                while (session.Remaining > 6)
+                {
+                    int n = session.Speculate(next, sampler, output);
+                    next = output[n - 1];
+                    rounds++;
+                }
+                allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                Assert.True(rounds > 2);
+            }
+            Assert.Equal(0, allocated);
+        }
+    }
+
+    [Fact]
     public void BadPlansAreOneLineErrors()
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));

@@ -19,9 +19,10 @@ public static class DecodeCalibration
 {
     /// <summary>
     /// Largest drop in exact match, against the full model, an early-exit setting may cost on the calibration
-    /// prompts: half the one-point budget, so that held-out prompts stay within a point.
+    /// prompts: none. The one-point budget is left to held-out prompts (with half a point allowed here, copy,
+    /// reverse and add4 lost 0.4 to 1.2 points on held-out prompts of the embedded model).
     /// </summary>
-    public const double MaxAccuracyLoss = 0.005;
+    public const double MaxAccuracyLoss = 0;
 
     /// <summary>Speculation is only stored when it decodes at least this much faster than the same path without it.</summary>
     public const double MinSpeedup = 1.05;
