@@ -1,9 +1,11 @@
-// Part 1, the whole FiRST pipeline on the embedded demo model: the routers choose the layers at prefill, the
-// dispatcher (SessionOptions.Paths = the generated DemoModel.Paths) decodes on the generated path for that mask.
+// Part 1, the whole FiRST pipeline on the embedded demo model, loaded with the generated manifest: the routers
+// choose the layers at prefill, the dispatcher (SessionOptions.Paths = the generated DemoModel.Paths) decodes on
+// the generated path for that mask, with the task's calibrated self-speculation plan.
 // Part 2 uses the members FiRST.Gen generated for StoriesModel: loads stories260K with the generated load
 // options, then for each task creates a session with the task's mask and decodes 16 tokens greedily through
 // the task's straight-line path, printing the kept layers, the KV cache size and the tokens.
 using FiRST.Runtime;
+using FiRST.Runtime.Generation;
 using FiRST.Runtime.Paths;
 using FiRST.Runtime.Routing;
 using FiRST.Runtime.Sampling;
@@ -13,16 +15,24 @@ using FiRST.Sample;
 string demoDir = Path.Combine(FindRepositoryRoot() ?? Directory.GetCurrentDirectory(), "models", "demo");
 if (File.Exists(Path.Combine(demoDir, "model.bin")))
 {
-    using var demo = LlamaModel.Load(Path.Combine(demoDir, "model.bin"));
+    // Only the layers some task uses are loaded (the generated manifest); the routers never keep another.
+    using var demo = LlamaModel.Load(Path.Combine(demoDir, "model.bin"), DemoModel.LoadOptions());
     var tokenizer = TextTokenizer.Load(Path.Combine(demoDir, "tokenizer.bin"));
-    var options = new SessionOptions { Threads = 1, Routers = RouterSet.Load(Path.Combine(demoDir, "model.routers.bin")), Paths = DemoModel.Paths };
-    using var session = demo.CreateSession(options);
+    var options = new SessionOptions
+    {
+        Threads = 1,
+        Routers = RouterSet.Load(Path.Combine(demoDir, "model.routers.bin")),
+        Paths = DemoModel.Paths,
+        SpeculateAsCalibrated = true, // each task path's calibrated self-speculation plan
+    };
+    var generator = new TextGenerator(demo, tokenizer, options);
     foreach (string prompt in new[] { "copy kqz1 =>", "reverse hello =>", "sort 5 3 9 1 =>", "1234+5678=" })
     {
-        // Prefill routes the prompt; every later token decodes on session.DecodePath.
-        var answer = Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens: 12, stopToken: tokenizer.EosId);
-        if (answer.Count > 0 && answer[^1] == tokenizer.EosId) answer.RemoveAt(answer.Count - 1);
-        Console.WriteLine($"{prompt,-18}{tokenizer.Decode([.. answer]),-10} layers {session.Mask}  path {session.DecodePath.GetType().Name}  KV {session.KvBytes:N0} bytes");
+        // Prefill routes the prompt; every later token decodes on the path the dispatcher chose.
+        var run = generator.Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
+        string answer = string.Concat(run.Text()).Trim();
+        var s = run.Stats;
+        Console.WriteLine($"{prompt,-18}{answer,-10} layers {s.Mask}  path {s.DecodePath} ({s.PathReason})  speculation {s.Speculation?.ToString() ?? "-"}, {s.AcceptanceRate:P0} accepted  KV {s.KvBytes:N0} bytes");
     }
 }
 

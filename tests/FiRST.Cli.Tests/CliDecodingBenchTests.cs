@@ -67,7 +67,8 @@ public sealed class CliDecodingBenchTests
         var root = doc.RootElement;
         Assert.False(string.IsNullOrEmpty(root.GetProperty("machine").GetString()));
         Assert.Equal("3:4", root.GetProperty("speculate").GetString());
-        Assert.Equal(0.9, root.GetProperty("early_exit_threshold").GetDouble(), 5);
+        // Without --early-exit each task runs its calibrated thresholds.
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("early_exit_threshold").ValueKind);
         Assert.InRange(root.GetProperty("dispatcher_overhead").GetDouble(), 0, 1);
         Assert.True(root.GetProperty("routers_ms").GetDouble() > 0);
         var rows = root.GetProperty("rows").EnumerateArray().ToArray();
@@ -87,8 +88,14 @@ public sealed class CliDecodingBenchTests
             if (configuration.StartsWith("dynamic"))
                 Assert.Equal("generic (dynamic)", w.GetProperty("path").GetString());
         }
-        // The task path's draft is two layers short of the path: sort keeps 4 layers.
-        Assert.Contains(rows, w => w.GetProperty("configuration").GetString() == "task path + speculate 2:4" && w.GetProperty("task").GetString() == "sort");
+        // Without --speculate each task path runs the plan calibration stored in the embedded profile.
+        var profile = FiRST.Runtime.Profiles.ModelProfile.Load(Path.Combine(AppContext.BaseDirectory, "demo", "model.first.json"));
+        foreach (string task in Tasks)
+        {
+            string plan = profile.Task(task).Speculation!.ToString();
+            Assert.Contains(rows, w => w.GetProperty("configuration").GetString() == $"task path + speculate {plan}" && w.GetProperty("task").GetString() == task);
+            Assert.Contains(rows, w => w.GetProperty("configuration").GetString()!.StartsWith("early exit (calibrated: ") && w.GetProperty("task").GetString() == task);
+        }
     }
 
     [Fact]
