@@ -281,6 +281,30 @@ public sealed class ManifestRoutingTests
         Assert.Same(compiled, session.DecodePath);
     }
 
+    [Theory]
+    [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
+    [InlineData("1234+5678=", "6912", "Add4Path")]
+    public void TheReadmeExampleRoutesDecodesOnTheGeneratedPathAndSpeculatesAsCalibrated(string prompt, string expected, string expectedPath)
+    {
+        // The README's example, line for line (Demo is DemoProfileModel here).
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var options = new SessionOptions
+        {
+            Routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin")),
+            Paths = DemoProfileModel.Paths,
+            SpeculateAsCalibrated = true,
+        };
+        var generator = new TextGenerator(model, tokenizer, options);
+        var run = generator.Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
+        Assert.Equal(expected, string.Concat(run.Text()).Trim());
+        Assert.Equal(expectedPath, run.Stats.DecodePath);
+        Assert.Equal(Decoding.PathReason.Exact, run.Stats.PathReason);
+        Assert.NotNull(run.Stats.Speculation);
+        Assert.True(run.Stats.DraftedTokens > 0);
+    }
+
     [Fact]
     public void AFullModelSessionOnAManifestLoadedModelIsAClearError()
     {

@@ -58,25 +58,10 @@ public sealed class Sampler
         if (!topP && !topK) return;
         float p = topP ? _options.TopP : 1f;
         int k = topK ? _options.TopK : probs.Length;
-        // The candidates SampleTruncated would draw from, in the same order and with the same cut.
-        float cutoff = p < 1 ? (1f - p) / (probs.Length - 1) : float.NegativeInfinity;
-        int n = 0;
-        for (int i = 0; i < probs.Length; i++)
-            if (probs[i] >= cutoff) _candidates[n++] = new Candidate(i, probs[i]);
-        var candidates = _candidates.AsSpan(0, n);
-        HeapSort(candidates);
-        if (n > k) candidates = candidates[..k];
-        float cumulative = 0;
-        int last = candidates.Length - 1;
-        for (int i = 0; i < candidates.Length; i++)
-        {
-            cumulative += candidates[i].Probability;
-            if (cumulative > p) { last = i; break; }
-        }
+        // The candidates SampleTruncated draws from, with the same weights.
+        var nucleus = Nucleus(probs, p, k, out float mass);
         probs.Clear();
-        float total = 0;
-        for (int i = 0; i <= last; i++) total += candidates[i].Probability;
-        for (int i = 0; i <= last; i++) probs[candidates[i].Index] = candidates[i].Probability / total;
+        foreach (var c in nucleus) probs[c.Index] = c.Probability / mass;
     }
 
     /// <summary>A uniform number in [0, 1) from the sampler's generator.</summary>
@@ -108,8 +93,26 @@ public sealed class Sampler
         return probs.Length - 1; // rounding errors
     }
 
-    /// <summary>Sorts the likely candidates, keeps the top <paramref name="k"/> and the nucleus of mass <paramref name="topP"/>.</summary>
+    /// <summary>Draws from the top <paramref name="k"/> candidates within the nucleus of mass <paramref name="topP"/>.</summary>
     private int SampleTruncated(ReadOnlySpan<float> probs, float coin, float topP, int k)
+    {
+        var nucleus = Nucleus(probs, topP, k, out float mass);
+        float r = coin * mass;
+        float cdf = 0;
+        foreach (var c in nucleus)
+        {
+            cdf += c.Probability;
+            if (r < cdf) return c.Index;
+        }
+        return nucleus[^1].Index;
+    }
+
+    /// <summary>
+    /// The likely candidates sorted, cut to the top <paramref name="k"/> and then to the smallest prefix whose
+    /// mass exceeds <paramref name="topP"/> (all of them when none does); <paramref name="mass"/> is that
+    /// prefix's total. Sampling and speculative rejection sampling both use it, so they see one distribution.
+    /// </summary>
+    private ReadOnlySpan<Candidate> Nucleus(ReadOnlySpan<float> probs, float topP, int k, out float mass)
     {
         // Tokens below this cutoff cannot be in the nucleus; dropping them first keeps the sort short
         // (llama2.c's trick). Without top-p every token is a candidate for top-k.
@@ -121,21 +124,13 @@ public sealed class Sampler
         HeapSort(candidates);
         if (n > k) candidates = candidates[..k];
 
-        float cumulative = 0;
-        int last = candidates.Length - 1;
+        mass = 0;
         for (int i = 0; i < candidates.Length; i++)
         {
-            cumulative += candidates[i].Probability;
-            if (cumulative > topP) { last = i; break; }
+            mass += candidates[i].Probability;
+            if (mass > topP) return candidates[..(i + 1)];
         }
-        float r = coin * cumulative;
-        float cdf = 0;
-        for (int i = 0; i <= last; i++)
-        {
-            cdf += candidates[i].Probability;
-            if (r < cdf) return candidates[i].Index;
-        }
-        return candidates[last].Index;
+        return candidates;
     }
 
     /// <summary>xorshift* as in llama2.c: the same seed gives the same sequence.</summary>
