@@ -8,9 +8,10 @@ internal static class CliErrors
 {
     /// <summary>
     /// Parses and runs <paramref name="root"/>: a usage error exits 2, a user error (bad input) one line on
-    /// <paramref name="error"/> and exit 1; anything else is a bug and keeps its stack trace.
+    /// <paramref name="error"/> and exit 1, a cancelled command (<paramref name="cancellationToken"/>: Ctrl+C)
+    /// exit 130 as a shell reports SIGINT; anything else is a bug and keeps its stack trace.
     /// </summary>
-    public static int Invoke(string tool, RootCommand root, string[] args, TextWriter output, TextWriter error)
+    public static int Invoke(string tool, RootCommand root, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -21,12 +22,22 @@ internal static class CliErrors
         }
         try
         {
-            return parsed.Invoke(new InvocationConfiguration
+            // The caller owns the signals (Program.Main): System.CommandLine's own handler is off. The async
+            // invocation (the one that takes a token) runs on the thread pool: blocking on it from a thread with
+            // a synchronization context (a test's) would deadlock.
+            var configuration = new InvocationConfiguration
             {
                 Output = output,
                 Error = error,
                 EnableDefaultExceptionHandler = false,
-            });
+                ProcessTerminationTimeout = null,
+            };
+            return Task.Run(() => parsed.InvokeAsync(configuration, cancellationToken)).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            error.WriteLine($"{tool}: cancelled");
+            return Cancelled;
         }
         catch (Exception e) when (IsUserError(e))
         {
@@ -34,6 +45,9 @@ internal static class CliErrors
             return 1;
         }
     }
+
+    /// <summary>The exit code of a command stopped by Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
 
     public static bool IsUserError(Exception e) =>
         e is FiRSTException or ArgumentException or KeyNotFoundException or IOException or UnauthorizedAccessException or OperationCanceledException;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using FiRST.Cli.Commands;
 
 namespace FiRST.Cli;
@@ -7,13 +8,44 @@ namespace FiRST.Cli;
 public static class Program
 {
     /// <summary>Runs the CLI with <paramref name="args"/>; returns the process exit code.</summary>
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error, Console.OpenStandardOutput);
+    /// <remarks>
+    /// Ctrl+C (SIGINT) and SIGTERM cancel the running command, which stops within one token or step, prints
+    /// what it has (generate: the statistics line with <c>stop: Cancelled</c>) and exits with 130. A second
+    /// Ctrl+C ends the process at once.
+    /// </remarks>
+    public static int Main(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        void OnCancel(object? sender, ConsoleCancelEventArgs e)
+        {
+            e.Cancel = !cancel.IsCancellationRequested;
+            cancel.Cancel();
+        }
+        Console.CancelKeyPress += OnCancel;
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        });
+        try
+        {
+            return Run(args, Console.Out, Console.Error, Console.OpenStandardOutput, cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= OnCancel;
+        }
+    }
 
     /// <summary>
     /// Runs the CLI against the given writers (tests call this in-process). <paramref name="openStdout"/> gives
     /// the raw byte stream generated text is written to, so bytes reach it unchanged.
     /// </summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error, Func<Stream> openStdout)
+    public static int Run(string[] args, TextWriter output, TextWriter error, Func<Stream> openStdout) =>
+        Run(args, output, error, openStdout, CancellationToken.None);
+
+    /// <summary>Runs the CLI; <paramref name="cancellationToken"/> stops the command (exit code 130).</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, Func<Stream> openStdout, CancellationToken cancellationToken)
     {
         var root = new RootCommand("FiRST.Gen: fast task-specialised decoding for Llama-family models")
         {
@@ -25,6 +57,6 @@ public static class Program
             EvalCommand.Create(output, error),
             CalibrateCommand.Create(output, error),
         };
-        return CliErrors.Invoke("first", root, args, output, error);
+        return CliErrors.Invoke("first", root, args, output, error, cancellationToken);
     }
 }

@@ -147,8 +147,17 @@ internal static class GenerateCommand
             int forwardPasses = stepCount == 0 ? llama.Config.MaxSeqLen : Math.Min(stepCount, llama.Config.MaxSeqLen);
             for (int i = 1; i < promptTokens.Count && i <= forwardPasses; i++)
                 Write(stdout, tok.PieceBytes(promptTokens[i], promptTokens[i - 1]).Span, writeAll);
-            foreach (var token in run)
-                Write(stdout, token.Utf8.Span, writeAll);
+            bool cancelled = false;
+            try
+            {
+                foreach (var token in run)
+                    Write(stdout, token.Utf8.Span, writeAll);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Ctrl+C: the text so far stays, the statistics say why it stopped, and the exit code is 130.
+                cancelled = true;
+            }
             stdout.WriteByte((byte)'\n');
             stdout.Flush();
 
@@ -162,7 +171,7 @@ internal static class GenerateCommand
                 error.WriteLine($"task: {pinned}; --routers to let the routers choose the layers");
             if (s.Routing is { } routing)
                 error.WriteLine($"routers: {routing} (threshold {routing.Threshold:F2}); KV {s.KvBytes / 1024.0:F0} KiB");
-            return Task.FromResult(0);
+            return Task.FromResult(cancelled ? CliErrors.Cancelled : 0);
         });
         return command;
     }
