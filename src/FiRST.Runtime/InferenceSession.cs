@@ -442,15 +442,20 @@ public sealed class InferenceSession : IDisposable
             Routing = decision;
             (_path, PathReason) = _dispatcher.Choose(decision.Mask, _model.LoadedLayers, routed: true);
             Position = tokens.Length;
+            var logits = Transformer.Logits();
+            if (PathReason == PathReason.Superset)
+            {
+                // The superset path keeps layers the routers skipped: they need the prompt's KV too. The prompt
+                // goes through the path's layers again as a batched prefill (the layers below the first added
+                // one recompute what they hold already).
+                Mask = _path.Mask;
+                foreach (int layer in Mask.KeptLayers) cache.Allocate(layer);
+                Position = 0;
+                logits = Batch(tokens, cancellationToken);
+            }
+            // After the mask is final: the draft and verify halves split the layers the path runs.
             if (Speculation is { } speculation) SpeculationFor(speculation);
-            if (PathReason != PathReason.Superset) return Transformer.Logits();
-            // The superset path keeps layers the routers skipped: they need the prompt's KV too. The prompt goes
-            // through the path's layers again as a batched prefill (the layers below the first added one
-            // recompute what they hold already).
-            Mask = _path.Mask;
-            foreach (int layer in Mask.KeptLayers) cache.Allocate(layer);
-            Position = 0;
-            return Batch(tokens, cancellationToken);
+            return logits;
         }
         finally
         {

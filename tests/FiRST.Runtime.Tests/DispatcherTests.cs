@@ -201,6 +201,33 @@ public sealed class DispatcherTests
     }
 
     [Fact]
+    public void Speculation_on_a_superset_path_splits_the_supersets_layers()
+    {
+        using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Speculation = new(2, 3) });
+        var ids = tokenizer.Encode("copy kqz1 =>");
+        int next = Kernels.Ops.ArgMax(session.Prefill(ids));
+        Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
+        // The draft and verify halves cover add4's six layers, not the five the routers kept.
+        Assert.Equal(6, session.SpeculationState!.Layers);
+        var output = new int[8];
+        var sampler = new Sampler(model.Config.VocabSize, new SamplerOptions { Temperature = 0 });
+        var tokens = new List<int> { next };
+        while (tokens[^1] != tokenizer.EosId && session.Remaining > 2)
+        {
+            int n = session.Speculate(tokens[^1], sampler, output);
+            tokens.AddRange(output.Take(n));
+        }
+        // The same tokens as a plain session on add4's mask.
+        using var plain = model.CreateSession(new SessionOptions { Threads = 1, Mask = session.Mask });
+        var expected = Greedy.Decode(plain, ids, maxTokens: tokens.Count, stopToken: tokenizer.EosId);
+        Assert.Equal(expected, tokens.Take(expected.Count).ToList());
+    }
+
+    [Fact]
     public void The_policy_decides_what_a_miss_runs_and_dynamic_never_takes_a_compiled_path()
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));

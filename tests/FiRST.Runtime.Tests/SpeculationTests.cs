@@ -177,7 +177,7 @@ public sealed class SpeculationTests(ITestOutputHelper output)
         for (int i = 0; i < n; i++)
         {
             p.CopyTo(scratch, 0);
-            int x = SelfSpeculation.Decide(scratch, q, sampler.Draw(q), sampler);
+            int x = SelfSpeculation.Decide(scratch, q, sampler.Draw(q), sampler, out _);
             counts[x]++;
         }
         for (int i = 0; i < n; i++) draftOnly[sampler.Draw(q)]++;

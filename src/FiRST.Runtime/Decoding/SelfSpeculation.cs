@@ -65,8 +65,8 @@ internal sealed class SelfSpeculation
     /// <summary>Drafted tokens the verify pass kept.</summary>
     public long Accepted { get; private set; }
 
-    /// <summary>Rounds run.</summary>
-    public long Rounds { get; private set; }
+    /// <summary>The layers the draft and verify halves run together, in order (the session's kept layers).</summary>
+    public int Layers => _draft.Length + _verify.Length;
 
     /// <summary>
     /// One round from <paramref name="token"/> at <paramref name="pos"/> (at least two positions must be
@@ -130,7 +130,6 @@ internal sealed class SelfSpeculation
         t.BatchLogits(rows, _logits);
 
         int n = greedy ? AcceptGreedy(k, bonus, output) : AcceptSampled(k, bonus, sampler, output);
-        Rounds++;
         Drafted += k;
         Accepted += _kept;
         return n;
@@ -178,8 +177,6 @@ internal sealed class SelfSpeculation
         return accepted ? x : Residual(p, q, sampler);
     }
 
-    internal static int Decide(Span<float> p, ReadOnlySpan<float> q, int x, Sampler sampler) => Decide(p, q, x, sampler, out _);
-
     /// <summary>
     /// A draw from <c>max(0, p - q)</c>, normalised: what a rejected draft is replaced with, so that accepted
     /// and replaced tokens together follow <c>p</c>. Overwrites <paramref name="p"/>.
@@ -193,7 +190,8 @@ internal sealed class SelfSpeculation
             p[i] = r > 0 ? r : 0;
             total += p[i];
         }
-        // p equal to q (up to rounding) leaves nothing; the rejection had probability ~0, so drawing from p is exact enough.
+        // p equal to q (up to rounding) leaves nothing; the rejection had probability ~0, and a draw from q is
+        // then a draw from p.
         return total > 0 ? sampler.Draw(p, total) : sampler.Draw(q);
     }
 }
