@@ -56,6 +56,7 @@ public static class Program
             QuantizeCommand.Create(output, error),
             EvalCommand.Create(output, error),
             CalibrateCommand.Create(output, error),
+            TasksCommand.Create(output),
         };
         return CliErrors.Invoke("first", root, args, output, error, cancellationToken);
     }

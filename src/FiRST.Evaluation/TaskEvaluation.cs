@@ -15,6 +15,25 @@ public sealed record TaskAccuracy(string Task, int Prompts, IReadOnlyList<double
 {
     /// <summary>Accuracy of the full model.</summary>
     public double Full => ByExitLayer[^1];
+
+    /// <summary>The full model's accuracy per length bucket (short, medium, long); empty when the task has no buckets.</summary>
+    public IReadOnlyList<BucketAccuracy> Buckets { get; init; } = [];
+}
+
+/// <summary>The full model's exact-match accuracy on the held-out prompts of one length bucket.</summary>
+/// <param name="Bucket">The bucket.</param>
+/// <param name="Prompts">Held-out prompts that fell into it.</param>
+/// <param name="Accuracy">Share of them answered exactly.</param>
+public sealed record BucketAccuracy(LengthBucket Bucket, int Prompts, double Accuracy);
+
+/// <summary>What became of one hand-written prompt.</summary>
+/// <param name="Prompt">The prompt and what was expected.</param>
+/// <param name="Refusal">Why the grammar refused it, or null when it was accepted.</param>
+/// <param name="Answer">The full model's greedy answer when accepted.</param>
+public sealed record PromptVerdict(CheckedPrompt Prompt, string? Refusal, string? Answer)
+{
+    /// <summary>Refused when it should be; else accepted and answered exactly.</summary>
+    public bool Right => Prompt.Answer is null ? Refusal is not null : Refusal is null && Answer == Prompt.Answer;
 }
 
 /// <summary>Exact-match accuracy of one task with the runtime's token-level early exit.</summary>
@@ -43,17 +62,29 @@ public static class TaskEvaluation
         {
             var examples = task.Samples(prompts, HeldOutSeed);
             var accuracy = new double[layers];
+            var buckets = new SortedDictionary<LengthBucket, (int Prompts, int Right)>();
             for (int exit = everyLayer ? 1 : layers; exit <= layers; exit++)
             {
                 var mask = LayerMask.FromKept(layers, Enumerable.Range(0, exit));
                 using var session = model.CreateSession(new SessionOptions { Mask = mask, Threads = 1 });
                 int correct = 0;
                 foreach (var e in examples)
-                    if (Answer(session, tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer) correct++;
+                {
+                    bool right = Answer(session, tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer;
+                    if (right) correct++;
+                    if (exit == layers && task.Bucket(e.Prompt) is { } bucket)
+                    {
+                        var (n, r) = buckets.GetValueOrDefault(bucket);
+                        buckets[bucket] = (n + 1, r + (right ? 1 : 0));
+                    }
+                }
                 accuracy[exit - 1] = (double)correct / examples.Count;
                 progress?.Invoke($"{task.Name}: exit after layer {exit}/{layers}: {accuracy[exit - 1]:P1}");
             }
-            results.Add(new TaskAccuracy(task.Name, examples.Count, accuracy));
+            results.Add(new TaskAccuracy(task.Name, examples.Count, accuracy)
+            {
+                Buckets = buckets.Select(b => new BucketAccuracy(b.Key, b.Value.Prompts, (double)b.Value.Right / b.Value.Prompts)).ToArray(),
+            });
         }
         return results;
     }
@@ -95,6 +126,39 @@ public static class TaskEvaluation
         return results;
     }
 
+    /// <summary>
+    /// Each hand-written prompt checked against <paramref name="tasks"/>' grammar and, when inside it, answered
+    /// greedily by the full model: right when a prompt meant to be refused is refused, and one meant to be
+    /// answered is accepted and answered exactly.
+    /// </summary>
+    public static IReadOnlyList<PromptVerdict> RunPromptList(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<TaskGenerator> tasks, IReadOnlyList<CheckedPrompt> prompts)
+    {
+        using var session = model.CreateSession(new SessionOptions { Threads = 1 });
+        var verdicts = new List<PromptVerdict>();
+        foreach (var p in prompts)
+        {
+            string? refusal = TaskGrammar.Refusal(p.Prompt, tasks);
+            // Room for a longer wrong answer than the expected one, within the context.
+            int room = model.Config.MaxSeqLen - tokenizer.Encode(p.Prompt).Length;
+            string? answer = refusal is null ? Answer(session, tokenizer, p.Prompt, Math.Min(room, (p.Answer?.Length ?? 16) + 4)) : null;
+            verdicts.Add(new PromptVerdict(p, refusal, answer));
+        }
+        return verdicts;
+    }
+
+    /// <summary>The hand-written prompts' verdicts as a Markdown table.</summary>
+    public static string Markdown(IReadOnlyList<PromptVerdict> verdicts)
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine($"Hand-written prompts: {verdicts.Count(v => v.Right)} of {verdicts.Count} right.").AppendLine();
+        sb.AppendLine("| prompt | expected | got | |").AppendLine("|---|---|---|---|");
+        foreach (var v in verdicts)
+            sb.AppendLine($"| `{v.Prompt.Prompt}` | {Cell(v.Prompt.Answer)} | {(v.Refusal is not null ? "refused" : Cell(v.Answer))} | {(v.Right ? "ok" : "**wrong**")} |");
+        return sb.ToString();
+
+        static string Cell(string? text) => text is null ? "refused" : $"`{text}`";
+    }
+
     /// <summary>Greedy answer to <paramref name="prompt"/>: the text generated until EOS, without the separating space.</summary>
     public static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt, int maxTokens) =>
         Text(tokenizer, Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens, tokenizer.EosId));
@@ -129,6 +193,18 @@ public static class TaskEvaluation
             foreach (double a in r.ByExitLayer) sb.Append($" {a * 100:F1}% |");
             if (earlyExit is not null) sb.Append($" {earlyExit[i].Accuracy * 100:F1}% | {earlyExit[i].MeanExitDepth:F2} |");
             sb.AppendLine();
+        }
+        if (results.Any(r => r.Buckets.Count > 0))
+        {
+            sb.AppendLine().AppendLine("Full model by length bucket (prompts in the bucket, exact match):").AppendLine();
+            sb.AppendLine("| task | short | medium | long |").AppendLine("|---|---:|---:|---:|");
+            foreach (var r in results.Where(r => r.Buckets.Count > 0))
+            {
+                sb.Append($"| {r.Task} |");
+                foreach (var bucket in Enum.GetValues<LengthBucket>())
+                    sb.Append(r.Buckets.FirstOrDefault(b => b.Bucket == bucket) is { } b ? $" {b.Accuracy * 100:F1}% ({b.Prompts}) |" : " - |");
+                sb.AppendLine();
+            }
         }
         return sb.ToString();
     }

@@ -32,14 +32,15 @@ public sealed class CliRoutingTests : IDisposable
         var add = FirstCli.Run("generate", "--prompt", "1234+5678=", "--temperature", "0");
         Assert.Equal("1234+5678= 6912\n", System.Text.Encoding.UTF8.GetString(add.StdoutBytes));
         Assert.Contains("| layers: 11111100 | path: Add4Path", add.Stderr);
-        var pinned = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--task", "sort");
+        // A prompt of another task is refused under --task unless sent raw: then the pinned path runs it.
+        var pinned = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--task", "sort", "--raw-prompt");
         Assert.Contains("| layers: 11110000 | path: SortPath", pinned.Stderr);
         Assert.Contains("task: sort (--task)", pinned.Stderr);
 
         // Anything else, or --routers, lets the routers choose: the stats say what they skipped.
         foreach (var routed in new[]
         {
-            FirstCli.Run("generate", "--prompt", "hello", "--temperature", "0"),
+            FirstCli.Run("generate", "--prompt", "hello", "--temperature", "0", "--raw-prompt"),
             FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--routers", DefaultRouters),
         })
         {

@@ -9,6 +9,9 @@ namespace FiRST.Cli.Commands;
 /// <summary><c>first eval</c>: exact-match accuracy per task, for the full model and early exit at every layer.</summary>
 internal static class EvalCommand
 {
+    /// <summary>The embedded model's hand-written prompts, beside it.</summary>
+    public static string DefaultPromptList => Path.Combine(AppContext.BaseDirectory, "demo", "prompts.jsonl");
+
     public static Command Create(TextWriter output, TextWriter error)
     {
         var model = CommonOptions.ModelOrDefault();
@@ -19,7 +22,14 @@ internal static class EvalCommand
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
         var earlyExit = DecodingOptions.EarlyExit(
             "Also the runtime's early exit: a token leaves after any layer but the last once its top probability reaches this (in (0, 1]); adds its accuracy and the mean exit depth");
-        var command = new Command("eval", "Exact-match accuracy per task, full model and early exit after every layer") { model, tokenizer, tasks, prompts, fullOnly, json, earlyExit };
+        var promptList = new Option<string?>("--prompt-list")
+        {
+            Description = "Hand-written prompts (JSON Lines: {\"prompt\", \"answer\"} or {\"prompt\", \"refused\": true}) checked against the tasks' grammar and answered by the full model (default for the embedded model: its prompts.jsonl)",
+        };
+        var command = new Command("eval", "Exact-match accuracy per task (full model, per length bucket, early exit after every layer) and on hand-written prompts")
+        {
+            model, tokenizer, tasks, prompts, fullOnly, json, earlyExit, promptList,
+        };
         command.SetAction(parse =>
         {
             string modelPath = parse.GetValue(model)!;
@@ -36,6 +46,13 @@ internal static class EvalCommand
                 ? TaskEvaluation.RunEarlyExit(llama, tok, selected, n, DecodingOptions.UniformExit(llama.Config.NLayers, th), line => error.WriteLine(line))
                 : null;
             output.Write(TaskEvaluation.Markdown(results, llama.Config.NLayers, exits, threshold ?? 0));
+            string? listPath = parse.GetValue(promptList) ?? (CommonOptions.IsDefaultModel(modelPath) ? DefaultPromptList : null);
+            if (listPath is not null)
+            {
+                var verdicts = TaskEvaluation.RunPromptList(llama, tok, selected, PromptList.Load(listPath));
+                output.WriteLine();
+                output.Write(TaskEvaluation.Markdown(verdicts));
+            }
             if (parse.GetValue(json) is { } jsonPath)
             {
                 var options = new System.Text.Json.JsonSerializerOptions { WriteIndented = true };

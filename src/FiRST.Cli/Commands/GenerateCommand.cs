@@ -21,7 +21,12 @@ internal static class GenerateCommand
         var model = CommonOptions.ModelOrDefault();
         var quant = CommonOptions.Quant();
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Tokenizer: SentencePiece .model or llama2.c .bin (default: tokenizer.model or tokenizer.bin beside the model)" };
-        var prompt = new Option<string>("--prompt", "-i") { Description = "Prompt text", DefaultValueFactory = _ => "" };
+        var prompt = new Option<string>("--prompt", "-i")
+        {
+            Description = "Prompt text. The embedded model accepts: " + string.Join("; ", TaskGenerator.Standard.Select(t => t.Grammar)) + ". Others are refused unless --raw-prompt",
+            DefaultValueFactory = _ => "",
+        };
+        var rawPrompt = new Option<bool>("--raw-prompt") { Description = "Send a prompt outside the embedded model's tasks anyway (to see what the network does with it)" };
         var temperature = new Option<float>("--temperature", "-t") { Description = "Sampling temperature; 0 is greedy", DefaultValueFactory = _ => 1.0f };
         var topP = new Option<float>("--top-p", "-p") { Description = "Nucleus sampling threshold in [0, 1]; 0 or 1 disables it", DefaultValueFactory = _ => 0.9f };
         var topK = new Option<int>("--top-k", "-k") { Description = "Keep only the k most likely tokens; 0 disables it", DefaultValueFactory = _ => 0 };
@@ -43,7 +48,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate text from a prompt")
         {
-            model, quant, tokenizer, prompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold, profile, task, adapter,
+            model, quant, tokenizer, prompt, rawPrompt, temperature, topP, topK, seed, steps, threads, stopAtEos, raw, routers, threshold, profile, task, adapter,
             speculate, earlyExit, policy,
         };
         command.SetAction((parse, ct) =>
@@ -68,6 +73,11 @@ internal static class GenerateCommand
             using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!, parse.GetValue(adapter)));
             bool demo = CommonOptions.IsDefaultModel(modelPath);
             string promptText = parse.GetValue(prompt)!;
+            // The embedded model knows its four tasks only: anything else gets an answer that looks like one and
+            // is wrong, so it is refused with what the model does accept, unless asked for.
+            if (demo && parse.GetValue(profile) is null && !parse.GetValue(rawPrompt)
+                && TaskGrammar.Refusal(promptText, TaskGenerator.Standard, parse.GetValue(task) is { } named ? TaskGenerator.Standard.FirstOrDefault(t => t.Name == named) : null) is { } refusal)
+                throw new ArgumentException($"{refusal}; 'first tasks' says what each accepts, --raw-prompt sends it anyway");
             LayerMask? mask = null;
             RouterSet? routerSet = null;
             Runtime.Paths.IDecodePath? taskPath = null;

@@ -3,6 +3,18 @@ namespace FiRST.Evaluation.Tasks;
 /// <summary>One example: what the user types and the exact answer expected.</summary>
 public readonly record struct TaskExample(string Prompt, string Answer);
 
+/// <summary>Where a prompt falls within its task's grammar, by the size of what it asks about.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<LengthBucket>))]
+public enum LengthBucket
+{
+    /// <summary>The shortest third of the grammar's sizes (copy: 3 or 4 characters).</summary>
+    Short,
+    /// <summary>The middle sizes.</summary>
+    Medium,
+    /// <summary>The longest sizes (copy: 7 or 8 characters).</summary>
+    Long,
+}
+
 /// <summary>
 /// A procedurally generated task whose answers can be checked exactly. Prompts read like what a user would
 /// type ("reverse kqz1 =>", "12+345="), with no hidden label beyond that. The same seed gives the same
@@ -50,33 +62,56 @@ public abstract class TaskGenerator
     public static TaskGenerator? Recognize(string prompt, IEnumerable<TaskGenerator> tasks) =>
         tasks.FirstOrDefault(t => t.HasForm(prompt));
 
+    /// <summary>The prompt's form with its parts named ("copy TEXT =>"); null when the task states none (a task file's).</summary>
+    public virtual string? Form => null;
+
+    /// <summary>The limits of the form's parts ("TEXT: 1 to 16 characters ..."); null when there are none.</summary>
+    public virtual string? Limits => null;
+
+    /// <summary>What the task accepts, in words a user can read: <see cref="Form"/> and <see cref="Limits"/>.</summary>
+    public string? Grammar => Form is null ? null : Limits is null ? Form : $"{Form} with {Limits}";
+
+    /// <summary>
+    /// Why <paramref name="prompt"/>, which has this task's form, is outside the task's grammar (one phrase:
+    /// "TEXT has 17 characters, at most 16"); null when it is inside. A task without a grammar accepts
+    /// every prompt of its form.
+    /// </summary>
+    public virtual string? Problem(string prompt) => null;
+
+    /// <summary>A prompt a user might type, with its answer; null when the task has no chosen one.</summary>
+    public virtual TaskExample? Example => null;
+
+    /// <summary>The length bucket of <paramref name="prompt"/> (inside the grammar); null when the task has none.</summary>
+    public virtual LengthBucket? Bucket(string prompt) => null;
+
     /// <summary>"verb … =>": a prompt that starts with <paramref name="verb"/> and a space and ends with " =>".</summary>
     protected static bool HasVerbForm(string prompt, string verb) =>
         prompt.Length > verb.Length + 4 && prompt.StartsWith(verb + " ", StringComparison.Ordinal) && prompt.EndsWith(" =>", StringComparison.Ordinal);
 
-    /// <summary>A random string of <paramref name="length"/> symbols from <paramref name="alphabet"/>.</summary>
-    protected static string Word(Random rng, string alphabet, int length) =>
-        new(Enumerable.Range(0, length).Select(_ => alphabet[rng.Next(alphabet.Length)]).ToArray());
+    /// <summary>What follows "verb " and precedes " =>" in a prompt of the verb's form.</summary>
+    protected static string Argument(string prompt, string verb) => prompt[(verb.Length + 1)..^3];
 
-    /// <summary>Lower-case letters and digits.</summary>
-    protected const string Symbols = "abcdefghijklmnopqrstuvwxyz0123456789";
+    /// <summary>
+    /// The bucket of <paramref name="size"/> among sizes <paramref name="min"/> to <paramref name="max"/>: the
+    /// lowest and highest third (rounded down) short and long, the rest medium (1-16: 1-5, 6-11, 12-16; 3-8: 3-4,
+    /// 5-6, 7-8).
+    /// </summary>
+    protected static LengthBucket Thirds(int size, int min, int max)
+    {
+        int count = max - min + 1, third = (count + 1) / 3, rank = size - min + 1;
+        return rank <= third ? LengthBucket.Short : rank <= count - third ? LengthBucket.Medium : LengthBucket.Long;
+    }
 }
 
 /// <summary>"copy kqz1 =>" gives "kqz1".</summary>
-public sealed class CopyTask : TaskGenerator
+/// <param name="text">What TEXT may be (default: <see cref="TaskText.Demo"/>, what the embedded model was trained on).</param>
+public sealed class CopyTask(TaskText? text = null) : TextTask("copy", text)
 {
     /// <inheritdoc />
-    public override string Name => "copy";
+    public override TaskExample? Example => Text.Spaces ? new TaskExample("copy hello world =>", "hello world") : new TaskExample("copy kqz1 =>", "kqz1");
 
     /// <inheritdoc />
-    public override bool HasForm(string prompt) => HasVerbForm(prompt, "copy");
-
-    /// <inheritdoc />
-    public override TaskExample Sample(Random rng)
-    {
-        string w = Word(rng, Symbols, rng.Next(3, 9));
-        return new TaskExample($"copy {w} =>", w);
-    }
+    protected override string Answer(string text) => text;
 }
 
 /// <summary>
@@ -116,24 +151,62 @@ public sealed class RecallTask : TaskGenerator
 }
 
 /// <summary>"reverse kqz1 =>" gives "1zqk".</summary>
-public sealed class ReverseTask : TaskGenerator
+/// <param name="text">What TEXT may be (default: <see cref="TaskText.Demo"/>, what the embedded model was trained on).</param>
+public sealed class ReverseTask(TaskText? text = null) : TextTask("reverse", text)
 {
     /// <inheritdoc />
-    public override string Name => "reverse";
+    public override TaskExample? Example => Text.Spaces ? new TaskExample("reverse abc 123 =>", "321 cba") : new TaskExample("reverse hello =>", "olleh");
 
     /// <inheritdoc />
-    public override bool HasForm(string prompt) => HasVerbForm(prompt, "reverse");
+    protected override string Answer(string text) => new(text.Reverse().ToArray());
+}
+
+/// <summary>A task of the form "verb TEXT =>" whose answer is worked out from TEXT alone.</summary>
+/// <param name="verb">The prompt's first word, and the task's name.</param>
+/// <param name="text">What TEXT may be (default: <see cref="TaskText.Demo"/>).</param>
+public abstract class TextTask(string verb, TaskText? text) : TaskGenerator
+{
+    /// <summary>What TEXT may be.</summary>
+    public TaskText Text { get; } = text ?? TaskText.Demo;
+
+    /// <inheritdoc />
+    public override string Name => verb;
+
+    /// <inheritdoc />
+    public override bool HasForm(string prompt) => HasVerbForm(prompt, verb);
+
+    /// <inheritdoc />
+    public override string Form => $"{verb} TEXT =>";
+
+    /// <inheritdoc />
+    public override string Limits => $"TEXT {Text.Rule}";
+
+    /// <inheritdoc />
+    public override string? Problem(string prompt) => Text.Problem(Argument(prompt, verb));
+
+    /// <inheritdoc />
+    public override LengthBucket? Bucket(string prompt) => Thirds(Argument(prompt, verb).Length, Text.MinLength, Text.MaxLength);
 
     /// <inheritdoc />
     public override TaskExample Sample(Random rng)
     {
-        string w = Word(rng, Symbols, rng.Next(3, 9));
-        return new TaskExample($"reverse {w} =>", new string(w.Reverse().ToArray()));
+        string w = Text.Draw(rng);
+        return new TaskExample($"{verb} {w} =>", Answer(w));
     }
+
+    /// <summary>The answer to TEXT.</summary>
+    protected abstract string Answer(string text);
 }
 
 /// <summary>"sort 5 3 9 1 =>" gives "1 3 5 9".</summary>
-public sealed class SortTask : TaskGenerator
+/// <param name="minCount">Fewest numbers.</param>
+/// <param name="maxCount">Most numbers.</param>
+/// <param name="maxNumber">Largest number (9 or 99).</param>
+/// <param name="longShare">
+/// Share of training examples drawn from the longer half of the counts, which are the hard ones (a model trained
+/// on the uniform draw over 1 to 10 numbers from 0 to 99 got 93% of 8 to 10 numbers right and every shorter list).
+/// </param>
+public sealed class SortTask(int minCount = 3, int maxCount = 7, int maxNumber = 9, double longShare = 0) : TaskGenerator
 {
     /// <inheritdoc />
     public override string Name => "sort";
@@ -142,10 +215,50 @@ public sealed class SortTask : TaskGenerator
     public override bool HasForm(string prompt) => HasVerbForm(prompt, "sort");
 
     /// <inheritdoc />
-    public override TaskExample Sample(Random rng)
+    public override TaskExample? Example => maxNumber > 9 ? new TaskExample("sort 42 7 19 3 =>", "3 7 19 42") : new TaskExample("sort 5 3 9 1 =>", "1 3 5 9");
+
+    /// <inheritdoc />
+    public override string Form => "sort NUMBERS =>";
+
+    /// <inheritdoc />
+    public override string Limits => maxNumber > 9
+        ? $"NUMBERS {minCount} to {maxCount} numbers from 0 to {maxNumber} (no leading zeros) separated by single spaces"
+        : $"NUMBERS {minCount} to {maxCount} digits separated by single spaces";
+
+    /// <inheritdoc />
+    public override string? Problem(string prompt)
     {
-        int[] digits = Enumerable.Range(0, rng.Next(3, 8)).Select(_ => rng.Next(10)).ToArray();
-        return new TaskExample($"sort {string.Join(' ', digits)} =>", string.Join(' ', digits.Order()));
+        string[] numbers = Argument(prompt, "sort").Split(' ');
+        foreach (string n in numbers)
+        {
+            if (n.Length == 0) return "NUMBERS has a space at the start or end, or two in a row";
+            if (n.AsSpan().IndexOfAnyExceptInRange('0', '9') >= 0) return $"'{n}' is not a number from 0 to {maxNumber}";
+            if (n.Length > 1 && n[0] == '0') return $"{n} has a leading zero";
+            if (n.Length > 2 || int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) > maxNumber) return $"{n} is above {maxNumber}";
+        }
+        if (numbers.Length < minCount) return $"NUMBERS has {numbers.Length} number{(numbers.Length == 1 ? "" : "s")}, at least {minCount}";
+        if (numbers.Length > maxCount) return $"NUMBERS has {numbers.Length} numbers, at most {maxCount}";
+        return null;
+    }
+
+    /// <inheritdoc />
+    public override LengthBucket? Bucket(string prompt) => Thirds(Argument(prompt, "sort").Split(' ').Length, minCount, maxCount);
+
+    /// <inheritdoc />
+    public override TaskExample Sample(Random rng) => Draw(rng, rng.Next(minCount, maxCount + 1));
+
+    /// <inheritdoc />
+    public override TaskExample TrainingSample(Random rng) =>
+        // Without a share no extra number is drawn, so the training stream is the evaluation's.
+        longShare == 0 || rng.NextDouble() >= longShare ? Sample(rng) : Draw(rng, rng.Next((minCount + maxCount) / 2 + 1, maxCount + 1));
+
+    private TaskExample Draw(Random rng, int count)
+    {
+        // With two-digit numbers each is one digit or two with equal chance, so prompts of single digits
+        // (sort 9 8 7 6 5 4 3 2 1 =>) are as common as two-digit ones.
+        int[] numbers = Enumerable.Range(0, count)
+            .Select(_ => maxNumber <= 9 ? rng.Next(maxNumber + 1) : rng.Next(2) == 0 ? rng.Next(10) : rng.Next(10, maxNumber + 1)).ToArray();
+        return new TaskExample($"sort {string.Join(' ', numbers)} =>", string.Join(' ', numbers.Order()));
     }
 }
 
@@ -175,7 +288,7 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
     public override TaskExample Sample(Random rng)
     {
         int a = rng.Next((int)Math.Pow(10, rng.Next(1, maxDigits + 1))), b = rng.Next((int)Math.Pow(10, rng.Next(1, maxDigits + 1)));
-        return Example(a, b);
+        return Sum(a, b);
     }
 
     /// <inheritdoc />
@@ -192,7 +305,35 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
             a += x * place;
             b += y * place;
         }
-        return Example(a, b);
+        return Sum(a, b);
+    }
+
+    /// <inheritdoc />
+    public override TaskExample? Example => maxDigits >= 4 ? Sum(1234, 5678) : Sum(12, 345);
+
+    /// <inheritdoc />
+    public override string Form => "A+B=";
+
+    /// <inheritdoc />
+    public override string Limits => $"A and B numbers of 1 to {maxDigits} digits (no leading zeros)";
+
+    /// <inheritdoc />
+    public override string? Problem(string prompt)
+    {
+        int plus = prompt.IndexOf('+');
+        foreach (string operand in new[] { prompt[..plus], prompt[(plus + 1)..^1] })
+        {
+            if (operand.Length > maxDigits) return $"{operand} has {operand.Length} digits, at most {maxDigits}";
+            if (operand.Length > 1 && operand[0] == '0') return $"{operand} has a leading zero";
+        }
+        return null;
+    }
+
+    /// <inheritdoc />
+    public override LengthBucket? Bucket(string prompt)
+    {
+        // By the digits of both operands together (2 to twice the most).
+        return Thirds(prompt.Length - 2, 2, 2 * maxDigits);
     }
 
     /// <inheritdoc />
@@ -204,6 +345,6 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
             && prompt.AsSpan(plus + 1, prompt.Length - plus - 2).IndexOfAnyExceptInRange('0', '9') < 0;
     }
 
-    private static TaskExample Example(int a, int b) =>
+    private static TaskExample Sum(int a, int b) =>
         new($"{a}+{b}=", (a + b).ToString(System.Globalization.CultureInfo.InvariantCulture));
 }
