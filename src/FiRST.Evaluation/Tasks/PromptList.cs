@@ -20,34 +20,18 @@ public static class PromptList
     /// <exception cref="FiRST.Runtime.ModelLoadException">Missing, empty, too large, or a line that is not such an object.</exception>
     public static IReadOnlyList<CheckedPrompt> Load(string path)
     {
-        FileInfo info = new(path);
-        if (!info.Exists) throw new FiRST.Runtime.ModelLoadException(path, "", "prompt list not found");
-        if (info.Length > MaxBytes) throw new FiRST.Runtime.ModelLoadException(path, "", $"{info.Length} bytes is more than the {MaxBytes} a prompt list may have");
         var list = new List<CheckedPrompt>();
-        int lineNumber = 0;
-        foreach (string line in File.ReadLines(path))
+        JsonLines.Read(path, MaxBytes, "prompt list", (root, field) =>
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string field = $"line {lineNumber}";
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object
-                    || !root.TryGetProperty("prompt", out var prompt) || prompt.ValueKind != JsonValueKind.String)
-                    throw new FiRST.Runtime.ModelLoadException(path, field, "expected {\"prompt\": \"...\", \"answer\": \"...\"} or {\"prompt\": \"...\", \"refused\": true}");
-                bool refused = root.TryGetProperty("refused", out var r) && r.ValueKind == JsonValueKind.True;
-                bool hasAnswer = root.TryGetProperty("answer", out var answer);
-                if (refused == hasAnswer || (hasAnswer && answer.ValueKind != JsonValueKind.String))
-                    throw new FiRST.Runtime.ModelLoadException(path, field, "give either \"answer\" (a string) or \"refused\": true");
-                list.Add(new CheckedPrompt(prompt.GetString()!, hasAnswer ? answer.GetString() : null));
-            }
-            catch (JsonException e)
-            {
-                throw new FiRST.Runtime.ModelLoadException(path, field, $"not valid JSON: {e.Message}", e);
-            }
-        }
+            if (root.ValueKind != JsonValueKind.Object
+                || !root.TryGetProperty("prompt", out var prompt) || prompt.ValueKind != JsonValueKind.String)
+                throw new FiRST.Runtime.ModelLoadException(path, field, "expected {\"prompt\": \"...\", \"answer\": \"...\"} or {\"prompt\": \"...\", \"refused\": true}");
+            bool refused = root.TryGetProperty("refused", out var r) && r.ValueKind == JsonValueKind.True;
+            bool hasAnswer = root.TryGetProperty("answer", out var answer);
+            if (refused == hasAnswer || (hasAnswer && answer.ValueKind != JsonValueKind.String))
+                throw new FiRST.Runtime.ModelLoadException(path, field, "give either \"answer\" (a string) or \"refused\": true");
+            list.Add(new CheckedPrompt(prompt.GetString()!, hasAnswer ? answer.GetString() : null));
+        });
         if (list.Count == 0) throw new FiRST.Runtime.ModelLoadException(path, "", "the prompt list holds no prompts");
         return list;
     }

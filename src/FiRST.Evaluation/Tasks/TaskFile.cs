@@ -31,31 +31,15 @@ public static class TaskFile
     /// <exception cref="FiRST.Runtime.ModelLoadException">Missing, empty, too large, or a line that is not such an object.</exception>
     public static IReadOnlyList<FixedTask> Load(string path)
     {
-        FileInfo info = new(path);
-        if (!info.Exists) throw new FiRST.Runtime.ModelLoadException(path, "", "task file not found");
-        if (info.Length > MaxBytes) throw new FiRST.Runtime.ModelLoadException(path, "", $"{info.Length} bytes is more than the {MaxBytes} a task file may have");
         var tasks = new Dictionary<string, List<TaskExample>>(StringComparer.Ordinal);
-        int lineNumber = 0;
-        foreach (string line in File.ReadLines(path))
+        JsonLines.Read(path, MaxBytes, "task file", (root, field) =>
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string field = $"line {lineNumber}";
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object) throw new FiRST.Runtime.ModelLoadException(path, field, "expected an object {\"task\", \"prompt\", \"answer\"}");
-                string task = Text(root, "task", path, field), prompt = Text(root, "prompt", path, field), answer = Text(root, "answer", path, field);
-                if (TaskNameProblem(task) is { } problem) throw new FiRST.Runtime.ModelLoadException(path, field, $"task name '{task}' {problem}");
-                if (!tasks.TryGetValue(task, out var list)) tasks[task] = list = [];
-                list.Add(new TaskExample(prompt, answer));
-            }
-            catch (JsonException e)
-            {
-                throw new FiRST.Runtime.ModelLoadException(path, field, $"not valid JSON: {e.Message}", e);
-            }
-        }
+            if (root.ValueKind != JsonValueKind.Object) throw new FiRST.Runtime.ModelLoadException(path, field, "expected an object {\"task\", \"prompt\", \"answer\"}");
+            string task = Text(root, "task", path, field), prompt = Text(root, "prompt", path, field), answer = Text(root, "answer", path, field);
+            if (TaskNameProblem(task) is { } problem) throw new FiRST.Runtime.ModelLoadException(path, field, $"task name '{task}' {problem}");
+            if (!tasks.TryGetValue(task, out var list)) tasks[task] = list = [];
+            list.Add(new TaskExample(prompt, answer));
+        });
         if (tasks.Count == 0) throw new FiRST.Runtime.ModelLoadException(path, "", "the task file holds no examples");
         // Names that differ only in case or underscores become the same generated member (copy, Copy, co_py).
         var members = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
