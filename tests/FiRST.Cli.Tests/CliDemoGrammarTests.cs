@@ -82,5 +82,13 @@ public sealed class CliDemoGrammarTests
         }
         Assert.True(unexpected.Count == 0, string.Join("\n", unexpected));
         Assert.Equal(knownWrong, wrong);
+
+        // first eval reports the list for the embedded model by default (on the full model: the same two wrong),
+        // and not when only some of its tasks are evaluated.
+        int total = PromptList.Load(Path.Combine(AppContext.BaseDirectory, "demo", "prompts.jsonl")).Count;
+        var eval = FirstCli.Run("eval", "--prompts", "1", "--full-only");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        Assert.Contains($"Hand-written prompts: {total - knownWrong.Length} of {total} right.", eval.Stdout);
+        Assert.DoesNotContain("Hand-written", FirstCli.Run("eval", "--prompts", "1", "--full-only", "--tasks", "copy").Stdout);
     }
 }

@@ -46,7 +46,9 @@ internal static class EvalCommand
                 ? TaskEvaluation.RunEarlyExit(llama, tok, selected, n, DecodingOptions.UniformExit(llama.Config.NLayers, th), line => error.WriteLine(line))
                 : null;
             output.Write(TaskEvaluation.Markdown(results, llama.Config.NLayers, exits, threshold ?? 0));
-            string? listPath = parse.GetValue(promptList) ?? (CommonOptions.IsDefaultModel(modelPath) ? DefaultPromptList : null);
+            // The embedded model's own list covers all its tasks: with fewer selected it would count the others' prompts as refused.
+            bool allDemoTasks = TaskGenerator.Standard.All(selected.Contains);
+            string? listPath = parse.GetValue(promptList) ?? (CommonOptions.IsDefaultModel(modelPath) && allDemoTasks ? DefaultPromptList : null);
             if (listPath is not null)
             {
                 var verdicts = TaskEvaluation.RunPromptList(llama, tok, selected, PromptList.Load(listPath));
