@@ -9,9 +9,9 @@ public static class Program
 {
     /// <summary>Runs the CLI with <paramref name="args"/>; returns the process exit code.</summary>
     /// <remarks>
-    /// Ctrl+C (SIGINT) and SIGTERM cancel the running command, which stops within one token or step, prints
-    /// what it has (generate: the statistics line with <c>stop: Cancelled</c>) and exits with 130. A second
-    /// Ctrl+C ends the process at once.
+    /// Ctrl+C (SIGINT) and SIGTERM cancel the running command; generate stops within one token, prints what it
+    /// has (the statistics line with <c>stop: Cancelled</c>) and exits with 130. The other commands do not watch
+    /// for it yet; a second SIGTERM ends them (a second Ctrl+C, measured, does not).
     /// </remarks>
     public static int Main(string[] args)
     {
@@ -22,9 +22,11 @@ public static class Program
             cancel.Cancel();
         }
         Console.CancelKeyPress += OnCancel;
+        // A second SIGTERM, like a second Ctrl+C, ends the process: commands that do not watch the token
+        // (bench, eval, calibrate) would otherwise outlive every kill but SIGKILL.
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
-            context.Cancel = true;
+            context.Cancel = !cancel.IsCancellationRequested;
             cancel.Cancel();
         });
         try
