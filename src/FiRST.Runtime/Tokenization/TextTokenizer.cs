@@ -1,25 +1,24 @@
 using System.Text;
-using Microsoft.ML.Tokenizers;
 
 namespace FiRST.Runtime.Tokenization;
 
 /// <summary>
 /// A Llama (SentencePiece BPE) tokenizer, loaded from a SentencePiece <c>tokenizer.model</c> or a llama2.c
-/// tokenizer <c>.bin</c>. Both become a Microsoft.ML.Tokenizers <see cref="LlamaTokenizer"/>, so they encode
-/// identically; decoding follows llama2.c (per-token bytes, leading space dropped after BOS).
-/// Immutable and thread-safe.
+/// tokenizer <c>.bin</c>. Both become the same vocabulary and encode identically, as SentencePiece and
+/// llama2.c's <c>encode</c> do; decoding follows llama2.c (per-token bytes, leading space dropped after BOS).
+/// Pure C#, with no reflection: it runs the same under NativeAOT. Immutable and thread-safe.
 /// </summary>
 public sealed class TextTokenizer
 {
-    private readonly LlamaTokenizer _inner;
+    private readonly SentencePieceVocabulary _vocabulary;
     private readonly byte[][] _pieces;
     private readonly byte[]?[] _afterBos;
     private readonly int[] _stopTokens;
 
-    private TextTokenizer(string path, LlamaTokenizer inner, byte[][] pieces, bool[] isByteToken, int[] stopTokens)
+    private TextTokenizer(string path, SentencePieceVocabulary vocabulary, byte[][] pieces, int[] stopTokens)
     {
         Path = path;
-        _inner = inner;
+        _vocabulary = vocabulary;
         _pieces = pieces;
         _stopTokens = stopTokens;
         // The first piece after BOS loses its leading space (SentencePiece's dummy prefix); precomputed so
@@ -27,7 +26,7 @@ public sealed class TextTokenizer
         // space: llama2.c keeps it.
         _afterBos = new byte[]?[pieces.Length];
         for (int i = 0; i < pieces.Length; i++)
-            if (!isByteToken[i] && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
+            if (vocabulary.Types[i] != PieceType.Byte && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
     }
 
     /// <summary>The file the tokenizer was loaded from.</summary>
@@ -37,10 +36,10 @@ public sealed class TextTokenizer
     public int VocabSize => _pieces.Length;
 
     /// <summary>Beginning-of-sequence token id.</summary>
-    public int BosId => _inner.BeginningOfSentenceId;
+    public int BosId => _vocabulary.BosId;
 
     /// <summary>End-of-sequence token id.</summary>
-    public int EosId => _inner.EndOfSentenceId;
+    public int EosId => _vocabulary.EosId;
 
     /// <summary>
     /// Tokens that end generation by default: BOS for llama2.c files (its models separate documents with BOS,
@@ -48,8 +47,8 @@ public sealed class TextTokenizer
     /// </summary>
     public IReadOnlyList<int> DefaultStopTokens => _stopTokens;
 
-    /// <summary>The Microsoft.ML.Tokenizers tokenizer underneath.</summary>
-    internal LlamaTokenizer Inner => _inner;
+    /// <summary>The id of a piece as the vocabulary spells it (special tokens included), or -1.</summary>
+    internal int PieceId(string piece) => _vocabulary.TryGetPiece(piece, out int id) ? id : -1;
 
     /// <summary>Loads <paramref name="path"/>: a SentencePiece <c>.model</c>, or otherwise a llama2.c tokenizer <c>.bin</c>.</summary>
     /// <exception cref="ModelLoadException">The file is missing or is not a valid tokenizer.</exception>
@@ -69,51 +68,31 @@ public sealed class TextTokenizer
             throw new ModelLoadException(path, "", $"cannot read the tokenizer ({e.Message})", e);
         }
 
-        bool sentencePiece = path.EndsWith(".model", StringComparison.OrdinalIgnoreCase);
-        if (sentencePiece)
+        if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
         {
-            var inner = Create(path, data);
-            var pieces = new byte[inner.Vocabulary.Count][];
-            var isByte = new bool[pieces.Length];
-            foreach (var (piece, id) in inner.Vocabulary)
+            var vocabulary = SentencePieceModelFile.Read(path, data);
+            var pieces = new byte[vocabulary.Count][];
+            for (int id = 0; id < pieces.Length; id++)
             {
-                if ((uint)id >= (uint)pieces.Length) throw new ModelLoadException(path, "pieces", $"token id {id} outside the vocabulary");
-                int b = id == inner.BeginningOfSentenceId || id == inner.EndOfSentenceId ? -1 : Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece));
-                isByte[id] = b >= 0;
-                pieces[id] = id == inner.BeginningOfSentenceId || id == inner.EndOfSentenceId ? []
-                           : b >= 0 ? [(byte)b]
+                string piece = vocabulary.Pieces[id];
+                pieces[id] = id == vocabulary.BosId || id == vocabulary.EosId ? []
+                           : vocabulary.Types[id] == PieceType.Byte ? [(byte)Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece))]
                            : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
             }
-            return new TextTokenizer(path, inner, pieces, isByte, [inner.EndOfSentenceId]);
+            return new TextTokenizer(path, vocabulary, pieces, [vocabulary.EosId]);
         }
         else
         {
             var entries = Llama2cTokenizerFile.Read(path, data);
-            var inner = Create(path, Llama2cTokenizerFile.ToSentencePieceModel(path, entries));
+            var vocabulary = Llama2cTokenizerFile.ToVocabulary(path, entries);
             // Pieces keep llama2.c's bytes, so BOS and EOS print as "\n<s>\n" and "\n</s>\n" as in run.c.
             var pieces = new byte[entries.Length][];
-            var isByte = new bool[entries.Length];
             for (int i = 0; i < entries.Length; i++)
             {
                 int b = Llama2cTokenizerFile.ByteValue(entries[i].Bytes);
-                isByte[i] = b >= 0;
                 pieces[i] = b >= 0 ? [(byte)b] : entries[i].Bytes;
             }
-            return new TextTokenizer(path, inner, pieces, isByte, [inner.BeginningOfSentenceId]);
-        }
-    }
-
-    private static LlamaTokenizer Create(string path, byte[] model)
-    {
-        try
-        {
-            return LlamaTokenizer.Create(new MemoryStream(model), addBeginOfSentence: false, addEndOfSentence: false);
-        }
-        catch (Exception e) when (e is not ModelLoadException)
-        {
-            // Microsoft.ML.Tokenizers reports corrupt protobuf, unsupported model types and duplicate pieces
-            // with several exception types; callers get one.
-            throw new ModelLoadException(path, "", $"not a valid SentencePiece BPE model ({e.GetType().Name}: {e.Message})", e);
+            return new TextTokenizer(path, vocabulary, pieces, [vocabulary.BosId]);
         }
     }
 
@@ -139,10 +118,10 @@ public sealed class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length == 0) return addBos ? [BosId] : [];
-        var ids = _inner.EncodeToIds(text, addBos, addEndOfSentence: false);
-        var result = new int[ids.Count];
-        for (int i = 0; i < result.Length; i++) result[i] = ids[i];
-        return result;
+        var ids = new List<int>(text.Length + 1);
+        if (addBos) ids.Add(BosId);
+        BpeEncoder.Encode(_vocabulary, text, ids);
+        return [.. ids];
     }
 
     /// <summary>
