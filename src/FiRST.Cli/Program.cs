@@ -59,6 +59,7 @@ public static class Program
             EvalCommand.Create(output, error),
             CalibrateCommand.Create(output, error),
             TasksCommand.Create(output),
+            ExportCommand.Create(output, error),
         };
         return CliErrors.Invoke("first", root, args, output, error, cancellationToken);
     }
