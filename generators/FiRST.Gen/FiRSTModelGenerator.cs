@@ -197,7 +197,7 @@ namespace FiRST.Gen
                         match.File.ReadError is null ? "the file could not be read" : "the file could not be read (" + match.File.ReadError + ")"));
 
                 var (spec, diagnostics) = ModelSpecParser.Parse(match.File.Text, file, target.ClassName, located.FileLocation);
-                return new ModelResult(spec is null ? null : new EmitModel(target, spec, file), diagnostics);
+                return new ModelResult(spec is null ? null : new EmitModel(target, spec, file, ProfileHash.Of(match.File.Text)), diagnostics);
             }
             catch (Exception e)
             {
@@ -214,7 +214,7 @@ namespace FiRST.Gen
             try
             {
                 FaultForTests.Value?.Invoke("emit", model.Target.ClassName);
-                source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath);
+                source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath, model.ProfileHash);
             }
             catch (Exception e)
             {
