@@ -215,7 +215,7 @@ namespace FiRST.Gen
                             spec.Tasks.Count == 0 ? "(none)" : string.Join(", ", spec.Tasks.Select(t => t.Name))));
                     spec = spec with { Tasks = new EquatableArray<TaskSpec>(new[] { only }) };
                 }
-                return new ModelResult(spec is null ? null : new EmitModel(target, spec, file), diagnostics);
+                return new ModelResult(spec is null ? null : new EmitModel(target, spec, file, ProfileHash.Of(match.File.Text)), diagnostics);
             }
             catch (Exception e)
             {
@@ -232,7 +232,7 @@ namespace FiRST.Gen
             try
             {
                 FaultForTests.Value?.Invoke("emit", model.Target.ClassName);
-                source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath);
+                source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath, model.ProfileHash);
             }
             catch (Exception e)
             {
