@@ -34,7 +34,7 @@ internal static class BenchCommand
         {
             model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             bool byPaths = parse.GetValue(paths), byDispatch = parse.GetValue(dispatch);
             string? plan = parse.GetValue(speculate);
@@ -48,20 +48,20 @@ internal static class BenchCommand
                 if (parse.GetValue(profile) is not null) throw new ArgumentException("--dispatch measures the embedded model's own tasks; --profile goes with --paths or --speculate");
                 var measured = DispatchBench.Measure(CommonOptions.LoadOptions(parse.GetValue(quant)!), plan is null ? null : DecodingOptions.ParseSpeculation(plan),
                     parse.GetValue(earlyExit) is { } exitThreshold ? DecodingOptions.EnsureThreshold(exitThreshold) : null, Positive(parse.GetValue(threads), "--threads"),
-                    Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
+                    Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error, ct);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, DispatchBenchJson.Default.DispatchBenchResult));
                 else DispatchBench.Print(output, measured);
-                return 0;
+                return Task.FromResult(0);
             }
             if (plan is not null)
             {
                 var parsed = DecodingOptions.ParseSpeculation(plan);
                 string modelPath = parse.GetValue(model)!;
                 var measured = SpeculationBench.Measure(modelPath, ProfileFor(parse.GetValue(profile), modelPath, "--speculate"), CommonOptions.LoadOptions(parse.GetValue(quant)!),
-                    parsed, Positive(parse.GetValue(threads), "--threads"), Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
+                    parsed, Positive(parse.GetValue(threads), "--threads"), Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error, ct);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, SpeculationBenchJson.Default.SpeculationBenchResult));
                 else SpeculationBench.Print(output, measured);
-                return 0;
+                return Task.FromResult(0);
             }
             if (byPaths)
             {
@@ -69,10 +69,10 @@ internal static class BenchCommand
                 string profilePath = ProfileFor(parse.GetValue(profile), modelPath, "--paths");
                 int stepsPerRound = Math.Min(Positive(parse.GetValue(steps), "--steps"), 32);
                 var measured = PathBench.Measure(modelPath, profilePath, CommonOptions.LoadOptions(parse.GetValue(quant)!), Positive(parse.GetValue(threads), "--threads"),
-                    Math.Max(20, Positive(parse.GetValue(rounds) ?? 300, "--rounds")), stepsPerRound, error);
+                    Math.Max(20, Positive(parse.GetValue(rounds) ?? 300, "--rounds")), stepsPerRound, error, ct);
                 if (parse.GetValue(json)) output.WriteLine(System.Text.Json.JsonSerializer.Serialize(measured, PathBenchJson.Default.PathBenchResult));
                 else PathBench.Print(output, measured);
-                return 0;
+                return Task.FromResult(0);
             }
             int t = Positive(parse.GetValue(threads), "--threads");
             int n = Positive(parse.GetValue(steps), "--steps");
@@ -82,22 +82,24 @@ internal static class BenchCommand
 
             error.WriteLine($"loading {path}");
             using var llama = LlamaModel.Load(path, CommonOptions.LoadOptions(parse.GetValue(quant)!));
-            var result = Measure(llama, t, n, p, r, error);
+            var result = Measure(llama, t, n, p, r, error, ct);
             if (parse.GetValue(quant) == "q8")
             {
                 // Quantized at load: set it against the weights as stored, unless the file was int8 already.
                 using var reference = LlamaModel.Load(path);
                 if (!reference.Weights.IsQuantized)
                 {
+                    ct.ThrowIfCancellationRequested();
                     error.WriteLine("comparing with the float32 weights");
                     result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t) };
                 }
             }
+            ct.ThrowIfCancellationRequested();
             error.WriteLine("measuring memory bandwidth");
             result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result, BenchJson.Default.BenchResult));
             else Print(output, result);
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }
@@ -111,7 +113,12 @@ internal static class BenchCommand
     private static int Positive(int value, string name) =>
         value >= 1 ? value : throw new ArgumentException($"{name} must be at least 1, got {value}");
 
-    internal static BenchResult Measure(LlamaModel model, int threads, int steps, int promptTokens, int runs, TextWriter progress)
+    /// <summary>
+    /// Median prefill and decode speed over <paramref name="runs"/> runs after a warm-up; cancelled, it stops within
+    /// a token (<see cref="RunCancelledException"/> says how many runs were done; each printed its line).
+    /// </summary>
+    internal static BenchResult Measure(LlamaModel model, int threads, int steps, int promptTokens, int runs, TextWriter progress,
+                                        CancellationToken cancellationToken = default)
     {
         var c = model.Config;
         promptTokens = Math.Min(promptTokens, c.MaxSeqLen / 2);
@@ -123,21 +130,33 @@ internal static class BenchCommand
         using var session = model.CreateSession(new SessionOptions { Threads = threads });
         var prefill = new double[runs];
         var decode = new double[runs];
-        for (int run = -1; run < runs; run++) // run -1 warms up caches and code
+        int done = 0;
+        try
         {
-            session.Reset();
-            long start = Stopwatch.GetTimestamp();
-            int token = Greedy.ArgMax(session.Prefill(prompt));
-            double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            start = Stopwatch.GetTimestamp();
-            Greedy.Steps(session, token, steps);
-            double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (run < 0) continue;
-            prefill[run] = promptTokens / prefillSeconds;
-            decode[run] = decodeSeconds * 1000 / steps;
-            progress.Write($"\rrun {run + 1}/{runs}: prefill {prefill[run]:F1} tok/s, decode {decode[run]:F3} ms/token   ");
+            for (int run = -1; run < runs; run++) // run -1 warms up caches and code
+            {
+                session.Reset();
+                long start = Stopwatch.GetTimestamp();
+                int token = Greedy.ArgMax(session.Prefill(prompt, cancellationToken));
+                double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                start = Stopwatch.GetTimestamp();
+                Greedy.Steps(session, token, steps, cancellationToken);
+                double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (run < 0) continue;
+                prefill[run] = promptTokens / prefillSeconds;
+                decode[run] = decodeSeconds * 1000 / steps;
+                done = run + 1;
+                progress.Write($"\rrun {run + 1}/{runs}: prefill {prefill[run]:F1} tok/s, decode {decode[run]:F3} ms/token   ");
+            }
         }
-        progress.WriteLine();
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RunCancelledException(done, runs, "runs", cancellationToken);
+        }
+        finally
+        {
+            progress.WriteLine(); // ends the progress line, also when cancelled
+        }
 
         double msPerToken = Median(decode);
         long bytes = WeightBytesPerToken(model);

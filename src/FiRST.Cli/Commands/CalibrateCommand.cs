@@ -34,7 +34,7 @@ internal static class CalibrateCommand
         {
             model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, threshold, threads, adapter, maskOnly,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             string modelPath = parse.GetValue(model)!;
             string routersPath = parse.GetValue(routers)!;
@@ -59,18 +59,28 @@ internal static class CalibrateCommand
             string profileDir = Path.GetDirectoryName(Path.GetFullPath(profilePath))!;
             string relativeRouters = Path.GetRelativePath(profileDir, Path.GetFullPath(routersPath)).Replace('\\', '/');
 
-            var (profile, _) = TaskCalibration.Run(llama, tok, routerSet, relativeRouters, taskList, o, line => error.WriteLine(line));
-            // Early-exit thresholds and the speculation plan per task; speculation is timed on the task's
-            // compiled path where first has one for this model (the embedded model's), else the generic loop.
-            if (!parse.GetValue(maskOnly))
-                profile = DecodeCalibration.Run(llama, tok, profile, taskList, CommonOptions.IsDefaultModel(modelPath) ? DemoModel.Paths : null, o, line => error.WriteLine(line));
+            ModelProfile profile;
+            try
+            {
+                (profile, _) = TaskCalibration.Run(llama, tok, routerSet, relativeRouters, taskList, o, line => error.WriteLine(line), ct);
+                // Early-exit thresholds and the speculation plan per task; speculation is timed on the task's
+                // compiled path where first has one for this model (the embedded model's), else the generic loop.
+                if (!parse.GetValue(maskOnly))
+                    profile = DecodeCalibration.Run(llama, tok, profile, taskList, CommonOptions.IsDefaultModel(modelPath) ? DemoModel.Paths : null, o, line => error.WriteLine(line), ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // The progress lines hold what was measured; a profile with some tasks would look complete.
+                CliErrors.NotWritten(error, profilePath, parse.GetValue(plots));
+                throw;
+            }
             Directory.CreateDirectory(profileDir);
             profile.Save(profilePath);
             output.Write(Table(profile));
             output.WriteLine($"wrote {profilePath}");
             if (parse.GetValue(plots) is { } dir)
                 foreach (string file in CalibrationPlots.Write(profile, dir)) output.WriteLine($"wrote {file}");
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }

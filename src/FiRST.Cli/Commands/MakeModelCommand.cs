@@ -14,7 +14,7 @@ internal static class MakeModelCommand
         var seed = new Option<ulong>("--seed", "-s") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var outPath = new Option<string>("--out", "-o") { Description = "Output .bin path", Required = true };
         var command = new Command("make-model", "Write a random-weight model (weights ~ N(0, 0.02), norms 1) in llama2.c .bin format") { shape, seed, outPath };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             string spec = parse.GetValue(shape)!;
             var config = spec.ToUpperInvariant() switch
@@ -25,14 +25,23 @@ internal static class MakeModelCommand
             };
             string path = parse.GetValue(outPath)!;
             int lastPercent = -1;
-            RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress(f =>
+            try
             {
-                int percent = (int)(f * 100);
-                if (percent != lastPercent && percent % 10 == 0) { lastPercent = percent; error.Write($"\rwriting {path}: {percent}%"); }
-            }));
+                RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress(f =>
+                {
+                    int percent = (int)(f * 100);
+                    if (percent != lastPercent && percent % 10 == 0) { lastPercent = percent; error.Write($"\rwriting {path}: {percent}%"); }
+                }), cancellationToken: ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                error.WriteLine();
+                CliErrors.NotWritten(error, path); // the writer removed what it had written
+                throw;
+            }
             error.WriteLine();
             output.WriteLine($"wrote {path}: {config.ParameterCount:N0} parameters, {new FileInfo(path).Length:N0} bytes");
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }

@@ -8,8 +8,11 @@ namespace FiRST.Runtime.Loading;
 /// </summary>
 internal static unsafe class Llama2cWriter
 {
-    /// <summary>Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>.</summary>
-    public static void WriteQ8(LlamaModel model, string path)
+    /// <summary>
+    /// Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>.
+    /// Cancelled (checked before each matrix) or failed, it leaves no file rather than a truncated one.
+    /// </summary>
+    public static void WriteQ8(LlamaModel model, string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         var w = model.Weights;
@@ -19,7 +22,22 @@ internal static unsafe class Llama2cWriter
         for (int l = 0; l < layers.Length; l++)
             layers[l] = w.Layers[l] ?? throw new ArgumentException($"layer {l} is not loaded; a saved model needs every layer", nameof(model));
 
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        try
+        {
+            using (file) Write(file, model, layers, cancellationToken);
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    private static void Write(FileStream file, LlamaModel model, LayerWeights[] layers, CancellationToken cancellationToken)
+    {
+        var w = model.Weights;
+        var c = model.Config;
         var header = new byte[256];
         int[] fields = [Llama2cCheckpoint.Magic, 2, c.Dim, c.HiddenDim, c.NLayers, c.NHeads, c.NKvHeads, c.VocabSize, c.MaxSeqLen];
         for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4 * i), fields[i]);
@@ -32,7 +50,11 @@ internal static unsafe class Llama2cWriter
         WriteFloats(file, w.RmsFinal);
         WriteQuantized(file, w.TokenEmbedding);
         foreach (var pick in new Func<LayerWeights, Matrix>[] { l => l.Wq, l => l.Wk, l => l.Wv, l => l.Wo, l => l.W1, l => l.W2, l => l.W3 })
-            foreach (var l in layers) WriteQuantized(file, pick(l));
+            foreach (var l in layers)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                WriteQuantized(file, pick(l));
+            }
         if (!c.SharedClassifier) WriteQuantized(file, w.Classifier);
     }
 

@@ -39,7 +39,7 @@ internal static class TrainRoutersCommand
         {
             model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, hardFrom, learningRate, gradient, outPath, report, evalPrompts, samples, loraRank,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             string modelPath = parse.GetValue(model)!;
             var lambdaValues = parse.GetValue(lambdas)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -77,8 +77,8 @@ internal static class TrainRoutersCommand
                 int prompt = Math.Max(1, length / 3);
                 int count = parse.GetValue(samples);
                 if (count < 1) throw new ArgumentException($"--samples must be at least 1, got {count}");
-                data = SelfGeneratedRouterData.Sample(llama, bos, count, length, prompt, seed: 2024, line => error.WriteLine(line));
-                heldOut = SelfGeneratedRouterData.Sample(llama, bos, n, length, prompt, seed: 4048);
+                data = SelfGeneratedRouterData.Sample(llama, bos, count, length, prompt, seed: 2024, line => error.WriteLine(line), ct);
+                heldOut = SelfGeneratedRouterData.Sample(llama, bos, n, length, prompt, seed: 4048, cancellationToken: ct);
             }
             else
             {
@@ -98,11 +98,29 @@ internal static class TrainRoutersCommand
                 ? "| lambda | mean p (train) | layers skipped | " + string.Join(" | ", taskList.Select(t => $"{t.Name} full → routed")) + " | masks |"
                 : "| lambda | mean p (train) | layers skipped | next-token agreement | commonest mask |");
             table.AppendLine("|---:|---:|---:|" + string.Concat(Enumerable.Repeat("---:|", heldOut is null ? taskList.Count + 1 : 2)));
-            foreach (double lambda in lambdaValues)
+            int saved = 0, rows = 0;
+            try
             {
-                var result = RouterTraining.Run(llama, data, options with { Lambda = lambda }, line => error.WriteLine(line));
+                foreach (double lambda in lambdaValues) Train(lambda);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Each finished penalty's routers were saved whole and keep their row; the rest are not saved.
+                if (rows > 0) output.Write(table.ToString());
+                CliErrors.NotWritten(error, [.. lambdaValues.Skip(saved).Select(l => lambdaValues.Length == 1 ? outFile : WithLambda(outFile, l)), parse.GetValue(report)]);
+                throw;
+            }
+            output.Write(table.ToString());
+            if (parse.GetValue(report) is { } reportPath) File.WriteAllText(reportPath, table.ToString());
+            return Task.FromResult(0);
+
+            // One penalty: train, save the routers (and adapters), add its row to the table.
+            void Train(double lambda)
+            {
+                var result = RouterTraining.Run(llama, data, options with { Lambda = lambda }, line => error.WriteLine(line), ct);
                 string file = lambdaValues.Length == 1 ? outFile : WithLambda(outFile, lambda);
                 result.Routers.Save(file);
+                saved++;
                 error.WriteLine($"wrote {file} ({result.Seconds:F0} s)");
                 // With adapters, quality is measured on the model they are merged into, as it will run.
                 using var adapted = result.Adapter is null ? null : LlamaModel.Load(modelPath, new ModelLoadOptions { Adapter = result.Adapter });
@@ -116,20 +134,18 @@ internal static class TrainRoutersCommand
                 string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
                 if (heldOut is not null)
                 {
-                    var r = RouterEvaluation.Text(evaluated, result.Routers, thr, heldOut.Sequences, heldOut.PromptLength);
+                    var r = RouterEvaluation.Text(evaluated, result.Routers, thr, heldOut.Sequences, heldOut.PromptLength, ct);
                     table.AppendLine($"| {l} | {result.MeanP:F3} | {r.SkippedShare:P1} | {r.Agreement:P1} | {r.MostCommonMask} |");
                 }
                 else
                 {
-                    var rs = RouterEvaluation.Tasks(evaluated, tok!, result.Routers, thr, taskList, n);
+                    var rs = RouterEvaluation.Tasks(evaluated, tok!, result.Routers, thr, taskList, n, cancellationToken: ct);
                     table.AppendLine($"| {l} | {result.MeanP:F3} | {rs.Average(r => r.SkippedShare):P1} | "
                         + string.Join(" | ", rs.Select(r => $"{r.AccuracyFull:P1} → {r.AccuracyRouted:P1} ({r.MostCommonMask})"))
                         + $" | {rs.Select(r => r.MostCommonMask).Distinct().Count()} |");
                 }
+                rows++;
             }
-            output.Write(table.ToString());
-            if (parse.GetValue(report) is { } reportPath) File.WriteAllText(reportPath, table.ToString());
-            return 0;
         });
         return command;
     }
