@@ -49,6 +49,23 @@ public sealed class CliExportTests
         Assert.Contains("[FiRSTModel(\"model.first.json\", Task = \"sort\")]", File.ReadAllText(Path.Combine(dir.Path, "Program.cs")));
     }
 
+    [Fact]
+    public void A_q8_export_quantizes_the_task_layers_at_load_as_the_full_model_would()
+    {
+        using var dir = new TempDir();
+        var result = FirstCli.Run("export", "--task", "add4", "--quant", "q8", "--out", dir.Path);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("Model.LoadOptions(WeightFormat.Q8)", File.ReadAllText(Path.Combine(dir.Path, "Program.cs")));
+        var mask = LayerMask.FromKept(8, [0, 1, 2, 3, 4, 5]);
+        using var full = LlamaModel.Load(DemoModel, new ModelLoadOptions { Format = WeightFormat.Q8 });
+        using var exported = LlamaModel.Load(Path.Combine(dir.Path, "model.safetensors"), new ModelLoadOptions { Layers = mask, Format = WeightFormat.Q8 });
+        var tokenizer = TextTokenizer.Load(DemoTokenizer);
+        using var a = full.CreateSession(new SessionOptions { Mask = mask, Threads = 1 });
+        using var b = exported.CreateSession(new SessionOptions { Mask = mask, Threads = 1 });
+        foreach (int token in tokenizer.Encode("1234+5678="))
+            Assert.Equal(a.Forward(token).ToArray(), b.Forward(token).ToArray());
+    }
+
     [Theory]
     [InlineData("--task", "divide", "has no task 'divide'; its tasks are copy, reverse, sort, add4")]
     [InlineData("--profile", "x.first.json", "--profile needs --model")]

@@ -30,9 +30,11 @@ internal static class BenchCommand
             "Self-speculation E:k on each task of the profile: the full model and the task's path, each with and without it, on the task's prompts (paired rounds); with --dispatch, the plan on the full model (default 3:4)");
         var dispatch = new Option<bool>("--dispatch") { Description = "The embedded model's table: per task, the full model, the task path, the routers' mask, early exit and self-speculation (paired rounds)" };
         var earlyExit = DecodingOptions.EarlyExit("With --dispatch: one early-exit threshold for every task (default: each task's calibrated thresholds from the profile)");
+        var export = new Option<string?>("--export") { Description = "A one-task build from 'first export' (published): cold starts of its NativeAOT executable, the same program under the JIT and first generate, and their steady state (interleaved rounds)" };
+        var prompt = new Option<string?>("--prompt") { Description = "With --export: the prompt each run answers (default: the task's example)" };
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
         {
-            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit,
+            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, export, prompt,
         };
         command.SetAction((parse, ct) =>
         {
@@ -41,6 +43,15 @@ internal static class BenchCommand
             if ((byPaths ? 1 : 0) + (byDispatch ? 1 : 0) + (plan is not null && !byDispatch ? 1 : 0) > 1)
                 throw new ArgumentException("give one of --paths, --speculate and --dispatch (--speculate with --dispatch sets the plan the table uses)");
             if (parse.GetValue(earlyExit) is not null && !byDispatch) throw new ArgumentException("--early-exit goes with --dispatch");
+            if (parse.GetValue(prompt) is not null && parse.GetValue(export) is null) throw new ArgumentException("--prompt goes with --export");
+            if (parse.GetValue(export) is { } exported)
+            {
+                if (byPaths || byDispatch || plan is not null) throw new ArgumentException("--export measures a one-task build on its own; drop --paths, --speculate and --dispatch");
+                var measured = ExportBench.Measure(exported, parse.GetValue(prompt), Positive(parse.GetValue(rounds) ?? 10, "--rounds"), error, ct);
+                if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, ExportBenchJson.Default.ExportBenchResult));
+                else ExportBench.Print(output, measured);
+                return Task.FromResult(0);
+            }
             if (byDispatch)
             {
                 if (!CommonOptions.IsDefaultModel(parse.GetValue(model)!))
