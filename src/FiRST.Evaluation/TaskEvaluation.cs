@@ -172,12 +172,14 @@ public static class TaskEvaluation
     public static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt, int maxTokens) =>
         Text(tokenizer, Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens, tokenizer.EosId));
 
-    /// <summary>The text of greedy tokens: trailing EOS dropped, without the space that separates it from the prompt.</summary>
+    /// <summary>
+    /// The text of greedy tokens: trailing EOS dropped, without the space that separates it from the prompt
+    /// (<see cref="TextTokenizer.Decode"/> drops a sequence's leading space).
+    /// </summary>
     public static string Text(TextTokenizer tokenizer, List<int> tokens)
     {
         int n = tokens.Count > 0 && tokens[^1] == tokenizer.EosId ? tokens.Count - 1 : tokens.Count;
-        string text = tokenizer.Decode(tokens.GetRange(0, n).ToArray());
-        return text.StartsWith(' ') ? text[1..] : text;
+        return tokenizer.Decode(tokens.GetRange(0, n).ToArray());
     }
 
     /// <summary>

@@ -137,12 +137,13 @@ public sealed class TextTokenizer
 
     /// <summary>
     /// Decodes a token sequence to text: byte tokens joined into characters, BOS and EOS left out, and the
-    /// leading space of the first piece after BOS dropped.
+    /// leading space of the sequence's first piece dropped, BOS or not, as SentencePiece decodes (that space is
+    /// the dummy prefix encoding added). Streaming uses <see cref="PieceBytes"/>, which drops it only after BOS.
     /// </summary>
     public string Decode(ReadOnlySpan<int> tokens)
     {
         var bytes = new List<byte>();
-        int previous = -1;
+        int previous = BosId; // the start of a sequence reads as "after BOS"
         foreach (int t in tokens)
         {
             if (t != BosId && t != EosId) bytes.AddRange(PieceBytes(t, previous).Span);
