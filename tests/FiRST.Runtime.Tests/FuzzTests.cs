@@ -106,6 +106,10 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void TokenizerJson() =>
+        Fuzz(Path.Combine("hf-tok", "tokenizer.json"), Encoding.UTF8.GetBytes(TokenizerJsonTests.Json(merges: 40)), LoadTokenizer, seed: 12, text: true);
+
+    [Fact]
     public void ProfileJson() =>
         Fuzz("p.first.json", Encoding.UTF8.GetBytes(ProfileTests.Valid), path => Profiles.ModelProfile.Load(path), seed: 7, text: true);
 

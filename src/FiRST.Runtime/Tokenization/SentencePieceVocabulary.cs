@@ -7,7 +7,7 @@ namespace FiRST.Runtime.Tokenization;
 /// settings that prepare text for it. Built from a <c>tokenizer.model</c> or a llama2.c <c>.bin</c>; encoded
 /// by <see cref="BpeEncoder"/>.
 /// </summary>
-internal sealed class SentencePieceVocabulary
+internal sealed class SentencePieceVocabulary : ITokenizerModel
 {
     private readonly Dictionary<string, int> _mergeable;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _mergeableBySpan;
@@ -83,6 +83,10 @@ internal sealed class SentencePieceVocabulary
     public string[] UserDefined { get; }
 
     public int Count => Pieces.Length;
+
+    bool ITokenizerModel.AddsDummyPrefix => AddDummyPrefix;
+
+    public void Encode(string text, List<int> ids) => BpeEncoder.Encode(this, text, ids);
 
     /// <summary>The id of <paramref name="piece"/> if text can become it (a normal, user-defined or unused piece).</summary>
     public bool TryGetMergeable(ReadOnlySpan<char> piece, out int id) => _mergeableBySpan.TryGetValue(piece, out id);

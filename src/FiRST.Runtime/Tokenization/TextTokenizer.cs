@@ -3,19 +3,20 @@ using System.Text;
 namespace FiRST.Runtime.Tokenization;
 
 /// <summary>
-/// A Llama (SentencePiece BPE) tokenizer, loaded from a SentencePiece <c>tokenizer.model</c> or a llama2.c
-/// tokenizer <c>.bin</c>. Both become the same vocabulary and encode identically, as SentencePiece and
-/// llama2.c's <c>encode</c> do; decoding follows llama2.c (per-token bytes, leading space dropped after BOS).
-/// Pure C#, with no reflection: it runs the same under NativeAOT. Immutable and thread-safe.
+/// A Llama tokenizer: SentencePiece BPE (Llama 1 and 2) from a <c>tokenizer.model</c> or a llama2.c tokenizer
+/// <c>.bin</c>, which encode identically, as SentencePiece and llama2.c's <c>encode</c> do; or byte-level BPE
+/// (Llama 3) from a Hugging Face <c>tokenizer.json</c>. Decoding follows llama2.c (per-token bytes, and for
+/// SentencePiece the dummy-prefix space dropped after BOS). Pure C#, with no reflection: it runs the same under
+/// NativeAOT. Immutable and thread-safe.
 /// </summary>
 public sealed class TextTokenizer
 {
-    private readonly SentencePieceVocabulary _vocabulary;
+    private readonly ITokenizerModel _vocabulary;
     private readonly byte[][] _pieces;
     private readonly byte[]?[] _afterBos;
     private readonly int[] _stopTokens;
 
-    private TextTokenizer(string path, SentencePieceVocabulary vocabulary, byte[][] pieces, int[] stopTokens)
+    private TextTokenizer(string path, ITokenizerModel vocabulary, byte[][] pieces, bool[] noPrefix, int[] stopTokens)
     {
         Path = path;
         _vocabulary = vocabulary;
@@ -23,10 +24,11 @@ public sealed class TextTokenizer
         _stopTokens = stopTokens;
         // The first piece after BOS loses its leading space (SentencePiece's dummy prefix); precomputed so
         // streaming a token never allocates. A byte token for ' ' (<0x20>) is not a piece with a leading
-        // space: llama2.c keeps it.
+        // space: llama2.c keeps it. Byte-level BPE adds no prefix, so it drops nothing.
         _afterBos = new byte[]?[pieces.Length];
-        for (int i = 0; i < pieces.Length; i++)
-            if (vocabulary.Types[i] != PieceType.Byte && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
+        if (vocabulary.AddsDummyPrefix)
+            for (int i = 0; i < pieces.Length; i++)
+                if (!noPrefix[i] && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
     }
 
     /// <summary>The file the tokenizer was loaded from.</summary>
@@ -50,11 +52,20 @@ public sealed class TextTokenizer
     /// <summary>The id of a piece as the vocabulary spells it (special tokens included), or -1.</summary>
     internal int PieceId(string piece) => _vocabulary.TryGetPiece(piece, out int id) ? id : -1;
 
-    /// <summary>Loads <paramref name="path"/>: a SentencePiece <c>.model</c>, or otherwise a llama2.c tokenizer <c>.bin</c>.</summary>
+    /// <summary>
+    /// Loads <paramref name="path"/>: a SentencePiece <c>.model</c>, a Hugging Face <c>tokenizer.json</c> (byte-level
+    /// BPE; BOS and EOS from <c>tokenizer_config.json</c> and the stop tokens from <c>generation_config.json</c>
+    /// beside it), or otherwise a llama2.c tokenizer <c>.bin</c>.
+    /// </summary>
     /// <exception cref="ModelLoadException">The file is missing or is not a valid tokenizer.</exception>
     public static TextTokenizer Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            var json = TokenizerJsonFile.Read(path);
+            return new TextTokenizer(path, json.Model, json.Pieces, json.IsSpecial, json.StopTokens);
+        }
         byte[] data;
         try
         {
@@ -72,14 +83,16 @@ public sealed class TextTokenizer
         {
             var vocabulary = SentencePieceModelFile.Read(path, data);
             var pieces = new byte[vocabulary.Count][];
+            var isByte = new bool[vocabulary.Count];
             for (int id = 0; id < pieces.Length; id++)
             {
                 string piece = vocabulary.Pieces[id];
                 pieces[id] = id == vocabulary.BosId || id == vocabulary.EosId ? []
                            : vocabulary.Types[id] == PieceType.Byte ? [(byte)Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece))]
                            : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
+                isByte[id] = vocabulary.Types[id] == PieceType.Byte;
             }
-            return new TextTokenizer(path, vocabulary, pieces, [vocabulary.EosId]);
+            return new TextTokenizer(path, vocabulary, pieces, isByte, [vocabulary.EosId]);
         }
         else
         {
@@ -87,12 +100,14 @@ public sealed class TextTokenizer
             var vocabulary = Llama2cTokenizerFile.ToVocabulary(path, entries);
             // Pieces keep llama2.c's bytes, so BOS and EOS print as "\n<s>\n" and "\n</s>\n" as in run.c.
             var pieces = new byte[entries.Length][];
+            var isByte = new bool[entries.Length];
             for (int i = 0; i < entries.Length; i++)
             {
                 int b = Llama2cTokenizerFile.ByteValue(entries[i].Bytes);
                 pieces[i] = b >= 0 ? [(byte)b] : entries[i].Bytes;
+                isByte[i] = b >= 0;
             }
-            return new TextTokenizer(path, vocabulary, pieces, [vocabulary.BosId]);
+            return new TextTokenizer(path, vocabulary, pieces, isByte, [vocabulary.BosId]);
         }
     }
 
@@ -120,7 +135,7 @@ public sealed class TextTokenizer
         if (text.Length == 0) return addBos ? [BosId] : [];
         var ids = new List<int>(text.Length + 1);
         if (addBos) ids.Add(BosId);
-        BpeEncoder.Encode(_vocabulary, text, ids);
+        _vocabulary.Encode(text, ids);
         return [.. ids];
     }
 
@@ -143,7 +158,7 @@ public sealed class TextTokenizer
     public string Decode(ReadOnlySpan<int> tokens)
     {
         var bytes = new List<byte>();
-        int previous = BosId; // the start of a sequence reads as "after BOS"
+        int previous = BosId; // the start of a sequence reads as "after BOS" (which drops only a dummy prefix)
         foreach (int t in tokens)
         {
             if (t != BosId && t != EosId) bytes.AddRange(PieceBytes(t, previous).Span);
