@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text.Json;
 using FiRST.Runtime;
 using FiRST.Runtime.Generation;
 using FiRST.Runtime.Tests.Support;
+using FiRST.Samples.Tests.Support;
 using FiRST.Runtime.Tokenization;
 using Xunit;
 
@@ -107,7 +107,7 @@ public sealed class CliExportTests
             return;
         }
         using var dir = new TempDir();
-        string root = RepositoryRoot(), feed = dir.File("feed"), project = dir.File("copy");
+        string root = Repository.Root, feed = dir.File("feed"), project = dir.File("copy");
         string version = "0.0.0-export." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff");
         Succeed(Run(root, "dotnet", "pack", Path.Combine(root, "src", "FiRST.Runtime", "FiRST.Runtime.csproj"), "--no-build", "-c", "Release", "-o", feed,
                     $"-p:Version={version}", $"-p:NuspecOutputPath={dir.File("nuspec")}/", "-nodeReuse:false"));
@@ -148,32 +148,12 @@ public sealed class CliExportTests
         return header.RootElement.EnumerateObject().Select(p => p.Name).Where(n => n != "__metadata__").ToArray();
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "FiRST.Gen.sln"))) return d.FullName;
-        throw new InvalidOperationException("FiRST.Gen.sln not found above " + AppContext.BaseDirectory);
-    }
-
     private static string Succeed((int Code, string Output) run)
     {
         Assert.True(run.Code == 0, run.Output);
         return run.Output;
     }
 
-    /// <summary>Runs a process to its end (at most five minutes) and returns its exit code and both streams.</summary>
-    private static (int Code, string Output) Run(string workingDirectory, string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, $"{file} {string.Join(' ', args)} ran past five minutes");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private static (int Code, string Output) Run(string workingDirectory, string file, params string[] args) =>
+        Processes.Run(TimeSpan.FromMinutes(5), workingDirectory, file, args);
 }
