@@ -147,6 +147,8 @@ internal static class GenerateCommand
                 MaxSteps = stepCount,
                 StopTokens = eos ? [.. tok.DefaultStopTokens, tok.EosId] : null,
             };
+            // The pinned path's decode step compiles on a spare core while prefill runs (see DecodeWarmUp).
+            using var warmUp = DecodeWarmUp.Start(llama, taskPath, threadCount, tok.BosId);
             var run = generator.Generate(promptText, options, ct);
 
             using var stdout = openStdout();
