@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using FiRST.Cli.Charts;
 using FiRST.Runtime;
 using FiRST.Runtime.Diagnostics;
 using FiRST.Runtime.Sampling;
@@ -30,9 +31,10 @@ internal static class BenchCommand
             "Self-speculation E:k on each task of the profile: the full model and the task's path, each with and without it, on the task's prompts (paired rounds); with --dispatch, the plan on the full model (default 3:4)");
         var dispatch = new Option<bool>("--dispatch") { Description = "The embedded model's table: per task, the full model, the task path, the routers' mask, early exit and self-speculation (paired rounds)" };
         var earlyExit = DecodingOptions.EarlyExit("With --dispatch: one early-exit threshold for every task (default: each task's calibrated thresholds from the profile)");
+        var plots = new Option<string?>("--plots") { Description = "Also draw decode tokens/s by path into this folder (tokens-per-second.png and .svg)" };
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
         {
-            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit,
+            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, plots,
         };
         command.SetAction(parse =>
         {
@@ -51,6 +53,7 @@ internal static class BenchCommand
                     Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, DispatchBenchJson.Default.DispatchBenchResult));
                 else DispatchBench.Print(output, measured);
+                Draw(parse, "Decode tokens/s by decoding strategy (first bench --dispatch)", BenchChart.Values(measured));
                 return 0;
             }
             if (plan is not null)
@@ -61,6 +64,7 @@ internal static class BenchCommand
                     parsed, Positive(parse.GetValue(threads), "--threads"), Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, SpeculationBenchJson.Default.SpeculationBenchResult));
                 else SpeculationBench.Print(output, measured);
+                Draw(parse, $"Decode tokens/s with and without speculation {measured.Speculate} (first bench --speculate)", BenchChart.Values(measured));
                 return 0;
             }
             if (byPaths)
@@ -72,6 +76,7 @@ internal static class BenchCommand
                     Math.Max(20, Positive(parse.GetValue(rounds) ?? 300, "--rounds")), stepsPerRound, error);
                 if (parse.GetValue(json)) output.WriteLine(System.Text.Json.JsonSerializer.Serialize(measured, PathBenchJson.Default.PathBenchResult));
                 else PathBench.Print(output, measured);
+                Draw(parse, "Decode tokens/s by path (first bench --paths)", BenchChart.Values(measured));
                 return 0;
             }
             int t = Positive(parse.GetValue(threads), "--threads");
@@ -97,9 +102,18 @@ internal static class BenchCommand
             result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result, BenchJson.Default.BenchResult));
             else Print(output, result);
+            Draw(parse, "Decode tokens/s (first bench)", BenchChart.Values(result));
             return 0;
         });
         return command;
+
+        // The chart's "wrote" lines go where the table would; with --json to stderr, so stdout stays one JSON object.
+        void Draw(ParseResult parse, string title, IReadOnlyList<GroupedBars.Value> values)
+        {
+            if (parse.GetValue(plots) is not { } dir) return;
+            var to = parse.GetValue(json) ? error : output;
+            foreach (string file in BenchChart.Write(title, values, dir)) to.WriteLine($"wrote {file}");
+        }
     }
 
     /// <summary>The profile given, or the embedded model's when it runs.</summary>

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using FiRST.Cli.Reporting;
+using FiRST.Evaluation;
 using FiRST.Runtime;
 using FiRST.Runtime.Loading;
 
@@ -25,12 +27,14 @@ internal static class MakeModelCommand
             };
             string path = parse.GetValue(outPath)!;
             int lastPercent = -1;
-            RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress(f =>
+            ProgressReporter.For(error).Run(report => RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress<double>(f =>
             {
+                // A log gets a line every 10 percent.
                 int percent = (int)(f * 100);
-                if (percent != lastPercent && percent % 10 == 0) { lastPercent = percent; error.Write($"\rwriting {path}: {percent}%"); }
-            }));
-            error.WriteLine();
+                bool line = percent != lastPercent && percent % 10 == 0;
+                if (line) lastPercent = percent;
+                report(new PassProgress($"writing {path}", percent, 100) { Line = line ? $"writing {path}: {percent}%" : null });
+            })));
             output.WriteLine($"wrote {path}: {config.ParameterCount:N0} parameters, {new FileInfo(path).Length:N0} bytes");
             return 0;
         });
@@ -58,11 +62,5 @@ internal static class MakeModelCommand
         {
             throw new ModelLoadException(path, "", $"invalid JSON at line {e.LineNumber + 1}: {e.Message}", e);
         }
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress(Action<double> report) : IProgress<double>
-    {
-        public void Report(double value) => report(value);
     }
 }

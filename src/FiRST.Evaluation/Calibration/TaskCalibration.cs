@@ -50,7 +50,7 @@ public static class TaskCalibration
     /// <summary>Calibrates every task; <paramref name="routersFile"/> is recorded in the profile as given.</summary>
     public static (ModelProfile Profile, IReadOnlyList<CalibrationDetail> Details) Run(
         LlamaModel model, TextTokenizer tokenizer, RouterSet routers, string routersFile, IReadOnlyList<TaskGenerator> tasks,
-        CalibrationOptions o, Action<string>? progress = null)
+        CalibrationOptions o, Action<PassProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         routers.EnsureFits(model.Config, model.Path);
@@ -64,6 +64,9 @@ public static class TaskCalibration
 
         foreach (var task in tasks)
         {
+            // The bar counts prompts routed, then held-out prompts measured, then the latency run.
+            string stage = $"{task.Name}: mask";
+            long total = o.CalibrationPrompts + o.HeldOutPrompts + 1, done = 0;
             // 1. Route the calibration prompts; count masks and layer use, sum p_l.
             var counts = new Dictionary<string, int>(StringComparer.Ordinal);
             var keptCounts = new int[layers];
@@ -80,9 +83,10 @@ public static class TaskCalibration
                     meanP[l] += decision.Probabilities[l] / calibration.Count;
                     if (decision.Mask.IsKept(l)) keptCounts[l]++;
                 }
+                progress?.Invoke(new PassProgress(stage, ++done, total));
             }
             var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
-            progress?.Invoke($"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts");
+            progress?.Invoke(new PassProgress(stage, done, total) { Line = $"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts", Finding = true });
 
             // 2. Measure on held-out prompts: full vs masked.
             using var masked = model.CreateSession(new SessionOptions { Threads = o.Threads, Mask = mask });
@@ -99,6 +103,7 @@ public static class TaskCalibration
                 if (TaskEvaluation.Text(tokenizer, b) == e.Answer) rightMasked++;
                 fullTokens += a.Count;
                 for (int i = 0; i < Math.Min(a.Count, b.Count); i++) if (a[i] == b[i]) agreeing++;
+                progress?.Invoke(new PassProgress(stage, ++done, total));
             }
             var (msFull, msMasked) = Latency(full, masked, tokenizer.Encode(heldOut.MinBy(e => e.Prompt.Length).Prompt), o);
             var profile = new TaskProfile
@@ -114,7 +119,11 @@ public static class TaskCalibration
                 Prompts = calibration.Count,
                 MeanP = meanP,
             };
-            progress?.Invoke($"{task.Name}: exact match full {profile.AccuracyFull:P1}, masked {profile.AccuracyMasked:P1}, agreement {profile.Agreement:P1}, {msFull:F4} -> {msMasked:F4} ms/token");
+            progress?.Invoke(new PassProgress(stage, total, total)
+            {
+                Line = $"{task.Name}: exact match full {profile.AccuracyFull:P1}, masked {profile.AccuracyMasked:P1}, agreement {profile.Agreement:P1}, {msFull:F4} -> {msMasked:F4} ms/token",
+                Finding = true,
+            });
             profiles.Add(profile);
             details.Add(new CalibrationDetail(task.Name, counts));
         }

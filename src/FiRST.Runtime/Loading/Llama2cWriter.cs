@@ -8,8 +8,11 @@ namespace FiRST.Runtime.Loading;
 /// </summary>
 internal static unsafe class Llama2cWriter
 {
-    /// <summary>Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>.</summary>
-    public static void WriteQ8(LlamaModel model, string path)
+    /// <summary>
+    /// Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>;
+    /// <paramref name="progress"/> receives the share of the quantized matrices written (0..1).
+    /// </summary>
+    public static void WriteQ8(LlamaModel model, string path, IProgress<double>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var w = model.Weights;
@@ -30,10 +33,16 @@ internal static unsafe class Llama2cWriter
         foreach (var l in layers) WriteFloats(file, l.RmsAtt);
         foreach (var l in layers) WriteFloats(file, l.RmsFfn);
         WriteFloats(file, w.RmsFinal);
-        WriteQuantized(file, w.TokenEmbedding);
+        int matrices = 1 + 7 * layers.Length + (c.SharedClassifier ? 0 : 1), written = 0;
+        void Quantized(Matrix m)
+        {
+            WriteQuantized(file, m);
+            progress?.Report((double)++written / matrices);
+        }
+        Quantized(w.TokenEmbedding);
         foreach (var pick in new Func<LayerWeights, Matrix>[] { l => l.Wq, l => l.Wk, l => l.Wv, l => l.Wo, l => l.W1, l => l.W2, l => l.W3 })
-            foreach (var l in layers) WriteQuantized(file, pick(l));
-        if (!c.SharedClassifier) WriteQuantized(file, w.Classifier);
+            foreach (var l in layers) Quantized(pick(l));
+        if (!c.SharedClassifier) Quantized(w.Classifier);
     }
 
     private static void WriteFloats(Stream s, Matrix m) => s.Write(new ReadOnlySpan<byte>(m.Data, checked((int)(m.Length * 4))));

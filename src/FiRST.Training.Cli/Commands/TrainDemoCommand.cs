@@ -1,6 +1,7 @@
 using FiRST.Evaluation;
 using FiRST.Evaluation.Tasks;
 using System.CommandLine;
+using FiRST.Cli.Reporting;
 using FiRST.Training.Demo;
 
 namespace FiRST.Cli.Commands;
@@ -29,7 +30,7 @@ internal static class TrainDemoCommand
             if (!(options.EarlyExitScale is >= 0 and <= 1)) throw new ArgumentException($"--exit-scale must be within [0, 1], got {options.EarlyExitScale}");
             if (options.ExitPeriod < 1) throw new ArgumentException($"--exit-period must be at least 1, got {options.ExitPeriod}");
             string dir = parse.GetValue(outDir)!;
-            DemoTraining.Run(options, dir, line => error.WriteLine(line));
+            ProgressReporter.For(error).Run(report => DemoTraining.Run(options, dir, report));
             output.WriteLine($"wrote {Path.Combine(dir, "model.bin")}, tokenizer.bin and training.json");
             return 0;
         });

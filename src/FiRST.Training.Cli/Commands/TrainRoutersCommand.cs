@@ -1,6 +1,7 @@
 using FiRST.Evaluation;
 using FiRST.Evaluation.Tasks;
 using System.CommandLine;
+using FiRST.Cli.Reporting;
 using System.Globalization;
 using System.Text;
 using FiRST.Runtime;
@@ -66,6 +67,20 @@ internal static class TrainRoutersCommand
                 },
             };
 
+            // Everything below reports through the bars (or their plain lines): nothing else writes to stderr meanwhile.
+            string table = ProgressReporter.For(error).Run(progress => Train(llama, options, lambdaValues, parse, progress));
+            output.Write(table);
+            if (parse.GetValue(report) is { } reportPath) File.WriteAllText(reportPath, table);
+            return 0;
+        });
+        return command;
+
+        string Train(LlamaModel llama, RouterTrainingOptions options, double[] lambdaValues, ParseResult parse, Action<PassProgress> progress)
+        {
+            string modelPath = parse.GetValue(model)!;
+            int n = parse.GetValue(evalPrompts);
+            float thr = options.Threshold;
+            int rank = options.LoraRank;
             RouterData data;
             SelfGeneratedRouterData? heldOut = null;
             TextTokenizer? tok = null;
@@ -77,7 +92,7 @@ internal static class TrainRoutersCommand
                 int prompt = Math.Max(1, length / 3);
                 int count = parse.GetValue(samples);
                 if (count < 1) throw new ArgumentException($"--samples must be at least 1, got {count}");
-                data = SelfGeneratedRouterData.Sample(llama, bos, count, length, prompt, seed: 2024, line => error.WriteLine(line));
+                data = SelfGeneratedRouterData.Sample(llama, bos, count, length, prompt, seed: 2024, progress);
                 heldOut = SelfGeneratedRouterData.Sample(llama, bos, n, length, prompt, seed: 4048);
             }
             else
@@ -89,7 +104,7 @@ internal static class TrainRoutersCommand
                 tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
                 data = new TaskRouterData(tok, TaskMix.Uniform(taskList), llama.Config.MaxSeqLen);
             }
-            error.WriteLine($"training routers on {data.Describe()}");
+            progress(PassProgress.Note($"training routers on {data.Describe()}"));
 
             string outFile = parse.GetValue(outPath)!;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
@@ -100,17 +115,17 @@ internal static class TrainRoutersCommand
             table.AppendLine("|---:|---:|---:|" + string.Concat(Enumerable.Repeat("---:|", heldOut is null ? taskList.Count + 1 : 2)));
             foreach (double lambda in lambdaValues)
             {
-                var result = RouterTraining.Run(llama, data, options with { Lambda = lambda }, line => error.WriteLine(line));
+                var result = RouterTraining.Run(llama, data, options with { Lambda = lambda }, progress);
                 string file = lambdaValues.Length == 1 ? outFile : WithLambda(outFile, lambda);
                 result.Routers.Save(file);
-                error.WriteLine($"wrote {file} ({result.Seconds:F0} s)");
+                progress(PassProgress.Note($"wrote {file} ({result.Seconds:F0} s)"));
                 // With adapters, quality is measured on the model they are merged into, as it will run.
                 using var adapted = result.Adapter is null ? null : LlamaModel.Load(modelPath, new ModelLoadOptions { Adapter = result.Adapter });
                 if (result.Adapter is not null)
                 {
                     string adapterFile = AdapterPath(file);
                     result.Adapter.Save(adapterFile);
-                    error.WriteLine($"wrote {adapterFile} (rank {rank})");
+                    progress(PassProgress.Note($"wrote {adapterFile} (rank {rank})"));
                 }
                 var evaluated = adapted ?? llama;
                 string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
@@ -127,11 +142,8 @@ internal static class TrainRoutersCommand
                         + $" | {rs.Select(r => r.MostCommonMask).Distinct().Count()} |");
                 }
             }
-            output.Write(table.ToString());
-            if (parse.GetValue(report) is { } reportPath) File.WriteAllText(reportPath, table.ToString());
-            return 0;
-        });
-        return command;
+            return table.ToString();
+        }
     }
 
     /// <summary>x.routers.bin → x.lora.bin (the adapters trained with those routers).</summary>

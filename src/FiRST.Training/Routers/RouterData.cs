@@ -58,7 +58,7 @@ public sealed class SelfGeneratedRouterData : RouterData
     public IReadOnlyList<int[]> Sequences => _sequences;
 
     /// <summary>Samples <paramref name="count"/> sequences of <paramref name="length"/> tokens with the C# runtime.</summary>
-    public static SelfGeneratedRouterData Sample(LlamaModel model, int bos, int count, int length, int promptLength, ulong seed, Action<string>? progress = null)
+    public static SelfGeneratedRouterData Sample(LlamaModel model, int bos, int count, int length, int promptLength, ulong seed, Action<PassProgress>? progress = null)
     {
         if (length > model.Config.MaxSeqLen) throw new ArgumentException($"{length} tokens exceed the model's context of {model.Config.MaxSeqLen}");
         if (promptLength < 1 || promptLength >= length) throw new ArgumentException("the prompt must be at least one token and shorter than the sequence");
@@ -72,7 +72,7 @@ public sealed class SelfGeneratedRouterData : RouterData
             s[0] = bos;
             for (int t = 1; t < length; t++) s[t] = sampler.Sample(session.Forward(s[t - 1]));
             sequences[i] = s;
-            if (progress is not null && (i + 1) % 64 == 0) progress($"sampled {i + 1}/{count} sequences of {length} tokens");
+            progress?.Invoke(new PassProgress("sampling", i + 1, count) { Line = (i + 1) % 64 == 0 ? $"sampled {i + 1}/{count} sequences of {length} tokens" : null });
         }
         return new SelfGeneratedRouterData(sequences, promptLength);
     }

@@ -1,0 +1,24 @@
+using ScottPlot;
+
+namespace FiRST.Cli.Charts;
+
+/// <summary>Saves a ScottPlot chart as PNG or SVG, and says in one line when drawing cannot run here.</summary>
+internal static class ChartFile
+{
+    /// <summary>Writes <paramref name="plot"/> to <paramref name="path"/> (PNG or SVG by its extension); returns the path.</summary>
+    public static string Save(Plot plot, string path, int width, int height)
+    {
+        try
+        {
+            if (path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)) plot.SaveSvg(path, width, height);
+            else plot.SavePng(path, width, height);
+            return path;
+        }
+        // The tool package carries SkiaSharp's native library for linux-x64 only (the package stays under 20 MB):
+        // elsewhere drawing fails to load it. The SVGs written before still stand.
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
+        {
+            throw new IOException($"{path}: PNG charts need SkiaSharp's native library, which first ships for linux-x64 only ({e.GetBaseException().Message})", e);
+        }
+    }
+}
