@@ -21,7 +21,9 @@ internal abstract class ProgressReporter
     /// </summary>
     public static ProgressReporter For(TextWriter error, bool plain = false) =>
         !plain && IsTerminal(error)
-            ? new SpectreProgress(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }))
+            // Interactive by this check, not by Spectre's, which also wants stdout on the terminal: results
+            // piped to a file while the bars show is the common case.
+            ? new SpectreProgress(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error), Interactive = InteractionSupport.Yes }))
             : new PlainProgress(error);
 
     /// <summary>Runs <paramref name="work"/>, showing what it reports; returns what it returns.</summary>
