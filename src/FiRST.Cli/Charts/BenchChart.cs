@@ -1,5 +1,6 @@
 using System.Globalization;
 using FiRST.Cli.Commands;
+using ScottPlot;
 
 namespace FiRST.Cli.Charts;
 
@@ -13,13 +14,13 @@ internal static class BenchChart
     public static IReadOnlyList<string> Write(string title, IReadOnlyList<GroupedBars.Value> values, string dir)
     {
         Directory.CreateDirectory(dir);
-        var plot = GroupedBars.Create(title, "decode tokens/s", values, v => v.ToString("F0", CultureInfo.InvariantCulture));
+        Plot Draw() => GroupedBars.Create(title, "decode tokens/s", values, v => v.ToString("F0", CultureInfo.InvariantCulture));
         int groups = values.Select(v => v.Group).Distinct().Count(), series = values.Select(v => v.Series).Distinct().Count();
         int width = Math.Max(640, 360 + groups * (series + 1) * 42), height = 460;
         return
         [
-            ChartFile.Save(plot, Path.Combine(dir, "tokens-per-second.png"), width, height),
-            ChartFile.Save(plot, Path.Combine(dir, "tokens-per-second.svg"), width, height),
+            ChartFile.Save(Draw, Path.Combine(dir, "tokens-per-second.png"), width, height),
+            ChartFile.Save(Draw, Path.Combine(dir, "tokens-per-second.svg"), width, height),
         ];
     }
 

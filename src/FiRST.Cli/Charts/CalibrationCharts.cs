@@ -18,8 +18,8 @@ internal static class CalibrationCharts
         int layers = profile.Model.NLayers, tasks = profile.Tasks.Count;
         return
         [
-            ChartFile.Save(Heatmap(profile), Path.Combine(dir, "router-heatmap.png"), 200 + 70 * layers, 150 + 70 * tasks),
-            ChartFile.Save(Latency(profile), Path.Combine(dir, "latency.png"), 320 + 130 * tasks, 420),
+            ChartFile.Save(() => Heatmap(profile), Path.Combine(dir, "router-heatmap.png"), 200 + 70 * layers, 150 + 70 * tasks),
+            ChartFile.Save(() => Latency(profile), Path.Combine(dir, "latency.png"), 320 + 130 * tasks, 420),
         ];
     }
 

@@ -75,7 +75,11 @@ internal static class CalibrateCommand
             output.Write(Table(profile));
             output.WriteLine($"wrote {profilePath}");
             if (parse.GetValue(plots) is { } dir)
-                foreach (string file in CalibrationPlots.Write(profile, dir).Concat(CalibrationCharts.Write(profile, dir))) output.WriteLine($"wrote {file}");
+            {
+                // The SVGs first: they need nothing native, and stand where the PNGs cannot be drawn.
+                foreach (string file in CalibrationPlots.Write(profile, dir)) output.WriteLine($"wrote {file}");
+                foreach (string file in CalibrationCharts.Write(profile, dir)) output.WriteLine($"wrote {file}");
+            }
             return 0;
         });
         return command;
