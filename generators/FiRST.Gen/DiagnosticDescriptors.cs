@@ -107,5 +107,15 @@ namespace FiRST.Gen
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
             description: "speculation (schema 'first.profile/2' only) holds draft_layers, from 1 to the task's kept layers less one (the draft runs the first ones, the rest verify), and lookahead, from 1 to " + FiRST.Schema.ProfileSchema.MaxLookahead + " drafted tokens per round.");
+
+        /// <summary>The attribute's <c>Task</c> names no task of the profile.</summary>
+        public static readonly DiagnosticDescriptor TaskNotFound = new DiagnosticDescriptor(
+            id: "FIRST011",
+            title: "The task to generate is not in the profile",
+            messageFormat: "Task '{0}' is not in '{1}': its tasks are {2}",
+            category: Category,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            description: "[FiRSTModel(path, Task = \"name\")] generates one task of the profile; the name must be one the profile's tasks list, spelled as there.");
     }
 }

@@ -119,6 +119,14 @@ namespace FiRST.Gen
                 ? attribute.ConstructorArguments[0].Value as string
                 : null;
 
+            // Task = "name": a one-task build. A value that is not a constant string reads as "no such task".
+            string? task = null;
+            AttributeArgumentSyntax? taskSyntax = null;
+            foreach (var named in attribute?.NamedArguments ?? ImmutableArray<System.Collections.Generic.KeyValuePair<string, TypedConstant>>.Empty)
+                if (named.Key == "Task") task = named.Value.Value as string ?? "";
+            if (task != null && attributeSyntax?.ArgumentList != null)
+                taskSyntax = attributeSyntax.ArgumentList.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == "Task");
+
             string accessibility = type.DeclaredAccessibility switch
             {
                 Accessibility.Public => "public",
@@ -139,8 +147,9 @@ namespace FiRST.Gen
                 IsPartial: declaration.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)),
                 IsGeneric: type.IsGenericType,
                 IsNested: type.ContainingType != null || type.IsFileLocal,
-                Path: path);
-            return new LocatedTarget(target, LocationInfo.From(attributeSyntax), LocationInfo.From(argumentSyntax));
+                Path: path,
+                Task: task);
+            return new LocatedTarget(target, LocationInfo.From(attributeSyntax), LocationInfo.From(argumentSyntax), LocationInfo.From(taskSyntax));
         }
 
         /// <summary>
@@ -197,7 +206,16 @@ namespace FiRST.Gen
                         match.File.ReadError is null ? "the file could not be read" : "the file could not be read (" + match.File.ReadError + ")"));
 
                 var (spec, diagnostics) = ModelSpecParser.Parse(match.File.Text, file, target.ClassName, located.FileLocation);
-                return new ModelResult(spec is null ? null : new EmitModel(target, spec, file), diagnostics);
+                if (spec != null && target.Task != null)
+                {
+                    // A one-task build: that task alone, so the manifest, load options and path table are its own.
+                    var only = spec.Tasks.FirstOrDefault(t => t.Name == target.Task);
+                    if (only is null)
+                        return Failed(DiagnosticInfo.Create(DiagnosticDescriptors.TaskNotFound, located.TaskLocation ?? located.AttributeLocation, target.Task, file,
+                            spec.Tasks.Count == 0 ? "(none)" : string.Join(", ", spec.Tasks.Select(t => t.Name))));
+                    spec = spec with { Tasks = new EquatableArray<TaskSpec>(new[] { only }) };
+                }
+                return new ModelResult(spec is null ? null : new EmitModel(target, spec, file, ProfileHash.Of(match.File.Text)), diagnostics);
             }
             catch (Exception e)
             {
@@ -214,7 +232,7 @@ namespace FiRST.Gen
             try
             {
                 FaultForTests.Value?.Invoke("emit", model.Target.ClassName);
-                source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath);
+                source = ModelEmitter.Emit(model.Target, model.Spec, model.SourcePath, model.ProfileHash);
             }
             catch (Exception e)
             {

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using FiRST.Cli.Commands;
 
 namespace FiRST.Cli;
@@ -9,35 +8,12 @@ public static class Program
 {
     /// <summary>Runs the CLI with <paramref name="args"/>; returns the process exit code.</summary>
     /// <remarks>
-    /// Ctrl+C (SIGINT) and SIGTERM cancel the running command; generate stops within one token, prints what it
-    /// has (the statistics line with <c>stop: Cancelled</c>) and exits with 130. The other commands do not watch
-    /// for it yet; a second SIGTERM ends them (a second Ctrl+C, measured, does not).
+    /// Ctrl+C (SIGINT) and SIGTERM cancel the running command (<see cref="CliSignals"/>): generate, bench, eval,
+    /// calibrate, quantize and make-model stop within one token or step (eval: one prompt's answer; quantize: not
+    /// while loading), print what they have and exit with 130; a second signal ends the process.
     /// </remarks>
-    public static int Main(string[] args)
-    {
-        using var cancel = new CancellationTokenSource();
-        void OnCancel(object? sender, ConsoleCancelEventArgs e)
-        {
-            e.Cancel = !cancel.IsCancellationRequested;
-            cancel.Cancel();
-        }
-        Console.CancelKeyPress += OnCancel;
-        // A second SIGTERM, like a second Ctrl+C, ends the process: commands that do not watch the token
-        // (bench, eval, calibrate) would otherwise outlive every kill but SIGKILL.
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-        {
-            context.Cancel = !cancel.IsCancellationRequested;
-            cancel.Cancel();
-        });
-        try
-        {
-            return Run(args, Console.Out, Console.Error, Console.OpenStandardOutput, cancel.Token);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= OnCancel;
-        }
-    }
+    public static int Main(string[] args) =>
+        CliSignals.Run(token => Run(args, Console.Out, Console.Error, Console.OpenStandardOutput, token));
 
     /// <summary>
     /// Runs the CLI against the given writers (tests call this in-process). <paramref name="openStdout"/> gives
@@ -59,6 +35,7 @@ public static class Program
             EvalCommand.Create(output, error),
             CalibrateCommand.Create(output, error),
             TasksCommand.Create(output),
+            ExportCommand.Create(output, error),
         };
         return CliErrors.Invoke("first", root, args, output, error, cancellationToken);
     }

@@ -25,9 +25,13 @@ public sealed record RoutedTextResult(int Sequences, double Agreement, double Sk
 /// <summary>Measures trained routers with the C# runtime, the way they run in production: routed prefill, fixed mask for decode.</summary>
 public static class RouterEvaluation
 {
-    /// <summary>Per task: accuracy full and routed, share skipped, the commonest mask.</summary>
+    /// <summary>
+    /// Per task: accuracy full and routed, share skipped, the commonest mask. <paramref name="cancellationToken"/>
+    /// stops it before the next prompt.
+    /// </summary>
     public static IReadOnlyList<RoutedTaskResult> Tasks(LlamaModel model, TextTokenizer tokenizer, RouterSet routers, float threshold,
-                                                        IEnumerable<TaskGenerator> tasks, int prompts, int seed = TaskEvaluation.HeldOutSeed)
+                                                        IEnumerable<TaskGenerator> tasks, int prompts, int seed = TaskEvaluation.HeldOutSeed,
+                                                        CancellationToken cancellationToken = default)
     {
         var results = new List<RoutedTaskResult>();
         using var full = model.CreateSession(new SessionOptions { Threads = 1 });
@@ -40,6 +44,7 @@ public static class RouterEvaluation
             var masks = new Dictionary<string, int>();
             foreach (var e in examples)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (TaskEvaluation.Answer(full, tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer) correctFull++;
                 if (TaskEvaluation.Answer(routed, tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer) correctRouted++;
                 var mask = routed.Routing!.Mask;
@@ -58,9 +63,11 @@ public static class RouterEvaluation
 
     /// <summary>
     /// Teacher-forced agreement with the full model on the continuations of <paramref name="sequences"/>
-    /// (each routed on its first <paramref name="promptLength"/> tokens).
+    /// (each routed on its first <paramref name="promptLength"/> tokens). <paramref name="cancellationToken"/> stops
+    /// it before the next sequence.
     /// </summary>
-    public static RoutedTextResult Text(LlamaModel model, RouterSet routers, float threshold, IReadOnlyList<int[]> sequences, int promptLength)
+    public static RoutedTextResult Text(LlamaModel model, RouterSet routers, float threshold, IReadOnlyList<int[]> sequences, int promptLength,
+                                        CancellationToken cancellationToken = default)
     {
         using var full = model.CreateSession(new SessionOptions { Threads = 1 });
         using var routed = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = threshold });
@@ -69,6 +76,7 @@ public static class RouterEvaluation
         var masks = new Dictionary<string, int>();
         foreach (var s in sequences)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             full.Reset();
             routed.Reset();
             var prompt = s.AsSpan(0, promptLength);

@@ -53,8 +53,12 @@ public static class TaskEvaluation
     /// <summary>Seed of the held-out prompts; training draws from another stream.</summary>
     public const int HeldOutSeed = 99_991;
 
-    /// <summary>Accuracy per task and exit layer.</summary>
-    public static IReadOnlyList<TaskAccuracy> Run(LlamaModel model, TextTokenizer tokenizer, IEnumerable<TaskGenerator> tasks, int prompts, bool everyLayer, Action<string>? progress = null)
+    /// <summary>
+    /// Accuracy per task and exit layer; <paramref name="cancellationToken"/> stops it before the next prompt (each
+    /// finished exit layer has had its <paramref name="progress"/> line).
+    /// </summary>
+    public static IReadOnlyList<TaskAccuracy> Run(LlamaModel model, TextTokenizer tokenizer, IEnumerable<TaskGenerator> tasks, int prompts, bool everyLayer,
+                                                  Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
         var results = new List<TaskAccuracy>();
         int layers = model.Config.NLayers;
@@ -70,6 +74,7 @@ public static class TaskEvaluation
                 int correct = 0;
                 foreach (var e in examples)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     bool right = Answer(session, tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer;
                     if (right) correct++;
                     if (exit == layers && task.Bucket(e.Prompt) is { } bucket)
@@ -92,10 +97,12 @@ public static class TaskEvaluation
     /// <summary>
     /// Accuracy per task with the runtime's early exit (<paramref name="earlyExit"/> on the full model's
     /// dynamic path): unlike the fixed exits of <see cref="Run"/>, each token leaves where its own top
-    /// probability first reaches the threshold. The same held-out prompts as <see cref="Run"/>.
+    /// probability first reaches the threshold. The same held-out prompts as <see cref="Run"/>;
+    /// <paramref name="cancellationToken"/> stops it within a token.
     /// </summary>
     public static IReadOnlyList<EarlyExitAccuracy> RunEarlyExit(LlamaModel model, TextTokenizer tokenizer, IEnumerable<TaskGenerator> tasks, int prompts,
-                                                                EarlyExitOptions earlyExit, Action<string>? progress = null)
+                                                                EarlyExitOptions earlyExit, Action<string>? progress = null,
+                                                                CancellationToken cancellationToken = default)
     {
         // Through generation runs: their statistics carry the exit depths.
         var generator = new TextGenerator(model, tokenizer, new SessionOptions { EarlyExit = earlyExit, Policy = PathPolicy.Dynamic, Threads = 1 });
@@ -114,7 +121,7 @@ public static class TaskEvaluation
                     MaxSteps = 0,
                     MaxNewTokens = e.Answer.Length + 4,
                     StopTokens = [tokenizer.EosId],
-                });
+                }, cancellationToken);
                 if (Text(tokenizer, run.Select(t => t.Id).ToList()) == e.Answer) correct++;
                 steps += run.Stats.DecodeSteps;
                 layers += run.Stats.MeanExitDepth * run.Stats.DecodeSteps;
@@ -129,14 +136,16 @@ public static class TaskEvaluation
     /// <summary>
     /// Each hand-written prompt checked against <paramref name="tasks"/>' grammar and, when inside it, answered
     /// greedily by the full model: right when a prompt meant to be refused is refused, and one meant to be
-    /// answered is accepted and answered exactly.
+    /// answered is accepted and answered exactly. <paramref name="cancellationToken"/> stops it before the next prompt.
     /// </summary>
-    public static IReadOnlyList<PromptVerdict> RunPromptList(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<TaskGenerator> tasks, IReadOnlyList<CheckedPrompt> prompts)
+    public static IReadOnlyList<PromptVerdict> RunPromptList(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<TaskGenerator> tasks, IReadOnlyList<CheckedPrompt> prompts,
+                                                             CancellationToken cancellationToken = default)
     {
         using var session = model.CreateSession(new SessionOptions { Threads = 1 });
         var verdicts = new List<PromptVerdict>();
         foreach (var p in prompts)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             string? refusal = TaskGrammar.Refusal(p.Prompt, tasks);
             // Room for a longer wrong answer than the expected one, within the context.
             int room = model.Config.MaxSeqLen - tokenizer.Encode(p.Prompt).Length;
@@ -163,12 +172,14 @@ public static class TaskEvaluation
     public static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt, int maxTokens) =>
         Text(tokenizer, Greedy.Decode(session, tokenizer.Encode(prompt), maxTokens, tokenizer.EosId));
 
-    /// <summary>The text of greedy tokens: trailing EOS dropped, without the space that separates it from the prompt.</summary>
+    /// <summary>
+    /// The text of greedy tokens: trailing EOS dropped, without the space that separates it from the prompt
+    /// (<see cref="TextTokenizer.Decode"/> drops a sequence's leading space).
+    /// </summary>
     public static string Text(TextTokenizer tokenizer, List<int> tokens)
     {
         int n = tokens.Count > 0 && tokens[^1] == tokenizer.EosId ? tokens.Count - 1 : tokens.Count;
-        string text = tokenizer.Decode(tokens.GetRange(0, n).ToArray());
-        return text.StartsWith(' ') ? text[1..] : text;
+        return tokenizer.Decode(tokens.GetRange(0, n).ToArray());
     }
 
     /// <summary>

@@ -15,4 +15,11 @@ public sealed class FiRSTModelAttribute : Attribute
 
     /// <summary>The profile or config file.</summary>
     public string Path { get; }
+
+    /// <summary>
+    /// Restricts the class to one task of the profile (its name as the profile writes it): only that task's
+    /// path, manifest and load options are generated, as a one-task build ships (see <c>first export</c>).
+    /// Null, the default, generates every task.
+    /// </summary>
+    public string? Task { get; set; }
 }

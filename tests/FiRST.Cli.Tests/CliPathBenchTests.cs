@@ -66,6 +66,16 @@ public sealed class CliPathBenchTests
     }
 
     [Fact]
+    public void PlotsWithExportIsRefusedInOneLine()
+    {
+        using var dir = new TempDir();
+        var r = FirstCli.Run("bench", "--export", dir.Path, "--plots", dir.File("plots"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("first: error: --plots draws decode tokens/s by path; --export measures cold starts and memory, which it does not chart", r.Stderr.Trim());
+        Assert.False(Directory.Exists(dir.File("plots")));
+    }
+
+    [Fact]
     public void PathsOnAModelWithoutCompiledPathsSaysSoInOneLine()
     {
         using var dir = new TempDir();

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using FiRST.Runtime.Tests.Support;
 using Xunit;
 
@@ -7,10 +7,14 @@ namespace FiRST.Cli.Tests;
 
 /// <summary>
 /// Ctrl+C and SIGTERM, sent to a real <c>first</c> process: generation stops within a token, the text so far
-/// and the statistics line (<c>stop: Cancelled</c>) are printed, and the exit code is 130.
+/// and the statistics line (<c>stop: Cancelled</c>) are printed, and the exit code is 130; bench and eval stop
+/// within a token or prompt with one <c>stop: Cancelled</c> line and 130 too.
 /// </summary>
 public sealed class CliSignalTests
 {
+    /// <summary>Far below what any of the full runs would take; a stuck child is killed there.</summary>
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
+
     [Theory]
     [InlineData("INT")]
     [InlineData("TERM")]
@@ -27,50 +31,51 @@ public sealed class CliSignalTests
         var made = FirstCli.Run("make-model", "--shape", shape, "--seed", "1", "--out", model);
         Assert.True(made.ExitCode == 0, made.Stderr);
 
-        // Through env(1) with the signal's default disposition: a process started in the background by a
-        // non-interactive shell inherits SIGINT ignored, and .NET keeps a signal ignored that it found ignored,
-        // so the test does not depend on how its runner was started.
-        var start = new ProcessStartInfo("env")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in new[] { $"--default-signal={signal}", "dotnet", Path.Combine(AppContext.BaseDirectory, "first.dll"), "generate", "--model", model,
-                                     "--tokenizer", SharedModels.Tok512, "--steps", "0", "--threads", "1", "--temperature", "0", "--prompt", "Once upon a time" })
-            start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try
-        {
-            var stderr = process.StandardError.ReadToEndAsync(limit.Token);
-            // Wait for the echoed prompt and a few generated tokens, so the signal arrives while tokens are decoded.
-            var seen = new System.Text.StringBuilder();
-            var buffer = new char[64];
-            while (seen.Length < "Once upon a time".Length + 20)
-            {
-                int n = await process.StandardOutput.ReadAsync(buffer, limit.Token);
-                // (stderr is awaited only here: it completes when the process ends.)
-                if (n == 0) Assert.Fail("the process ended before generating: " + await stderr);
-                seen.Append(buffer, 0, n);
-            }
-            using (var kill = Process.Start("kill", $"-{signal} {process.Id}")!) await kill.WaitForExitAsync(limit.Token);
-            string rest = await process.StandardOutput.ReadToEndAsync(limit.Token);
-            await process.WaitForExitAsync(limit.Token);
-            string err = await stderr;
-            Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}: {err}");
-            Assert.Contains("stop: Cancelled", err);
-            Assert.StartsWith("Once upon a time", seen.ToString());
-            Assert.EndsWith("\n", rest);
-            // It stopped long before the end of the 32768-position context.
-            var decode = System.Text.RegularExpressions.Regex.Match(err, @"decode: (\d+) tokens");
-            Assert.True(decode.Success, err);
-            Assert.InRange(int.Parse(decode.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 30_000);
-        }
-        catch (OperationCanceledException) when (limit.IsCancellationRequested)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"SIG{signal}: the process did not stop within 90 s");
-        }
+        var r = await SignalledProcess.Run("first.dll", signal, (stdout, _) => stdout.Length >= "Once upon a time".Length + 20, Limit,
+            "generate", "--model", model, "--tokenizer", SharedModels.Tok512, "--steps", "0", "--threads", "1", "--temperature", "0", "--prompt", "Once upon a time");
+        Assert.True(r.Signalled, "the process ended before generating: " + r.Stderr);
+        Assert.True(r.ExitCode == 130, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Contains("stop: Cancelled", r.Stderr);
+        // The text so far, then the newline that ends it.
+        Assert.StartsWith("Once upon a time", r.Stdout);
+        Assert.EndsWith("\n", r.Stdout);
+        // It stopped long before the end of the 32768-position context.
+        var decode = Regex.Match(r.Stderr, @"decode: (\d+) tokens");
+        Assert.True(decode.Success, r.Stderr);
+        Assert.InRange(int.Parse(decode.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 30_000);
+    }
+
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task A_signal_stops_bench_between_tokens_with_exit_code_130(string signal)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        // 100000 runs of the embedded model take about half an hour; the signal comes after the second.
+        var r = await SignalledProcess.Run("first.dll", signal, (_, stderr) => stderr.Contains("run 2/"), Limit, "bench", "--runs", "100000", "--threads", "1");
+        Assert.True(r.Signalled, "bench ended before its second run: " + r.Stderr);
+        Assert.True(r.ExitCode == 130, $"exit {r.ExitCode}: {r.Stderr}");
+        // The runs so far stay on stderr; the last line says how far it got, and no table was printed.
+        Assert.Matches(@"first: stop: Cancelled after \d+ of 100000 runs\n$", r.Stderr.ReplaceLineEndings("\n"));
+        Assert.Equal("", r.Stdout);
+        Assert.True(r.AfterSignal < TimeSpan.FromSeconds(20), $"{r.AfterSignal} from the signal to the exit");
+    }
+
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task A_signal_stops_eval_between_prompts_without_writing_its_json(string signal)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDir();
+        string json = Path.Combine(dir.Path, "eval.json");
+        // Every task at every exit layer: 32 progress lines of about two seconds each; the signal comes after the first.
+        var r = await SignalledProcess.Run("first.dll", signal, (_, stderr) => stderr.Contains("exit after layer 1/"), Limit, "eval", "--prompts", "500", "--json", json);
+        Assert.True(r.Signalled, "eval ended before its first line: " + r.Stderr);
+        Assert.True(r.ExitCode == 130, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.EndsWith($"not written: {json}\nfirst: stop: Cancelled\n", r.Stderr.ReplaceLineEndings("\n"));
+        Assert.False(File.Exists(json));
+        Assert.InRange(Regex.Matches(r.Stderr, "exit after layer").Count, 1, 31);
+        Assert.True(r.AfterSignal < TimeSpan.FromSeconds(20), $"{r.AfterSignal} from the signal to the exit");
     }
 }

@@ -220,6 +220,18 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void FIRST011_one_task_build_of_a_task_the_profile_lacks()
+    {
+        string source = Source.Replace("(\"" + ModelPath + "\")", "(\"" + ModelPath + "\", Task = \"sort\")");
+        var diagnostic = SingleError(source, "FIRST011",
+            new InMemoryAdditionalText("/repo/app/" + ModelPath, Profiles.WithTasks(Profiles.Task("\"copy\"", "[0, 1]") + ", " + Profiles.Task("\"add\"", "[0, 2]"))));
+        // At the Task argument, naming the profile's tasks.
+        int start = source.IndexOf("Task = \"sort\"", StringComparison.Ordinal);
+        diagnostic.Location.SourceSpan.ShouldBe(new TextSpan(start, "Task = \"sort\"".Length));
+        diagnostic.GetMessage().ShouldBe($"Task 'sort' is not in '{ModelPath}': its tasks are copy, add");
+    }
+
+    [Fact]
     public void FIRST007_task_that_skips_every_layer()
     {
         var diagnostic = ProfileError(Profiles.WithTasks(Profiles.Task("\"nothing\"", "[]", "\"skipped_layers\": [0, 1, 2, 3, 4]")), "FIRST007");

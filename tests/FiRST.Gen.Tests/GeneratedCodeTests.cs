@@ -14,9 +14,11 @@ namespace FiRST.Gen.Tests;
 /// </summary>
 public sealed class GeneratedCodeTests
 {
-    private static Type Load(string json, string className = "StoriesModel")
+    private static Type Load(string json, string className = "StoriesModel", string? task = null)
     {
-        var run = TestHelpers.RunAndCompile(TestHelpers.ModelClass(className, "m.first.json"), new InMemoryAdditionalText("/p/m.first.json", json));
+        string source = TestHelpers.ModelClass(className, "m.first.json");
+        if (task != null) source = source.Replace("(\"m.first.json\")", $"(\"m.first.json\", Task = \"{task}\")");
+        var run = TestHelpers.RunAndCompile(source, new InMemoryAdditionalText("/p/m.first.json", json));
         using var stream = new MemoryStream();
         var emit = run.Output.Emit(stream);
         emit.Success.ShouldBeTrue(string.Join("\n", emit.Diagnostics));
@@ -53,6 +55,23 @@ public sealed class GeneratedCodeTests
         var full = (IDecodePath)type.GetNestedType("FullPath")!.GetProperty("Instance")!.GetValue(null)!;
         full.Mask.ShouldBe(LayerMask.All(5));
         ((long)type.GetNestedType("ReversePath")!.GetField("KvCacheBytes")!.GetValue(null)!).ShouldBe(3L * 2 * 32 * 512 * 4);
+    }
+
+    [Fact]
+    public void A_one_task_build_has_that_task_alone()
+    {
+        // What 'first export' compiles: [FiRSTModel(path, Task = "reverse")] on the stories profile.
+        var type = Load(TestHelpers.Input("stories260K.first.json"), task: "reverse");
+        Enum.GetNames(type.GetNestedType("Task")!).ShouldBe(["Reverse"]);
+        type.GetNestedType("CopyPath").ShouldBeNull();
+        type.GetNestedType("ChatPath").ShouldBeNull();
+        PathFor(type, "Reverse").Mask.ToString().ShouldBe("10101");
+        // Its manifest is its own: the model loads only the reverse task's three layers.
+        Static<IReadOnlyList<int>>(type, "UsedLayers").ShouldBe([0, 2, 4]);
+        var options = (ModelLoadOptions)type.GetMethod("LoadOptions")!.Invoke(null, [WeightFormat.AsStored])!;
+        options.Layers!.ToString().ShouldBe("10101");
+        Static<DecodePathTable>(type, "Paths").ForTask("reverse").ShouldBeSameAs(PathFor(type, "Reverse"));
+        Should.Throw<KeyNotFoundException>(() => Static<DecodePathTable>(type, "Paths").ForTask("copy")).Message.ShouldBe("no task 'copy'; the paths have: reverse");
     }
 
     [Fact]

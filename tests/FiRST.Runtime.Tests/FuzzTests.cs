@@ -101,9 +101,13 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         // The 500 KB Llama 2 model costs ~10 ms a load; a smaller valid model keeps 10,000 cases quick:
         // the tok512 vocabulary re-encoded as a SentencePiece model by the llama2.c reader.
         var entries = Tokenization.Llama2cTokenizerFile.Read(SharedModels.Tok512, File.ReadAllBytes(SharedModels.Tok512));
-        byte[] model = Tokenization.Llama2cTokenizerFile.ToSentencePieceModel(SharedModels.Tok512, entries);
+        byte[] model = SentencePieceModelWriter.FromLlama2c(SharedModels.Tok512, entries);
         Fuzz("tok.model", model, LoadTokenizer, seed: 6);
     }
+
+    [Fact]
+    public void TokenizerJson() =>
+        Fuzz(Path.Combine("hf-tok", "tokenizer.json"), Encoding.UTF8.GetBytes(TokenizerJsonTests.Json(merges: 40)), LoadTokenizer, seed: 12, text: true);
 
     [Fact]
     public void ProfileJson() =>

@@ -8,7 +8,8 @@ namespace FiRST.Gen.Model
     /// <param name="Target">The attributed class.</param>
     /// <param name="AttributeLocation">The attribute, where diagnostics about the class point.</param>
     /// <param name="ArgumentLocation">The path argument, where diagnostics about the file point.</param>
-    internal sealed record LocatedTarget(ModelTarget Target, LocationInfo? AttributeLocation, LocationInfo? ArgumentLocation)
+    /// <param name="TaskLocation">The <c>Task</c> argument, where a diagnostic about the task it names points.</param>
+    internal sealed record LocatedTarget(ModelTarget Target, LocationInfo? AttributeLocation, LocationInfo? ArgumentLocation, LocationInfo? TaskLocation = null)
     {
         /// <summary>Where diagnostics about the model file point: the argument, else the attribute.</summary>
         public LocationInfo? FileLocation => ArgumentLocation ?? AttributeLocation;

@@ -15,6 +15,7 @@ namespace FiRST.Gen.Model
     /// <param name="IsGeneric">The class has type parameters (unsupported).</param>
     /// <param name="IsNested">The class is declared inside another type (unsupported).</param>
     /// <param name="Path">The attribute's path argument; <c>null</c> when it is missing or not a constant string.</param>
+    /// <param name="Task">The attribute's <c>Task</c> argument: the one task to generate; <c>null</c> for all.</param>
     internal sealed record ModelTarget(
         string Namespace,
         string ClassName,
@@ -24,7 +25,8 @@ namespace FiRST.Gen.Model
         bool IsPartial,
         bool IsGeneric,
         bool IsNested,
-        string? Path)
+        string? Path,
+        string? Task = null)
     {
         /// <summary>The hint name of the generated file, e.g. <c>Demo.DemoModel.FiRST.g.cs</c>.</summary>
         public string HintName

@@ -31,18 +31,46 @@ internal static class BenchCommand
             "Self-speculation E:k on each task of the profile: the full model and the task's path, each with and without it, on the task's prompts (paired rounds); with --dispatch, the plan on the full model (default 3:4)");
         var dispatch = new Option<bool>("--dispatch") { Description = "The embedded model's table: per task, the full model, the task path, the routers' mask, early exit and self-speculation (paired rounds)" };
         var earlyExit = DecodingOptions.EarlyExit("With --dispatch: one early-exit threshold for every task (default: each task's calibrated thresholds from the profile)");
-        var plots = new Option<string?>("--plots") { Description = "Also draw decode tokens/s by path into this folder (tokens-per-second.png and .svg)" };
+        var export = new Option<string?>("--export") { Description = "A one-task build from 'first export' (published): cold starts of its NativeAOT executable, the same program under the JIT and first generate, and their steady state (interleaved rounds)" };
+        var prompt = new Option<string?>("--prompt") { Description = "With --export: the prompt each run answers (default: the task's example)" };
+        var plots = new Option<string?>("--plots") { Description = "Also draw decode tokens/s by path into this folder (tokens-per-second.png and .svg); not with --export" };
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
         {
-            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, plots,
+            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, export, prompt, plots,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
+        {
+            try
+            {
+                return Task.FromResult(Run(parse, ct));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // The charts are drawn from a finished measurement only.
+                CliErrors.NotWritten(error, parse.GetValue(plots));
+                throw;
+            }
+        });
+        return command;
+
+        int Run(ParseResult parse, CancellationToken ct)
         {
             bool byPaths = parse.GetValue(paths), byDispatch = parse.GetValue(dispatch);
             string? plan = parse.GetValue(speculate);
             if ((byPaths ? 1 : 0) + (byDispatch ? 1 : 0) + (plan is not null && !byDispatch ? 1 : 0) > 1)
                 throw new ArgumentException("give one of --paths, --speculate and --dispatch (--speculate with --dispatch sets the plan the table uses)");
             if (parse.GetValue(earlyExit) is not null && !byDispatch) throw new ArgumentException("--early-exit goes with --dispatch");
+            if (parse.GetValue(prompt) is not null && parse.GetValue(export) is null) throw new ArgumentException("--prompt goes with --export");
+            if (parse.GetValue(plots) is not null && parse.GetValue(export) is not null)
+                throw new ArgumentException("--plots draws decode tokens/s by path; --export measures cold starts and memory, which it does not chart");
+            if (parse.GetValue(export) is { } exported)
+            {
+                if (byPaths || byDispatch || plan is not null) throw new ArgumentException("--export measures a one-task build on its own; drop --paths, --speculate and --dispatch");
+                var measured = ExportBench.Measure(exported, parse.GetValue(prompt), Positive(parse.GetValue(rounds) ?? 10, "--rounds"), error, ct);
+                if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, ExportBenchJson.Default.ExportBenchResult));
+                else ExportBench.Print(output, measured);
+                return 0;
+            }
             if (byDispatch)
             {
                 if (!CommonOptions.IsDefaultModel(parse.GetValue(model)!))
@@ -50,7 +78,7 @@ internal static class BenchCommand
                 if (parse.GetValue(profile) is not null) throw new ArgumentException("--dispatch measures the embedded model's own tasks; --profile goes with --paths or --speculate");
                 var measured = DispatchBench.Measure(CommonOptions.LoadOptions(parse.GetValue(quant)!), plan is null ? null : DecodingOptions.ParseSpeculation(plan),
                     parse.GetValue(earlyExit) is { } exitThreshold ? DecodingOptions.EnsureThreshold(exitThreshold) : null, Positive(parse.GetValue(threads), "--threads"),
-                    Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
+                    Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error, ct);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, DispatchBenchJson.Default.DispatchBenchResult));
                 else DispatchBench.Print(output, measured);
                 Draw(parse, "Decode tokens/s by decoding strategy (first bench --dispatch)", BenchChart.Values(measured));
@@ -61,7 +89,7 @@ internal static class BenchCommand
                 var parsed = DecodingOptions.ParseSpeculation(plan);
                 string modelPath = parse.GetValue(model)!;
                 var measured = SpeculationBench.Measure(modelPath, ProfileFor(parse.GetValue(profile), modelPath, "--speculate"), CommonOptions.LoadOptions(parse.GetValue(quant)!),
-                    parsed, Positive(parse.GetValue(threads), "--threads"), Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error);
+                    parsed, Positive(parse.GetValue(threads), "--threads"), Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error, ct);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, SpeculationBenchJson.Default.SpeculationBenchResult));
                 else SpeculationBench.Print(output, measured);
                 Draw(parse, $"Decode tokens/s with and without speculation {measured.Speculate} (first bench --speculate)", BenchChart.Values(measured));
@@ -73,7 +101,7 @@ internal static class BenchCommand
                 string profilePath = ProfileFor(parse.GetValue(profile), modelPath, "--paths");
                 int stepsPerRound = Math.Min(Positive(parse.GetValue(steps), "--steps"), 32);
                 var measured = PathBench.Measure(modelPath, profilePath, CommonOptions.LoadOptions(parse.GetValue(quant)!), Positive(parse.GetValue(threads), "--threads"),
-                    Math.Max(20, Positive(parse.GetValue(rounds) ?? 300, "--rounds")), stepsPerRound, error);
+                    Math.Max(20, Positive(parse.GetValue(rounds) ?? 300, "--rounds")), stepsPerRound, error, ct);
                 if (parse.GetValue(json)) output.WriteLine(System.Text.Json.JsonSerializer.Serialize(measured, PathBenchJson.Default.PathBenchResult));
                 else PathBench.Print(output, measured);
                 Draw(parse, "Decode tokens/s by path (first bench --paths)", BenchChart.Values(measured));
@@ -87,25 +115,26 @@ internal static class BenchCommand
 
             error.WriteLine($"loading {path}");
             using var llama = LlamaModel.Load(path, CommonOptions.LoadOptions(parse.GetValue(quant)!));
-            var result = Measure(llama, t, n, p, r, error);
+            var result = Measure(llama, t, n, p, r, error, ct);
             if (parse.GetValue(quant) == "q8")
             {
                 // Quantized at load: set it against the weights as stored, unless the file was int8 already.
                 using var reference = LlamaModel.Load(path);
                 if (!reference.Weights.IsQuantized)
                 {
+                    ct.ThrowIfCancellationRequested();
                     error.WriteLine("comparing with the float32 weights");
                     result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t) };
                 }
             }
+            ct.ThrowIfCancellationRequested();
             error.WriteLine("measuring memory bandwidth");
             result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result, BenchJson.Default.BenchResult));
             else Print(output, result);
             Draw(parse, "Decode tokens/s (first bench)", BenchChart.Values(result));
             return 0;
-        });
-        return command;
+        }
 
         // The chart's "wrote" lines go where the table would; with --json to stderr, so stdout stays one JSON object.
         void Draw(ParseResult parse, string title, IReadOnlyList<GroupedBars.Value> values)
@@ -125,7 +154,12 @@ internal static class BenchCommand
     private static int Positive(int value, string name) =>
         value >= 1 ? value : throw new ArgumentException($"{name} must be at least 1, got {value}");
 
-    internal static BenchResult Measure(LlamaModel model, int threads, int steps, int promptTokens, int runs, TextWriter progress)
+    /// <summary>
+    /// Median prefill and decode speed over <paramref name="runs"/> runs after a warm-up; cancelled, it stops within
+    /// a token (<see cref="RunCancelledException"/> says how many runs were done; each printed its line).
+    /// </summary>
+    internal static BenchResult Measure(LlamaModel model, int threads, int steps, int promptTokens, int runs, TextWriter progress,
+                                        CancellationToken cancellationToken = default)
     {
         var c = model.Config;
         promptTokens = Math.Min(promptTokens, c.MaxSeqLen / 2);
@@ -137,21 +171,33 @@ internal static class BenchCommand
         using var session = model.CreateSession(new SessionOptions { Threads = threads });
         var prefill = new double[runs];
         var decode = new double[runs];
-        for (int run = -1; run < runs; run++) // run -1 warms up caches and code
+        int done = 0;
+        try
         {
-            session.Reset();
-            long start = Stopwatch.GetTimestamp();
-            int token = Greedy.ArgMax(session.Prefill(prompt));
-            double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            start = Stopwatch.GetTimestamp();
-            Greedy.Steps(session, token, steps);
-            double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (run < 0) continue;
-            prefill[run] = promptTokens / prefillSeconds;
-            decode[run] = decodeSeconds * 1000 / steps;
-            progress.Write($"\rrun {run + 1}/{runs}: prefill {prefill[run]:F1} tok/s, decode {decode[run]:F3} ms/token   ");
+            for (int run = -1; run < runs; run++) // run -1 warms up caches and code
+            {
+                session.Reset();
+                long start = Stopwatch.GetTimestamp();
+                int token = Greedy.ArgMax(session.Prefill(prompt, cancellationToken));
+                double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                start = Stopwatch.GetTimestamp();
+                Greedy.Steps(session, token, steps, cancellationToken);
+                double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (run < 0) continue;
+                prefill[run] = promptTokens / prefillSeconds;
+                decode[run] = decodeSeconds * 1000 / steps;
+                done = run + 1;
+                progress.Write($"\rrun {run + 1}/{runs}: prefill {prefill[run]:F1} tok/s, decode {decode[run]:F3} ms/token   ");
+            }
         }
-        progress.WriteLine();
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RunCancelledException(done, runs, "runs", cancellationToken);
+        }
+        finally
+        {
+            progress.WriteLine(); // ends the progress line, also when cancelled
+        }
 
         double msPerToken = Median(decode);
         long bytes = WeightBytesPerToken(model);

@@ -36,7 +36,7 @@ internal static class CalibrateCommand
         {
             model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, threshold, threads, adapter, maskOnly,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             string modelPath = parse.GetValue(model)!;
             string routersPath = parse.GetValue(routers)!;
@@ -61,15 +61,26 @@ internal static class CalibrateCommand
             string profileDir = Path.GetDirectoryName(Path.GetFullPath(profilePath))!;
             string relativeRouters = Path.GetRelativePath(profileDir, Path.GetFullPath(routersPath)).Replace('\\', '/');
 
-            var profile = ProgressReporter.For(error).Run(report =>
+            ModelProfile profile;
+            try
             {
-                var (masks, _) = TaskCalibration.Run(llama, tok, routerSet, relativeRouters, taskList, o, report);
-                // Early-exit thresholds and the speculation plan per task; speculation is timed on the task's
-                // compiled path where first has one for this model (the embedded model's), else the generic loop.
-                return parse.GetValue(maskOnly)
-                    ? masks
-                    : DecodeCalibration.Run(llama, tok, masks, taskList, CommonOptions.IsDefaultModel(modelPath) ? DemoModel.Paths : null, o, report);
-            });
+                profile = ProgressReporter.For(error).Run(report =>
+                {
+                    var (masks, _) = TaskCalibration.Run(llama, tok, routerSet, relativeRouters, taskList, o, report, ct);
+                    // Early-exit thresholds and the speculation plan per task; speculation is timed on the task's
+                    // compiled path where first has one for this model (the embedded model's), else the generic loop.
+                    return parse.GetValue(maskOnly)
+                        ? masks
+                        : DecodeCalibration.Run(llama, tok, masks, taskList, CommonOptions.IsDefaultModel(modelPath) ? DemoModel.Paths : null, o, report, ct);
+                });
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Outside Run, so below the bars. The findings printed hold what was measured; a profile with some
+                // tasks would look complete.
+                CliErrors.NotWritten(error, profilePath, parse.GetValue(plots));
+                throw;
+            }
             Directory.CreateDirectory(profileDir);
             profile.Save(profilePath);
             output.Write(Table(profile));
@@ -80,7 +91,7 @@ internal static class CalibrateCommand
                 foreach (string file in CalibrationPlots.Write(profile, dir)) output.WriteLine($"wrote {file}");
                 foreach (string file in CalibrationCharts.Write(profile, dir)) output.WriteLine($"wrote {file}");
             }
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }

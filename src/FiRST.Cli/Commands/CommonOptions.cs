@@ -67,15 +67,15 @@ internal static class CommonOptions
     /// <summary>--adapter: LoRA adapters (from 'first-train train-routers --lora-rank') merged into the weights at load.</summary>
     public static Option<string?> Adapter() => new("--adapter") { Description = "LoRA adapters (.lora.bin from 'first-train train-routers --lora-rank') merged into the weights at load" };
 
-    /// <summary>tokenizer.model or tokenizer.bin beside the model (or inside a model directory).</summary>
+    /// <summary>tokenizer.model, tokenizer.bin or tokenizer.json (Llama 3) beside the model (or inside a model directory).</summary>
     public static string DefaultTokenizer(string modelPath)
     {
         string dir = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        foreach (var name in new[] { "tokenizer.model", "tokenizer.bin" })
+        foreach (var name in new[] { "tokenizer.model", "tokenizer.bin", "tokenizer.json" })
         {
             string candidate = Path.Combine(dir, name);
             if (File.Exists(candidate)) return candidate;
         }
-        throw new ArgumentException($"no tokenizer given and neither tokenizer.model nor tokenizer.bin is in {dir}; pass --tokenizer PATH");
+        throw new ArgumentException($"no tokenizer given and none of tokenizer.model, tokenizer.bin and tokenizer.json is in {dir}; pass --tokenizer PATH");
     }
 }

@@ -25,7 +25,8 @@ internal static class DispatchBench
 
     /// <param name="plan">Speculation on the full model and, where it fits, the task path; null for <see cref="DefaultPlan"/> on the full model and each task path's calibrated plan.</param>
     /// <param name="threshold">A uniform early-exit threshold; null for each task's calibrated thresholds (the profile's).</param>
-    public static DispatchBenchResult Measure(ModelLoadOptions load, SpeculationOptions? plan, float? threshold, int threads, int rounds, TextWriter progress)
+    public static DispatchBenchResult Measure(ModelLoadOptions load, SpeculationOptions? plan, float? threshold, int threads, int rounds, TextWriter progress,
+                                              CancellationToken cancellationToken = default)
     {
         string modelPath = CommonOptions.DefaultModelPath;
         using var model = LlamaModel.Load(modelPath, load);
@@ -65,7 +66,7 @@ internal static class DispatchBench
                 new($"task path + speculate {taskPlan}", new SessionOptions { Threads = threads, Path = path, Speculation = taskPlan }),
             ];
             var examples = generator.Samples(rounds * TaskRounds.PromptsPerRound, TaskEvaluation.HeldOutSeed);
-            var t = TaskRounds.Run(model, tokenizer, configurations, examples, rounds, name, progress);
+            var t = TaskRounds.Run(model, tokenizer, configurations, examples, rounds, name, progress, cancellationToken);
             routersMs += t[2].RoutersMs;
             routedPrefillMs += t[2].PrefillMs;
             for (int i = 0; i < configurations.Length; i++)

@@ -30,7 +30,7 @@ internal static class EvalCommand
         {
             model, tokenizer, tasks, prompts, fullOnly, json, earlyExit, promptList,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             string modelPath = parse.GetValue(model)!;
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
@@ -41,9 +41,26 @@ internal static class EvalCommand
             using var llama = LlamaModel.Load(modelPath);
             var tok = TextTokenizer.Load(tokenizerPath);
             tok.EnsureFits(llama);
-            var results = TaskEvaluation.Run(llama, tok, selected, n, !parse.GetValue(fullOnly), line => error.WriteLine(line));
+            try
+            {
+                Evaluate(parse, llama, tok, selected, n, threshold, modelPath, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // The progress lines hold the accuracies measured so far; a JSON file would look complete.
+                CliErrors.NotWritten(error, parse.GetValue(json));
+                throw;
+            }
+            return Task.FromResult(0);
+        });
+        return command;
+
+        // Everything after loading: the tables to stdout, then the JSON file.
+        void Evaluate(ParseResult parse, LlamaModel llama, TextTokenizer tok, TaskGenerator[] selected, int n, float? threshold, string modelPath, CancellationToken ct)
+        {
+            var results = TaskEvaluation.Run(llama, tok, selected, n, !parse.GetValue(fullOnly), line => error.WriteLine(line), ct);
             var exits = threshold is { } th
-                ? TaskEvaluation.RunEarlyExit(llama, tok, selected, n, DecodingOptions.UniformExit(llama.Config.NLayers, th), line => error.WriteLine(line))
+                ? TaskEvaluation.RunEarlyExit(llama, tok, selected, n, DecodingOptions.UniformExit(llama.Config.NLayers, th), line => error.WriteLine(line), ct)
                 : null;
             output.Write(TaskEvaluation.Markdown(results, llama.Config.NLayers, exits, threshold ?? 0));
             // The embedded model's own list covers all its tasks: with fewer selected it would count the others' prompts as refused.
@@ -51,7 +68,7 @@ internal static class EvalCommand
             string? listPath = parse.GetValue(promptList) ?? (CommonOptions.IsDefaultModel(modelPath) && allDemoTasks ? DefaultPromptList : null);
             if (listPath is not null)
             {
-                var verdicts = TaskEvaluation.RunPromptList(llama, tok, selected, PromptList.Load(listPath));
+                var verdicts = TaskEvaluation.RunPromptList(llama, tok, selected, PromptList.Load(listPath), ct);
                 output.WriteLine();
                 output.Write(TaskEvaluation.Markdown(verdicts));
             }
@@ -63,8 +80,6 @@ internal static class EvalCommand
                     ? System.Text.Json.JsonSerializer.Serialize(results, options)
                     : System.Text.Json.JsonSerializer.Serialize(new { Tasks = results, EarlyExitThreshold = threshold, EarlyExit = exits }, options));
             }
-            return 0;
-        });
-        return command;
+        }
     }
 }

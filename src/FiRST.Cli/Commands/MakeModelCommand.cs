@@ -16,7 +16,7 @@ internal static class MakeModelCommand
         var seed = new Option<ulong>("--seed", "-s") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var outPath = new Option<string>("--out", "-o") { Description = "Output .bin path", Required = true };
         var command = new Command("make-model", "Write a random-weight model (weights ~ N(0, 0.02), norms 1) in llama2.c .bin format") { shape, seed, outPath };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             string spec = parse.GetValue(shape)!;
             var config = spec.ToUpperInvariant() switch
@@ -27,16 +27,25 @@ internal static class MakeModelCommand
             };
             string path = parse.GetValue(outPath)!;
             int lastPercent = -1;
-            ProgressReporter.For(error).Run(report => RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress<double>(f =>
+            try
             {
-                // A log gets a line every 10 percent.
-                int percent = (int)(f * 100);
-                bool line = percent != lastPercent && percent % 10 == 0;
-                if (line) lastPercent = percent;
-                report(new PassProgress($"writing {path}", percent, 100) { Line = line ? $"writing {path}: {percent}%" : null });
-            })));
+                ProgressReporter.For(error).Run(report => RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress<double>(f =>
+                {
+                    // A log gets a line every 10 percent.
+                    int percent = (int)(f * 100);
+                    bool line = percent != lastPercent && percent % 10 == 0;
+                    if (line) lastPercent = percent;
+                    report(new PassProgress($"writing {path}", percent, 100) { Line = line ? $"writing {path}: {percent}%" : null });
+                }), cancellationToken: ct));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Outside Run: the bar has ended, so the line prints below it.
+                CliErrors.NotWritten(error, path); // the writer removed what it had written
+                throw;
+            }
             output.WriteLine($"wrote {path}: {config.ParameterCount:N0} parameters, {new FileInfo(path).Length:N0} bytes");
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }

@@ -27,7 +27,12 @@ internal static class PathBench
         (Shape110M.Config, Shape110M.Paths),
     ];
 
-    public static PathBenchResult Measure(string modelPath, string profilePath, ModelLoadOptions load, int threads, int rounds, int steps, TextWriter progress)
+    /// <summary>
+    /// Measures every task of the profile; cancelled, it stops within a token and says how many rounds of which
+    /// task were done (<see cref="RunCancelledException"/>).
+    /// </summary>
+    public static PathBenchResult Measure(string modelPath, string profilePath, ModelLoadOptions load, int threads, int rounds, int steps, TextWriter progress,
+                                          CancellationToken cancellationToken = default)
     {
         var profile = ModelProfile.Load(profilePath);
         using var model = LlamaModel.Load(modelPath, load);
@@ -39,56 +44,76 @@ internal static class PathBench
         steps = Math.Min(steps, c.MaxSeqLen - 1);
 
         var results = new List<PathBenchRow>();
-        foreach (var task in profile.Tasks)
+        try
         {
-            var mask = task.Mask(c.NLayers);
-            if (!table.TryGet(mask, out var compiledPath))
-                throw new ArgumentException($"{profilePath}: task '{task.Name}' has mask {mask}, for which first has no compiled path");
-            using var compiled = model.CreateSession(new SessionOptions { Path = compiledPath, Threads = threads });
-            using var generic = model.CreateSession(new SessionOptions { Mask = mask, Threads = threads });
-            using var full = model.CreateSession(new SessionOptions { Threads = threads });
-            InferenceSession[] sessions = [compiled, generic, full];
-            var times = new double[3][];
-            for (int i = 0; i < 3; i++) times[i] = new double[rounds];
+            foreach (var task in profile.Tasks) results.Add(Measure(model, table, profilePath, task, threads, rounds, steps, progress, cancellationToken));
+        }
+        finally
+        {
+            progress.Write("\r" + new string(' ', 40) + "\r");
+        }
+        return new PathBenchResult { Model = modelPath, Profile = profilePath, Weights = model.Weights.IsQuantized ? "q8" : "f32", Threads = threads, Rounds = rounds, Steps = steps, Paths = results };
+    }
+
+    /// <summary>One task's paired rounds: its compiled path, the generic loop on its mask and the full model.</summary>
+    private static PathBenchRow Measure(LlamaModel model, DecodePathTable table, string profilePath, TaskProfile task, int threads, int rounds, int steps,
+                                        TextWriter progress, CancellationToken cancellationToken)
+    {
+        var c = model.Config;
+        var mask = task.Mask(c.NLayers);
+        if (!table.TryGet(mask, out var compiledPath))
+            throw new ArgumentException($"{profilePath}: task '{task.Name}' has mask {mask}, for which first has no compiled path");
+        using var compiled = model.CreateSession(new SessionOptions { Path = compiledPath, Threads = threads });
+        using var generic = model.CreateSession(new SessionOptions { Mask = mask, Threads = threads });
+        using var full = model.CreateSession(new SessionOptions { Threads = threads });
+        InferenceSession[] sessions = [compiled, generic, full];
+        var times = new double[3][];
+        for (int i = 0; i < 3; i++) times[i] = new double[rounds];
+        int done = 0;
+        try
+        {
             // Warm-up: JIT tiers settle and caches fill before anything counts.
             for (int w = 0; w < Math.Max(20, rounds / 10); w++)
-                foreach (var s in sessions) Time(s, steps);
+                foreach (var s in sessions) Time(s, steps, cancellationToken);
             for (int r = 0; r < rounds; r++)
             {
                 for (int k = 0; k < 3; k++)
                 {
                     int i = (r + k) % 3;
-                    times[i][r] = Time(sessions[i], steps);
+                    times[i][r] = Time(sessions[i], steps, cancellationToken);
                 }
+                done = r + 1;
                 if (r % 25 == 0) progress.Write($"\r{task.Name}: round {r + 1}/{rounds}   ");
             }
-            var speedup = new double[rounds];
-            var overFull = new double[rounds];
-            for (int r = 0; r < rounds; r++)
-            {
-                speedup[r] = times[1][r] / times[0][r];
-                overFull[r] = times[2][r] / times[0][r];
-            }
-            var (median, low, high) = PairedStatistics.MedianWithInterval(speedup);
-            var (fullMedian, fullLow, fullHigh) = PairedStatistics.MedianWithInterval(overFull);
-            results.Add(new PathBenchRow
-            {
-                Task = task.Name,
-                Mask = mask.ToString(),
-                Path = compiledPath.GetType().Name,
-                GenericMsPerToken = PairedStatistics.Median(times[1]),
-                GeneratedMsPerToken = PairedStatistics.Median(times[0]),
-                FullMsPerToken = PairedStatistics.Median(times[2]),
-                Speedup = median,
-                CiLow = low,
-                CiHigh = high,
-                SpeedupOverFull = fullMedian,
-                SpeedupOverFullCiLow = fullLow,
-                SpeedupOverFullCiHigh = fullHigh,
-            });
         }
-        progress.Write("\r" + new string(' ', 40) + "\r");
-        return new PathBenchResult { Model = modelPath, Profile = profilePath, Weights = model.Weights.IsQuantized ? "q8" : "f32", Threads = threads, Rounds = rounds, Steps = steps, Paths = results };
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RunCancelledException(done, rounds, $"rounds of {task.Name}", cancellationToken);
+        }
+        var speedup = new double[rounds];
+        var overFull = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            speedup[r] = times[1][r] / times[0][r];
+            overFull[r] = times[2][r] / times[0][r];
+        }
+        var (median, low, high) = PairedStatistics.MedianWithInterval(speedup);
+        var (fullMedian, fullLow, fullHigh) = PairedStatistics.MedianWithInterval(overFull);
+        return new PathBenchRow
+        {
+            Task = task.Name,
+            Mask = mask.ToString(),
+            Path = compiledPath.GetType().Name,
+            GenericMsPerToken = PairedStatistics.Median(times[1]),
+            GeneratedMsPerToken = PairedStatistics.Median(times[0]),
+            FullMsPerToken = PairedStatistics.Median(times[2]),
+            Speedup = median,
+            CiLow = low,
+            CiHigh = high,
+            SpeedupOverFull = fullMedian,
+            SpeedupOverFullCiLow = fullLow,
+            SpeedupOverFullCiHigh = fullHigh,
+        };
     }
 
     /// <summary>The compiled paths for <paramref name="config"/>'s shape, if <c>first</c> was built with them.</summary>
@@ -102,12 +127,12 @@ internal static class PathBench
     }
 
     /// <summary>Milliseconds per token of <paramref name="steps"/> greedy decode steps after a one-token prompt.</summary>
-    private static double Time(InferenceSession session, int steps)
+    private static double Time(InferenceSession session, int steps, CancellationToken cancellationToken)
     {
         session.Reset();
-        int token = Greedy.ArgMax(session.Prefill([1]));
+        int token = Greedy.ArgMax(session.Prefill([1], cancellationToken));
         long start = Stopwatch.GetTimestamp();
-        token = Greedy.Steps(session, token, steps);
+        token = Greedy.Steps(session, token, steps, cancellationToken);
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds / steps;
         return token < 0 ? -ms : ms; // uses the token, so the loop cannot be dropped
     }

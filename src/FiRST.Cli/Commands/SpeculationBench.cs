@@ -20,7 +20,7 @@ namespace FiRST.Cli.Commands;
 internal static class SpeculationBench
 {
     public static SpeculationBenchResult Measure(string modelPath, string profilePath, ModelLoadOptions load, SpeculationOptions plan,
-                                                 int threads, int rounds, TextWriter progress)
+                                                 int threads, int rounds, TextWriter progress, CancellationToken cancellationToken = default)
     {
         var profile = ModelProfile.Load(profilePath);
         using var model = LlamaModel.Load(modelPath, load);
@@ -55,7 +55,7 @@ internal static class SpeculationBench
                 new("path + speculate", new SessionOptions { Threads = threads, Path = path, Speculation = taskPlan }),
             ];
             var examples = generator.Samples(rounds * TaskRounds.PromptsPerRound, TaskEvaluation.HeldOutSeed);
-            var t = TaskRounds.Run(model, tokenizer, configurations, examples, rounds, task.Name, progress);
+            var t = TaskRounds.Run(model, tokenizer, configurations, examples, rounds, task.Name, progress, cancellationToken);
             for (int i = 0; i < configurations.Length; i++)
             {
                 bool speculates = i % 2 == 1;

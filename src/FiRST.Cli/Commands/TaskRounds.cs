@@ -29,9 +29,11 @@ internal static class TaskRounds
     /// <summary>
     /// Runs one warm-up round (not counted) and <paramref name="rounds"/> counted ones; round <c>r</c> answers
     /// examples <c>r·n .. r·n + n - 1</c> of <paramref name="examples"/> (n = <see cref="PromptsPerRound"/>).
+    /// Cancelled, it stops within a token and says how many rounds were done (<see cref="RunCancelledException"/>).
     /// </summary>
     public static ConfigurationTally[] Run(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<TaskConfiguration> configurations,
-                                           IReadOnlyList<TaskExample> examples, int rounds, string label, TextWriter progress)
+                                           IReadOnlyList<TaskExample> examples, int rounds, string label, TextWriter progress,
+                                           CancellationToken cancellationToken = default)
     {
         if (examples.Count < rounds * PromptsPerRound)
             throw new ArgumentException($"{label}: {examples.Count} examples for {rounds} rounds of {PromptsPerRound} prompts");
@@ -39,35 +41,47 @@ internal static class TaskRounds
         var tallies = configurations.Select(_ => new ConfigurationTally(rounds)).ToArray();
         var stop = tokenizer.DefaultStopTokens.Append(tokenizer.EosId).ToArray();
         int n = configurations.Count;
-        for (int r = -1; r < rounds; r++)
+        int done = 0;
+        try
         {
-            var prompts = examples.Skip(Math.Max(0, r) * PromptsPerRound).Take(PromptsPerRound).ToArray();
-            for (int k = 0; k < n; k++)
+            for (int r = -1; r < rounds; r++)
             {
-                int i = (Math.Max(0, r) + k) % n;
-                double ms = 0;
-                long steps = 0;
-                foreach (var e in prompts)
+                var prompts = examples.Skip(Math.Max(0, r) * PromptsPerRound).Take(PromptsPerRound).ToArray();
+                for (int k = 0; k < n; k++)
                 {
-                    var run = generators[i].Generate(e.Prompt, new GenerationOptions
+                    int i = (Math.Max(0, r) + k) % n;
+                    double ms = 0;
+                    long steps = 0;
+                    foreach (var e in prompts)
                     {
-                        Sampling = new SamplerOptions { Temperature = 0 },
-                        MaxSteps = 0,
-                        // As TaskEvaluation: room for the answer and a few tokens more, then it is wrong anyway.
-                        MaxNewTokens = e.Answer.Length + 4,
-                        StopTokens = stop,
-                    });
-                    var tokens = run.Select(t => t.Id).ToList();
-                    var s = run.Stats;
-                    ms += s.DecodeMs;
-                    steps += s.DecodeSteps;
-                    if (r >= 0) tallies[i].Add(tokens, TaskEvaluation.Text(tokenizer, tokens) == e.Answer, s);
+                        var run = generators[i].Generate(e.Prompt, new GenerationOptions
+                        {
+                            Sampling = new SamplerOptions { Temperature = 0 },
+                            MaxSteps = 0,
+                            // As TaskEvaluation: room for the answer and a few tokens more, then it is wrong anyway.
+                            MaxNewTokens = e.Answer.Length + 4,
+                            StopTokens = stop,
+                        }, cancellationToken);
+                        var tokens = run.Select(t => t.Id).ToList();
+                        var s = run.Stats;
+                        ms += s.DecodeMs;
+                        steps += s.DecodeSteps;
+                        if (r >= 0) tallies[i].Add(tokens, TaskEvaluation.Text(tokenizer, tokens) == e.Answer, s);
+                    }
+                    if (r >= 0) tallies[i].MsPerToken[r] = steps == 0 ? 0 : ms / steps;
                 }
-                if (r >= 0) tallies[i].MsPerToken[r] = steps == 0 ? 0 : ms / steps;
+                if (r >= 0) progress.Write($"\r{label}: round {r + 1}/{rounds}   ");
+                done = r + 1;
             }
-            if (r >= 0) progress.Write($"\r{label}: round {r + 1}/{rounds}   ");
         }
-        progress.Write("\r" + new string(' ', 60) + "\r");
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RunCancelledException(done, rounds, $"rounds of {label}", cancellationToken);
+        }
+        finally
+        {
+            progress.Write("\r" + new string(' ', 60) + "\r");
+        }
         return tallies;
     }
 

@@ -41,20 +41,28 @@ public static class DecodeCalibration
     /// <param name="paths">Compiled paths for the profile's masks (a generated model's table), or null to time the generic loop.</param>
     /// <param name="o">Prompt counts, seed, threads, repetitions.</param>
     /// <param name="progress">Receives every setting tried, with a line per task and search.</param>
+    /// <param name="cancellationToken">Stops the search within a token (<see cref="RunCancelledException"/>: how many tasks were done).</param>
     public static ModelProfile Run(LlamaModel model, TextTokenizer tokenizer, ModelProfile profile, IReadOnlyList<TaskGenerator> tasks,
-                                   DecodePathTable? paths, CalibrationOptions o, Action<PassProgress>? progress = null)
+                                   DecodePathTable? paths, CalibrationOptions o, Action<PassProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         int layers = model.Config.NLayers;
         var updated = new List<TaskProfile>();
-        foreach (var t in profile.Tasks)
+        try
         {
-            var task = tasks.First(g => string.Equals(g.Name, t.Name, StringComparison.OrdinalIgnoreCase));
-            var prompts = task.Samples(o.CalibrationPrompts, o.Seed + 1);
-            var earlyExit = layers >= 2 ? EarlyExit(model, tokenizer, prompts, o, t.Name, progress) : null;
-            var mask = t.Mask(layers);
-            var path = paths is not null && paths.TryGet(mask, out var compiled) ? compiled : new MaskedPath(mask);
-            var speculation = mask.KeptCount >= 2 ? Speculation(model, tokenizer, path, prompts, o, t.Name, progress) : null;
-            updated.Add(t with { EarlyExit = earlyExit, Speculation = speculation });
+            foreach (var t in profile.Tasks)
+            {
+                var task = tasks.First(g => string.Equals(g.Name, t.Name, StringComparison.OrdinalIgnoreCase));
+                var prompts = task.Samples(o.CalibrationPrompts, o.Seed + 1);
+                var earlyExit = layers >= 2 ? EarlyExit(model, tokenizer, prompts, o, t.Name, progress, cancellationToken) : null;
+                var mask = t.Mask(layers);
+                var path = paths is not null && paths.TryGet(mask, out var compiled) ? compiled : new MaskedPath(mask);
+                var speculation = mask.KeptCount >= 2 ? Speculation(model, tokenizer, path, prompts, o, t.Name, progress, cancellationToken) : null;
+                updated.Add(t with { EarlyExit = earlyExit, Speculation = speculation });
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RunCancelledException(updated.Count, profile.Tasks.Count, "tasks' decode settings", cancellationToken);
         }
         return profile with { Tasks = updated };
     }
@@ -64,20 +72,20 @@ public static class DecodeCalibration
     /// <paramref name="prompts"/> is within <see cref="MaxAccuracyLoss"/> of the full model's; null if none is.
     /// </summary>
     private static EarlyExitOptions? EarlyExit(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<TaskExample> prompts,
-                                               CalibrationOptions o, string name, Action<PassProgress>? progress)
+                                               CalibrationOptions o, string name, Action<PassProgress>? progress, CancellationToken cancellationToken)
     {
         int layers = model.Config.NLayers;
         // The bar counts the full model's run and every setting tried.
         string stage = $"{name}: early exit";
         long total = 1 + (layers - 1) * Thresholds.Length, done = 0;
-        double full = Accuracy(model, tokenizer, new SessionOptions { Threads = o.Threads }, prompts, out _);
+        double full = Accuracy(model, tokenizer, new SessionOptions { Threads = o.Threads }, prompts, out _, cancellationToken);
         progress?.Invoke(new PassProgress(stage, ++done, total));
         (EarlyExitOptions Options, double Depth, double Accuracy)? best = null;
         for (int first = 0; first < layers - 1; first++)
             foreach (float threshold in Thresholds)
             {
                 var options = EarlyExitOptions.Uniform(layers, threshold, first);
-                double accuracy = Accuracy(model, tokenizer, new SessionOptions { Threads = o.Threads, EarlyExit = options }, prompts, out double depth);
+                double accuracy = Accuracy(model, tokenizer, new SessionOptions { Threads = o.Threads, EarlyExit = options }, prompts, out double depth, cancellationToken);
                 progress?.Invoke(new PassProgress(stage, ++done, total));
                 if (accuracy < full - MaxAccuracyLoss - 1e-9) continue;
                 if (best is null || depth < best.Value.Depth - 1e-9) best = (options, depth, accuracy);
@@ -93,7 +101,8 @@ public static class DecodeCalibration
     }
 
     /// <summary>Exact match of greedy answers over <paramref name="prompts"/>, and the mean layers per decoded token.</summary>
-    private static double Accuracy(LlamaModel model, TextTokenizer tokenizer, SessionOptions session, IReadOnlyList<TaskExample> prompts, out double depth)
+    private static double Accuracy(LlamaModel model, TextTokenizer tokenizer, SessionOptions session, IReadOnlyList<TaskExample> prompts, out double depth,
+                                   CancellationToken cancellationToken)
     {
         var generator = new TextGenerator(model, tokenizer, session);
         int right = 0;
@@ -101,7 +110,7 @@ public static class DecodeCalibration
         long tokens = 0;
         foreach (var e in prompts)
         {
-            var run = generator.Generate(e.Prompt, Greedy(tokenizer, e));
+            var run = generator.Generate(e.Prompt, Greedy(tokenizer, e), cancellationToken);
             if (string.Concat(run.Text()).TrimStart(' ') == e.Answer) right++;
             layers += run.Stats.MeanExitDepth * run.Stats.DecodeSteps;
             tokens += run.Stats.DecodeSteps;
@@ -119,7 +128,7 @@ public static class DecodeCalibration
     /// rounds (median ratio over rounds); null unless the best beats plain decoding by <see cref="MinSpeedup"/>.
     /// </summary>
     private static SpeculationOptions? Speculation(LlamaModel model, TextTokenizer tokenizer, IDecodePath path, IReadOnlyList<TaskExample> prompts,
-                                                   CalibrationOptions o, string name, Action<PassProgress>? progress)
+                                                   CalibrationOptions o, string name, Action<PassProgress>? progress, CancellationToken cancellationToken)
     {
         var sample = prompts.Take(Math.Min(prompts.Count, 20)).ToArray();
         var plain = new TextGenerator(model, tokenizer, new SessionOptions { Threads = o.Threads, Path = path });
@@ -133,16 +142,16 @@ public static class DecodeCalibration
         // The bar counts the warm-up and the rounds.
         string stage = $"{name}: speculation";
         long done = 0;
-        DecodeMs(plain, tokenizer, sample); // warm-up
-        foreach (var g in generators) DecodeMs(g, tokenizer, sample);
+        DecodeMs(plain, tokenizer, sample, cancellationToken); // warm-up
+        foreach (var g in generators) DecodeMs(g, tokenizer, sample, cancellationToken);
         progress?.Invoke(new PassProgress(stage, ++done, 1 + rounds));
         for (int r = 0; r < rounds; r++)
         {
             for (int i = 0; i < candidates.Count; i++)
             {
                 // Plain and candidate back to back, so drift hits both alike.
-                double basis = DecodeMs(plain, tokenizer, sample);
-                ratios[i][r] = basis / DecodeMs(generators[i], tokenizer, sample);
+                double basis = DecodeMs(plain, tokenizer, sample, cancellationToken);
+                ratios[i][r] = basis / DecodeMs(generators[i], tokenizer, sample, cancellationToken);
             }
             progress?.Invoke(new PassProgress(stage, ++done, 1 + rounds));
         }
@@ -159,13 +168,13 @@ public static class DecodeCalibration
     }
 
     /// <summary>Decode milliseconds per generated token over the answers of <paramref name="prompts"/>.</summary>
-    private static double DecodeMs(TextGenerator generator, TextTokenizer tokenizer, IReadOnlyList<TaskExample> prompts)
+    private static double DecodeMs(TextGenerator generator, TextTokenizer tokenizer, IReadOnlyList<TaskExample> prompts, CancellationToken cancellationToken)
     {
         double ms = 0;
         long tokens = 0;
         foreach (var e in prompts)
         {
-            var run = generator.Generate(e.Prompt, Greedy(tokenizer, e));
+            var run = generator.Generate(e.Prompt, Greedy(tokenizer, e), cancellationToken);
             foreach (var _ in run) { }
             ms += run.Stats.DecodeMs;
             tokens += run.Stats.DecodeSteps;

@@ -47,10 +47,14 @@ public sealed record CalibrationDetail(string Task, IReadOnlyDictionary<string, 
 /// </summary>
 public static class TaskCalibration
 {
-    /// <summary>Calibrates every task; <paramref name="routersFile"/> is recorded in the profile as given.</summary>
+    /// <summary>
+    /// Calibrates every task; <paramref name="routersFile"/> is recorded in the profile as given.
+    /// <paramref name="cancellationToken"/> stops it before the next prompt or timed repetition, saying how many
+    /// tasks were done (<see cref="RunCancelledException"/>; each done task has had its progress lines).
+    /// </summary>
     public static (ModelProfile Profile, IReadOnlyList<CalibrationDetail> Details) Run(
         LlamaModel model, TextTokenizer tokenizer, RouterSet routers, string routersFile, IReadOnlyList<TaskGenerator> tasks,
-        CalibrationOptions o, Action<PassProgress>? progress = null)
+        CalibrationOptions o, Action<PassProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         routers.EnsureFits(model.Config, model.Path);
@@ -62,70 +66,79 @@ public static class TaskCalibration
         using var routed = model.CreateSession(new SessionOptions { Threads = o.Threads, Routers = routers, RouterThreshold = o.Threshold });
         using var full = model.CreateSession(new SessionOptions { Threads = o.Threads });
 
-        foreach (var task in tasks)
+        try
         {
-            // The bar counts prompts routed, then held-out prompts measured, then the latency run.
-            string stage = $"{task.Name}: mask";
-            long total = o.CalibrationPrompts + o.HeldOutPrompts + 1, done = 0;
-            // 1. Route the calibration prompts; count masks and layer use, sum p_l.
-            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-            var keptCounts = new int[layers];
-            var meanP = new double[layers];
-            var calibration = task.Samples(o.CalibrationPrompts, o.Seed);
-            foreach (var e in calibration)
+            foreach (var task in tasks)
             {
-                routed.Reset();
-                routed.Prefill(tokenizer.Encode(e.Prompt));
-                var decision = routed.Routing!;
-                counts[decision.Mask.ToString()] = counts.GetValueOrDefault(decision.Mask.ToString()) + 1;
-                for (int l = 0; l < layers; l++)
+                // The bar counts prompts routed, then held-out prompts measured, then the latency run.
+                string stage = $"{task.Name}: mask";
+                long total = o.CalibrationPrompts + o.HeldOutPrompts + 1, done = 0;
+                // 1. Route the calibration prompts; count masks and layer use, sum p_l.
+                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+                var keptCounts = new int[layers];
+                var meanP = new double[layers];
+                var calibration = task.Samples(o.CalibrationPrompts, o.Seed);
+                foreach (var e in calibration)
                 {
-                    meanP[l] += decision.Probabilities[l] / calibration.Count;
-                    if (decision.Mask.IsKept(l)) keptCounts[l]++;
+                    cancellationToken.ThrowIfCancellationRequested();
+                    routed.Reset();
+                    routed.Prefill(tokenizer.Encode(e.Prompt), cancellationToken);
+                    var decision = routed.Routing!;
+                    counts[decision.Mask.ToString()] = counts.GetValueOrDefault(decision.Mask.ToString()) + 1;
+                    for (int l = 0; l < layers; l++)
+                    {
+                        meanP[l] += decision.Probabilities[l] / calibration.Count;
+                        if (decision.Mask.IsKept(l)) keptCounts[l]++;
+                    }
+                    progress?.Invoke(new PassProgress(stage, ++done, total));
                 }
-                progress?.Invoke(new PassProgress(stage, ++done, total));
-            }
-            var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
-            progress?.Invoke(new PassProgress(stage, done, total) { Line = $"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts", Finding = true });
+                var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
+                progress?.Invoke(new PassProgress(stage, done, total) { Line = $"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts", Finding = true });
 
-            // 2. Measure on held-out prompts: full vs masked.
-            using var masked = model.CreateSession(new SessionOptions { Threads = o.Threads, Mask = mask });
-            var heldOut = task.Samples(o.HeldOutPrompts, TaskEvaluation.HeldOutSeed);
-            int rightFull = 0, rightMasked = 0;
-            long agreeing = 0, fullTokens = 0;
-            foreach (var e in heldOut)
-            {
-                int[] ids = tokenizer.Encode(e.Prompt);
-                int max = e.Answer.Length + 4;
-                var a = Greedy.Decode(full, ids, max, tokenizer.EosId);
-                var b = Greedy.Decode(masked, ids, max, tokenizer.EosId);
-                if (TaskEvaluation.Text(tokenizer, a) == e.Answer) rightFull++;
-                if (TaskEvaluation.Text(tokenizer, b) == e.Answer) rightMasked++;
-                fullTokens += a.Count;
-                for (int i = 0; i < Math.Min(a.Count, b.Count); i++) if (a[i] == b[i]) agreeing++;
-                progress?.Invoke(new PassProgress(stage, ++done, total));
+                // 2. Measure on held-out prompts: full vs masked.
+                using var masked = model.CreateSession(new SessionOptions { Threads = o.Threads, Mask = mask });
+                var heldOut = task.Samples(o.HeldOutPrompts, TaskEvaluation.HeldOutSeed);
+                int rightFull = 0, rightMasked = 0;
+                long agreeing = 0, fullTokens = 0;
+                foreach (var e in heldOut)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int[] ids = tokenizer.Encode(e.Prompt);
+                    int max = e.Answer.Length + 4;
+                    var a = Greedy.Decode(full, ids, max, tokenizer.EosId);
+                    var b = Greedy.Decode(masked, ids, max, tokenizer.EosId);
+                    if (TaskEvaluation.Text(tokenizer, a) == e.Answer) rightFull++;
+                    if (TaskEvaluation.Text(tokenizer, b) == e.Answer) rightMasked++;
+                    fullTokens += a.Count;
+                    for (int i = 0; i < Math.Min(a.Count, b.Count); i++) if (a[i] == b[i]) agreeing++;
+                    progress?.Invoke(new PassProgress(stage, ++done, total));
+                }
+                var (msFull, msMasked) = Latency(full, masked, tokenizer.Encode(heldOut.MinBy(e => e.Prompt.Length).Prompt), o, cancellationToken);
+                var profile = new TaskProfile
+                {
+                    Name = task.Name,
+                    KeptLayers = mask.KeptLayers.ToArray(),
+                    AccuracyFull = (double)rightFull / heldOut.Count,
+                    AccuracyMasked = (double)rightMasked / heldOut.Count,
+                    Agreement = fullTokens == 0 ? 1 : (double)agreeing / fullTokens,
+                    MsPerTokenFull = msFull,
+                    MsPerTokenMasked = msMasked,
+                    Speedup = msFull / msMasked,
+                    Prompts = calibration.Count,
+                    MeanP = meanP,
+                };
+                progress?.Invoke(new PassProgress(stage, total, total)
+                {
+                    Line = $"{task.Name}: exact match full {profile.AccuracyFull:P1}, masked {profile.AccuracyMasked:P1}, agreement {profile.Agreement:P1}, {msFull:F4} -> {msMasked:F4} ms/token",
+                    Finding = true,
+                });
+                profiles.Add(profile);
+                details.Add(new CalibrationDetail(task.Name, counts));
             }
-            var (msFull, msMasked) = Latency(full, masked, tokenizer.Encode(heldOut.MinBy(e => e.Prompt.Length).Prompt), o);
-            var profile = new TaskProfile
-            {
-                Name = task.Name,
-                KeptLayers = mask.KeptLayers.ToArray(),
-                AccuracyFull = (double)rightFull / heldOut.Count,
-                AccuracyMasked = (double)rightMasked / heldOut.Count,
-                Agreement = fullTokens == 0 ? 1 : (double)agreeing / fullTokens,
-                MsPerTokenFull = msFull,
-                MsPerTokenMasked = msMasked,
-                Speedup = msFull / msMasked,
-                Prompts = calibration.Count,
-                MeanP = meanP,
-            };
-            progress?.Invoke(new PassProgress(stage, total, total)
-            {
-                Line = $"{task.Name}: exact match full {profile.AccuracyFull:P1}, masked {profile.AccuracyMasked:P1}, agreement {profile.Agreement:P1}, {msFull:F4} -> {msMasked:F4} ms/token",
-                Finding = true,
-            });
-            profiles.Add(profile);
-            details.Add(new CalibrationDetail(task.Name, counts));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RunCancelledException(profiles.Count, tasks.Count, "tasks' masks", cancellationToken);
         }
         var result = new ModelProfile { Model = model.Config, Routers = new RouterReference(routersFile, o.Threshold), Tasks = profiles };
         return (result, details);
@@ -147,27 +160,28 @@ public static class TaskCalibration
     }
 
     /// <summary>Median decode ms/token of both sessions, repetitions interleaved so drift hits both alike.</summary>
-    private static (double Full, double Masked) Latency(InferenceSession full, InferenceSession masked, int[] prompt, CalibrationOptions o)
+    private static (double Full, double Masked) Latency(InferenceSession full, InferenceSession masked, int[] prompt, CalibrationOptions o,
+                                                        CancellationToken cancellationToken)
     {
         var a = new double[o.LatencyRepetitions];
         var b = new double[o.LatencyRepetitions];
-        Time(full, prompt, o.LatencyTokens); // warm-up: JIT, caches
-        Time(masked, prompt, o.LatencyTokens);
+        Time(full, prompt, o.LatencyTokens, cancellationToken); // warm-up: JIT, caches
+        Time(masked, prompt, o.LatencyTokens, cancellationToken);
         for (int r = 0; r < o.LatencyRepetitions; r++)
         {
-            a[r] = Time(full, prompt, o.LatencyTokens);
-            b[r] = Time(masked, prompt, o.LatencyTokens);
+            a[r] = Time(full, prompt, o.LatencyTokens, cancellationToken);
+            b[r] = Time(masked, prompt, o.LatencyTokens, cancellationToken);
         }
         return (Median(a), Median(b));
     }
 
-    private static double Time(InferenceSession session, int[] prompt, int tokens)
+    private static double Time(InferenceSession session, int[] prompt, int tokens, CancellationToken cancellationToken)
     {
         session.Reset();
-        int next = Greedy.ArgMax(session.Prefill(prompt));
+        int next = Greedy.ArgMax(session.Prefill(prompt, cancellationToken));
         int steps = Math.Min(tokens, session.Remaining);
         long start = Stopwatch.GetTimestamp();
-        Greedy.Steps(session, next, steps);
+        Greedy.Steps(session, next, steps, cancellationToken);
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds / Math.Max(1, steps);
     }
 

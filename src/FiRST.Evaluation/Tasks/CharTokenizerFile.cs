@@ -4,7 +4,7 @@ namespace FiRST.Evaluation.Tasks;
 
 /// <summary>
 /// Writes the embedded model's vocabulary as a llama2.c tokenizer file, which the runtime's
-/// <c>TextTokenizer</c> (Microsoft.ML.Tokenizers underneath) loads: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, the 256 byte
+/// <c>TextTokenizer</c> loads: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, the 256 byte
 /// tokens, then one piece per character of the tasks' alphabet. Single characters only, no merges: the
 /// tasks are about characters, and a tiny vocabulary keeps the model small.
 /// </summary>

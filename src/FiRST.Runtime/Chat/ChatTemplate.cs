@@ -84,9 +84,8 @@ public abstract class ChatTemplate
     public static ChatTemplate For(TextTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        var vocabulary = tokenizer.Inner.Vocabulary;
-        if (vocabulary.ContainsKey("<|im_start|>")) return ChatML;
-        if (vocabulary.ContainsKey("<|user|>")) return Zephyr;
+        if (tokenizer.PieceId("<|im_start|>") >= 0) return ChatML;
+        if (tokenizer.PieceId("<|user|>") >= 0) return Zephyr;
         if (tokenizer.VocabSize == Llama2VocabSize) return Llama2;
         return TaskPrompt;
     }

@@ -34,7 +34,7 @@ internal static class PromptEncoder
         {
             int id = text == "<s>" ? tokenizer.BosId
                    : text == "</s>" ? tokenizer.EosId
-                   : tokenizer.Inner.Vocabulary.TryGetValue(text, out int piece) ? piece : -1;
+                   : tokenizer.PieceId(text);
             if (id >= 0) resolved.Add((text, id));
         }
         return resolved;

@@ -10,9 +10,10 @@ internal static unsafe class Llama2cWriter
 {
     /// <summary>
     /// Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>;
-    /// <paramref name="progress"/> receives the share of the quantized matrices written (0..1).
+    /// <paramref name="progress"/> receives the share of the quantized matrices written (0..1). Cancelled (checked
+    /// before each matrix) or failed, it leaves no file rather than a truncated one.
     /// </summary>
-    public static void WriteQ8(LlamaModel model, string path, IProgress<double>? progress = null)
+    public static void WriteQ8(LlamaModel model, string path, IProgress<double>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         var w = model.Weights;
@@ -22,7 +23,22 @@ internal static unsafe class Llama2cWriter
         for (int l = 0; l < layers.Length; l++)
             layers[l] = w.Layers[l] ?? throw new ArgumentException($"layer {l} is not loaded; a saved model needs every layer", nameof(model));
 
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        try
+        {
+            using (file) Write(file, model, layers, progress, cancellationToken);
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    private static void Write(FileStream file, LlamaModel model, LayerWeights[] layers, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
+        var w = model.Weights;
+        var c = model.Config;
         var header = new byte[256];
         int[] fields = [Llama2cCheckpoint.Magic, 2, c.Dim, c.HiddenDim, c.NLayers, c.NHeads, c.NKvHeads, c.VocabSize, c.MaxSeqLen];
         for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4 * i), fields[i]);
@@ -36,6 +52,7 @@ internal static unsafe class Llama2cWriter
         int matrices = 1 + 7 * layers.Length + (c.SharedClassifier ? 0 : 1), written = 0;
         void Quantized(Matrix m)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             WriteQuantized(file, m);
             progress?.Report((double)++written / matrices);
         }

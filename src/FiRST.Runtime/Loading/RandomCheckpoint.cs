@@ -15,15 +15,32 @@ internal static class RandomCheckpoint
     /// <summary>llama2.c's "110M" shape: dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000, seq 1024.</summary>
     public static ModelConfig Shape110M => new() { Dim = 768, HiddenDim = 2048, NLayers = 12, NHeads = 12, NKvHeads = 12, VocabSize = 32000, MaxSeqLen = 1024 };
 
-    /// <summary>Writes the model; <paramref name="progress"/> receives the fraction written (0..1).</summary>
-    public static void Write(ModelConfig config, ulong seed, string path, float std = 0.02f, IProgress<double>? progress = null)
+    /// <summary>
+    /// Writes the model; <paramref name="progress"/> receives the fraction written (0..1). Cancelled (checked every
+    /// 64 Ki values) or failed, it leaves no file: a truncated checkpoint would only fail later, at load.
+    /// </summary>
+    public static void Write(ModelConfig config, ulong seed, string path, float std = 0.02f, IProgress<double>? progress = null,
+                             CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate(path);
         if (!config.SharedClassifier) throw new ArgumentException("random checkpoints share the classifier with the embedding", nameof(config));
+        var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        try
+        {
+            using (file) Write(config, seed, file, std, progress, cancellationToken);
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    private static void Write(ModelConfig config, ulong seed, FileStream file, float std, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
         long total = Llama2cCheckpoint.FloatCount(config);
         var rng = new Gaussian(seed);
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         Span<byte> header = stackalloc byte[28];
         int[] fields = [config.Dim, config.HiddenDim, config.NLayers, config.NHeads, config.NKvHeads, config.VocabSize, config.MaxSeqLen];
         for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(header[(i * 4)..], fields[i]);
@@ -35,6 +52,7 @@ internal static class RandomCheckpoint
         {
             while (count > 0)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 int n = (int)Math.Min(count, buffer.Length);
                 for (int i = 0; i < n; i++) buffer[i] = ones ? 1f : std * rng.Next();
                 file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan(0, n)));

@@ -43,11 +43,23 @@ public static class Greedy
     /// likely next token, and returns the last one. Allocates nothing: the loop benchmarks time.
     /// </summary>
     /// <exception cref="ContextFullException">The steps do not fit in the session's remaining context.</exception>
-    public static int Steps(InferenceSession session, int token, int steps)
+    public static int Steps(InferenceSession session, int token, int steps) => Steps(session, token, steps, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Steps(InferenceSession, int, int)"/> that stops before the next step once
+    /// <paramref name="cancellationToken"/> is cancelled (Ctrl+C in a benchmark), throwing
+    /// <see cref="OperationCanceledException"/>. The check is one read per step and allocates nothing.
+    /// </summary>
+    /// <exception cref="ContextFullException">The steps do not fit in the session's remaining context.</exception>
+    public static int Steps(InferenceSession session, int token, int steps, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
-        for (int i = 0; i < steps; i++) token = ArgMax(session.Forward(token));
+        for (int i = 0; i < steps; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            token = ArgMax(session.Forward(token));
+        }
         return token;
     }
 }

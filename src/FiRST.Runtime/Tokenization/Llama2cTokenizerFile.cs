@@ -5,8 +5,8 @@ namespace FiRST.Runtime.Tokenization;
 
 /// <summary>
 /// Reads llama2.c tokenizer files (<c>int32 max_token_length</c>, then per token <c>float32 score, int32
-/// length, bytes</c>) and turns them into the SentencePiece BPE model they were exported from, so the same
-/// Microsoft.ML.Tokenizers code encodes both formats.
+/// length, bytes</c>) and turns them into the SentencePiece BPE vocabulary they were exported from, so the same
+/// encoder serves both formats.
 /// </summary>
 internal static class Llama2cTokenizerFile
 {
@@ -47,55 +47,31 @@ internal static class Llama2cTokenizerFile
     }
 
     /// <summary>
-    /// Writes the SentencePiece model proto for these entries. llama2.c's export replaced '▁' with ' ' and
-    /// dropped the piece types, so both are restored here: id 0 is unknown, 1 and 2 control, <c>&lt;0xNN&gt;</c>
-    /// pieces are bytes, everything else a normal piece.
+    /// The SentencePiece BPE vocabulary these entries were exported from. llama2.c's export replaced '▁' with
+    /// ' ' and dropped the piece types, so both are restored here: id 0 is unknown, 1 and 2 control (BOS, EOS),
+    /// <c>&lt;0xNN&gt;</c> pieces are bytes, everything else a normal piece; the normalizer is Llama 2's (a
+    /// dummy-prefix space, whitespace kept as typed).
     /// </summary>
-    public static byte[] ToSentencePieceModel(string path, Entry[] entries)
+    public static SentencePieceVocabulary ToVocabulary(string path, Entry[] entries)
     {
-        const int Normal = 1, Unknown = 2, Control = 3, Byte = 6;
-        var model = new ProtoWriter();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pieces = new string[entries.Length];
+        var scores = new float[entries.Length];
+        var types = new PieceType[entries.Length];
         for (int i = 0; i < entries.Length; i++)
         {
             string text = Encoding.UTF8.GetString(entries[i].Bytes);
-            (string piece, int type) = i switch
+            (pieces[i], types[i]) = i switch
             {
-                0 => ("<unk>", Unknown),
-                1 => ("<s>", Control),
-                2 => ("</s>", Control),
-                _ when ByteValue(entries[i].Bytes) >= 0 => (text, Byte),
-                _ => (text.Replace(' ', '\u2581'), Normal),
+                0 => ("<unk>", PieceType.Unknown),
+                1 => ("<s>", PieceType.Control),
+                2 => ("</s>", PieceType.Control),
+                _ when ByteValue(entries[i].Bytes) >= 0 => (text, PieceType.Byte),
+                _ => (text.Replace(' ', '\u2581'), PieceType.Normal),
             };
-            if (piece.Length == 0) throw new ModelLoadException(path, $"token {i}", "empty piece");
-            if (!seen.Add(piece)) throw new ModelLoadException(path, $"token {i}", $"piece '{text}' appears twice");
-            var p = new ProtoWriter();
-            p.String(1, piece);
-            p.Float(2, entries[i].Score);
-            if (type != Normal) p.Varint(3, (ulong)type);
-            model.Message(1, p);
+            scores[i] = entries[i].Score;
         }
-
-        var trainer = new ProtoWriter();
-        trainer.Varint(3, 2); // model_type = BPE (the proto default is unigram)
-        trainer.Varint(4, (ulong)entries.Length);
-        trainer.Varint(35, 1); // byte_fallback
-        trainer.Varint(40, 0); // unk_id
-        trainer.Varint(41, 1); // bos_id
-        trainer.Varint(42, 2); // eos_id
-        trainer.Varint(43, unchecked((ulong)-1L)); // pad_id: none
-        trainer.String(45, "<unk>");
-        trainer.String(46, "<s>");
-        trainer.String(47, "</s>");
-        model.Message(2, trainer);
-
-        var normalizer = new ProtoWriter();
-        normalizer.String(1, "identity");
-        normalizer.Varint(3, 1); // add_dummy_prefix: llama2.c prepends " " to non-empty text
-        normalizer.Varint(4, 0); // remove_extra_whitespaces: off (the proto default is on)
-        normalizer.Varint(5, 1); // escape_whitespaces
-        model.Message(3, normalizer);
-        return model.ToArray();
+        return new SentencePieceVocabulary(path, pieces, scores, types, unkId: 0, bosId: 1, eosId: 2,
+                                           byteFallback: true, addDummyPrefix: true, removeExtraWhitespaces: false);
     }
 
     /// <summary>The byte a <c>&lt;0xNN&gt;</c> piece stands for, or -1.</summary>

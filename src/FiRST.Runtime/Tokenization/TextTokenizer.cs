@@ -1,33 +1,34 @@
 using System.Text;
-using Microsoft.ML.Tokenizers;
 
 namespace FiRST.Runtime.Tokenization;
 
 /// <summary>
-/// A Llama (SentencePiece BPE) tokenizer, loaded from a SentencePiece <c>tokenizer.model</c> or a llama2.c
-/// tokenizer <c>.bin</c>. Both become a Microsoft.ML.Tokenizers <see cref="LlamaTokenizer"/>, so they encode
-/// identically; decoding follows llama2.c (per-token bytes, leading space dropped after BOS).
-/// Immutable and thread-safe.
+/// A Llama tokenizer: SentencePiece BPE (Llama 1 and 2) from a <c>tokenizer.model</c> or a llama2.c tokenizer
+/// <c>.bin</c>, which encode identically, as SentencePiece and llama2.c's <c>encode</c> do; or byte-level BPE
+/// (Llama 3) from a Hugging Face <c>tokenizer.json</c>. Decoding follows llama2.c (per-token bytes, and for
+/// SentencePiece the dummy-prefix space dropped after BOS). Pure C#, with no reflection: it runs the same under
+/// NativeAOT. Immutable and thread-safe.
 /// </summary>
 public sealed class TextTokenizer
 {
-    private readonly LlamaTokenizer _inner;
+    private readonly ITokenizerModel _vocabulary;
     private readonly byte[][] _pieces;
     private readonly byte[]?[] _afterBos;
     private readonly int[] _stopTokens;
 
-    private TextTokenizer(string path, LlamaTokenizer inner, byte[][] pieces, bool[] isByteToken, int[] stopTokens)
+    private TextTokenizer(string path, ITokenizerModel vocabulary, byte[][] pieces, bool[] noPrefix, int[] stopTokens)
     {
         Path = path;
-        _inner = inner;
+        _vocabulary = vocabulary;
         _pieces = pieces;
         _stopTokens = stopTokens;
         // The first piece after BOS loses its leading space (SentencePiece's dummy prefix); precomputed so
         // streaming a token never allocates. A byte token for ' ' (<0x20>) is not a piece with a leading
-        // space: llama2.c keeps it.
+        // space: llama2.c keeps it. Byte-level BPE adds no prefix, so it drops nothing.
         _afterBos = new byte[]?[pieces.Length];
-        for (int i = 0; i < pieces.Length; i++)
-            if (!isByteToken[i] && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
+        if (vocabulary.AddsDummyPrefix)
+            for (int i = 0; i < pieces.Length; i++)
+                if (!noPrefix[i] && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
     }
 
     /// <summary>The file the tokenizer was loaded from.</summary>
@@ -37,10 +38,10 @@ public sealed class TextTokenizer
     public int VocabSize => _pieces.Length;
 
     /// <summary>Beginning-of-sequence token id.</summary>
-    public int BosId => _inner.BeginningOfSentenceId;
+    public int BosId => _vocabulary.BosId;
 
     /// <summary>End-of-sequence token id.</summary>
-    public int EosId => _inner.EndOfSentenceId;
+    public int EosId => _vocabulary.EosId;
 
     /// <summary>
     /// Tokens that end generation by default: BOS for llama2.c files (its models separate documents with BOS,
@@ -48,14 +49,23 @@ public sealed class TextTokenizer
     /// </summary>
     public IReadOnlyList<int> DefaultStopTokens => _stopTokens;
 
-    /// <summary>The Microsoft.ML.Tokenizers tokenizer underneath.</summary>
-    internal LlamaTokenizer Inner => _inner;
+    /// <summary>The id of a piece as the vocabulary spells it (special tokens included), or -1.</summary>
+    internal int PieceId(string piece) => _vocabulary.TryGetPiece(piece, out int id) ? id : -1;
 
-    /// <summary>Loads <paramref name="path"/>: a SentencePiece <c>.model</c>, or otherwise a llama2.c tokenizer <c>.bin</c>.</summary>
+    /// <summary>
+    /// Loads <paramref name="path"/>: a SentencePiece <c>.model</c>, a Hugging Face <c>tokenizer.json</c> (byte-level
+    /// BPE; BOS and EOS from <c>tokenizer_config.json</c> and the stop tokens from <c>generation_config.json</c>
+    /// beside it), or otherwise a llama2.c tokenizer <c>.bin</c>.
+    /// </summary>
     /// <exception cref="ModelLoadException">The file is missing or is not a valid tokenizer.</exception>
     public static TextTokenizer Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            var json = TokenizerJsonFile.Read(path);
+            return new TextTokenizer(path, json.Model, json.Pieces, json.IsSpecial, json.StopTokens);
+        }
         byte[] data;
         try
         {
@@ -69,51 +79,35 @@ public sealed class TextTokenizer
             throw new ModelLoadException(path, "", $"cannot read the tokenizer ({e.Message})", e);
         }
 
-        bool sentencePiece = path.EndsWith(".model", StringComparison.OrdinalIgnoreCase);
-        if (sentencePiece)
+        if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
         {
-            var inner = Create(path, data);
-            var pieces = new byte[inner.Vocabulary.Count][];
-            var isByte = new bool[pieces.Length];
-            foreach (var (piece, id) in inner.Vocabulary)
+            var vocabulary = SentencePieceModelFile.Read(path, data);
+            var pieces = new byte[vocabulary.Count][];
+            var isByte = new bool[vocabulary.Count];
+            for (int id = 0; id < pieces.Length; id++)
             {
-                if ((uint)id >= (uint)pieces.Length) throw new ModelLoadException(path, "pieces", $"token id {id} outside the vocabulary");
-                int b = id == inner.BeginningOfSentenceId || id == inner.EndOfSentenceId ? -1 : Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece));
-                isByte[id] = b >= 0;
-                pieces[id] = id == inner.BeginningOfSentenceId || id == inner.EndOfSentenceId ? []
-                           : b >= 0 ? [(byte)b]
+                string piece = vocabulary.Pieces[id];
+                pieces[id] = id == vocabulary.BosId || id == vocabulary.EosId ? []
+                           : vocabulary.Types[id] == PieceType.Byte ? [(byte)Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece))]
                            : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
+                isByte[id] = vocabulary.Types[id] == PieceType.Byte;
             }
-            return new TextTokenizer(path, inner, pieces, isByte, [inner.EndOfSentenceId]);
+            return new TextTokenizer(path, vocabulary, pieces, isByte, [vocabulary.EosId]);
         }
         else
         {
             var entries = Llama2cTokenizerFile.Read(path, data);
-            var inner = Create(path, Llama2cTokenizerFile.ToSentencePieceModel(path, entries));
+            var vocabulary = Llama2cTokenizerFile.ToVocabulary(path, entries);
             // Pieces keep llama2.c's bytes, so BOS and EOS print as "\n<s>\n" and "\n</s>\n" as in run.c.
             var pieces = new byte[entries.Length][];
             var isByte = new bool[entries.Length];
             for (int i = 0; i < entries.Length; i++)
             {
                 int b = Llama2cTokenizerFile.ByteValue(entries[i].Bytes);
-                isByte[i] = b >= 0;
                 pieces[i] = b >= 0 ? [(byte)b] : entries[i].Bytes;
+                isByte[i] = b >= 0;
             }
-            return new TextTokenizer(path, inner, pieces, isByte, [inner.BeginningOfSentenceId]);
-        }
-    }
-
-    private static LlamaTokenizer Create(string path, byte[] model)
-    {
-        try
-        {
-            return LlamaTokenizer.Create(new MemoryStream(model), addBeginOfSentence: false, addEndOfSentence: false);
-        }
-        catch (Exception e) when (e is not ModelLoadException)
-        {
-            // Microsoft.ML.Tokenizers reports corrupt protobuf, unsupported model types and duplicate pieces
-            // with several exception types; callers get one.
-            throw new ModelLoadException(path, "", $"not a valid SentencePiece BPE model ({e.GetType().Name}: {e.Message})", e);
+            return new TextTokenizer(path, vocabulary, pieces, isByte, [vocabulary.BosId]);
         }
     }
 
@@ -139,10 +133,10 @@ public sealed class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length == 0) return addBos ? [BosId] : [];
-        var ids = _inner.EncodeToIds(text, addBos, addEndOfSentence: false);
-        var result = new int[ids.Count];
-        for (int i = 0; i < result.Length; i++) result[i] = ids[i];
-        return result;
+        var ids = new List<int>(text.Length + 1);
+        if (addBos) ids.Add(BosId);
+        _vocabulary.Encode(text, ids);
+        return [.. ids];
     }
 
     /// <summary>
@@ -158,12 +152,13 @@ public sealed class TextTokenizer
 
     /// <summary>
     /// Decodes a token sequence to text: byte tokens joined into characters, BOS and EOS left out, and the
-    /// leading space of the first piece after BOS dropped.
+    /// leading space of the sequence's first piece dropped, BOS or not, as SentencePiece decodes (that space is
+    /// the dummy prefix encoding added). Streaming uses <see cref="PieceBytes"/>, which drops it only after BOS.
     /// </summary>
     public string Decode(ReadOnlySpan<int> tokens)
     {
         var bytes = new List<byte>();
-        int previous = -1;
+        int previous = BosId; // the start of a sequence reads as "after BOS" (which drops only a dummy prefix)
         foreach (int t in tokens)
         {
             if (t != BosId && t != EosId) bytes.AddRange(PieceBytes(t, previous).Span);

@@ -20,7 +20,7 @@ internal static class TrainDemoCommand
         var exitScale = new Option<float>("--exit-scale") { Description = "LayerSkip's early-exit loss scale (1 = depth weights only)", DefaultValueFactory = _ => defaults.EarlyExitScale };
         var exitPeriod = new Option<int>("--exit-period") { Description = "Rotational early-exit period", DefaultValueFactory = _ => defaults.ExitPeriod };
         var command = new Command("train-demo", "Train the embedded demo model on the procedural tasks with the LayerSkip recipe") { steps, outDir, seed, mix, dropout, exitScale, exitPeriod };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             int n = parse.GetValue(steps);
             if (n < 1) throw new ArgumentException($"--steps must be at least 1, got {n}");
@@ -30,9 +30,19 @@ internal static class TrainDemoCommand
             if (!(options.EarlyExitScale is >= 0 and <= 1)) throw new ArgumentException($"--exit-scale must be within [0, 1], got {options.EarlyExitScale}");
             if (options.ExitPeriod < 1) throw new ArgumentException($"--exit-period must be at least 1, got {options.ExitPeriod}");
             string dir = parse.GetValue(outDir)!;
-            ProgressReporter.For(error).Run(report => DemoTraining.Run(options, dir, report));
+            try
+            {
+                ProgressReporter.For(error).Run(report => DemoTraining.Run(options, dir, report, ct));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Outside Run, so below the bar. Only the tokenizer was written: a half-trained model.bin would
+                // pass for the trained one.
+                CliErrors.NotWritten(error, Path.Combine(dir, "model.bin"), Path.Combine(dir, "training.json"));
+                throw;
+            }
             output.WriteLine($"wrote {Path.Combine(dir, "model.bin")}, tokenizer.bin and training.json");
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }

@@ -63,8 +63,10 @@ public static class DemoTraining
     /// Trains and saves into <paramref name="outDir"/>; <paramref name="progress"/> gets every step, with a log line every 50.
     /// The same options give the same bytes as long as no other libtorch work runs in the process meanwhile:
     /// the seed sets libtorch's process-wide generator, which initialises the weights.
+    /// <paramref name="cancellationToken"/> stops it before the next optimizer step, before <c>model.bin</c> and
+    /// <c>training.json</c> are written (<see cref="RunCancelledException"/> says after how many steps).
     /// </summary>
-    public static void Run(DemoTrainingOptions o, string outDir, Action<PassProgress> progress)
+    public static void Run(DemoTrainingOptions o, string outDir, Action<PassProgress> progress, CancellationToken cancellationToken = default)
     {
         TorchRuntime.Check();
         Directory.CreateDirectory(outDir);
@@ -94,6 +96,7 @@ public static class DemoTraining
 
         for (int step = 0; step < o.Steps; step++)
         {
+            RunCancelledException.ThrowIfCancelled(cancellationToken, step, o.Steps, "steps");
             using var scope = NewDisposeScope();
             double lr = LearningRate(o, step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;

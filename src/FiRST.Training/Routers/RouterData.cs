@@ -57,8 +57,12 @@ public sealed class SelfGeneratedRouterData : RouterData
     /// <summary>The sampled sequences (BOS first).</summary>
     public IReadOnlyList<int[]> Sequences => _sequences;
 
-    /// <summary>Samples <paramref name="count"/> sequences of <paramref name="length"/> tokens with the C# runtime.</summary>
-    public static SelfGeneratedRouterData Sample(LlamaModel model, int bos, int count, int length, int promptLength, ulong seed, Action<PassProgress>? progress = null)
+    /// <summary>
+    /// Samples <paramref name="count"/> sequences of <paramref name="length"/> tokens with the C# runtime;
+    /// <paramref name="cancellationToken"/> stops it within a token (<see cref="RunCancelledException"/>).
+    /// </summary>
+    public static SelfGeneratedRouterData Sample(LlamaModel model, int bos, int count, int length, int promptLength, ulong seed, Action<PassProgress>? progress = null,
+                                                 CancellationToken cancellationToken = default)
     {
         if (length > model.Config.MaxSeqLen) throw new ArgumentException($"{length} tokens exceed the model's context of {model.Config.MaxSeqLen}");
         if (promptLength < 1 || promptLength >= length) throw new ArgumentException("the prompt must be at least one token and shorter than the sequence");
@@ -70,7 +74,11 @@ public sealed class SelfGeneratedRouterData : RouterData
             session.Reset();
             var s = new int[length];
             s[0] = bos;
-            for (int t = 1; t < length; t++) s[t] = sampler.Sample(session.Forward(s[t - 1]));
+            for (int t = 1; t < length; t++)
+            {
+                RunCancelledException.ThrowIfCancelled(cancellationToken, i, count, "sequences sampled");
+                s[t] = sampler.Sample(session.Forward(s[t - 1]));
+            }
             sequences[i] = s;
             progress?.Invoke(new PassProgress("sampling", i + 1, count) { Line = (i + 1) % 64 == 0 ? $"sampled {i + 1}/{count} sequences of {length} tokens" : null });
         }

@@ -71,8 +71,13 @@ public sealed record RouterTrainingResult(RouterSet Routers, double FinalLoss, d
 /// </summary>
 public static class RouterTraining
 {
-    /// <summary>Trains routers for <paramref name="model"/> (float32 weights, every layer loaded).</summary>
-    public static RouterTrainingResult Run(LlamaModel model, RouterData data, RouterTrainingOptions o, Action<PassProgress>? progress = null)
+    /// <summary>
+    /// Trains routers for <paramref name="model"/> (float32 weights, every layer loaded).
+    /// <paramref name="cancellationToken"/> stops it before the next optimizer step (<see cref="RunCancelledException"/>
+    /// says after how many steps); nothing is returned then, so nothing half-trained is saved.
+    /// </summary>
+    public static RouterTrainingResult Run(LlamaModel model, RouterData data, RouterTrainingOptions o, Action<PassProgress>? progress = null,
+                                           CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -100,6 +105,7 @@ public static class RouterTraining
 
         for (int step = 0; step < o.Steps; step++)
         {
+            RunCancelledException.ThrowIfCancelled(cancellationToken, step, o.Steps, "steps");
             using var scope = NewDisposeScope();
             var batch = data.Draw(rng, o.Batch);
             Tensor taskLoss, usage;

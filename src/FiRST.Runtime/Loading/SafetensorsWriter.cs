@@ -1,0 +1,130 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace FiRST.Runtime.Loading;
+
+/// <summary>
+/// Saves a float32 model as a Hugging Face directory (<c>config.json</c> + one <c>model.safetensors</c>), with
+/// only the layers it has loaded: the weight file of a one-task build (<c>first export</c>), which
+/// <see cref="SafetensorsCheckpoint"/> reads back with the same layer mask. Query and key rows are written in
+/// Hugging Face's rotate-half order, the inverse of what the reader undoes, so the file is an ordinary checkpoint.
+/// </summary>
+internal static unsafe class SafetensorsWriter
+{
+    private readonly record struct Tensor(string Name, Matrix Matrix, int Heads = 0, int HeadSize = 0);
+
+    /// <summary>Writes <paramref name="model"/> (float32 weights) into <paramref name="directory"/>; returns the bytes written.</summary>
+    public static long Write(LlamaModel model, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var w = model.Weights;
+        var c = model.Config;
+        if (w.IsQuantized) throw new ArgumentException("the model's weights are int8; a safetensors export is float32", nameof(model));
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "config.json"), Config(c));
+
+        var tensors = new List<Tensor> { new("model.embed_tokens.weight", w.TokenEmbedding) };
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            if (w.Layers[l] is not { } layer) continue;
+            string p = $"model.layers.{l}.";
+            tensors.Add(new(p + "input_layernorm.weight", layer.RmsAtt));
+            tensors.Add(new(p + "self_attn.q_proj.weight", layer.Wq, c.NHeads, c.HeadSize));
+            tensors.Add(new(p + "self_attn.k_proj.weight", layer.Wk, c.NKvHeads, c.HeadSize));
+            tensors.Add(new(p + "self_attn.v_proj.weight", layer.Wv));
+            tensors.Add(new(p + "self_attn.o_proj.weight", layer.Wo));
+            tensors.Add(new(p + "post_attention_layernorm.weight", layer.RmsFfn));
+            tensors.Add(new(p + "mlp.gate_proj.weight", layer.W1));
+            tensors.Add(new(p + "mlp.down_proj.weight", layer.W2));
+            tensors.Add(new(p + "mlp.up_proj.weight", layer.W3));
+        }
+        tensors.Add(new("model.norm.weight", w.RmsFinal));
+        if (!c.SharedClassifier) tensors.Add(new("lm_head.weight", w.Classifier));
+
+        // The header: each tensor's dtype, shape and byte range, padded to 8 bytes as the format recommends.
+        using var json = new MemoryStream();
+        using (var h = new Utf8JsonWriter(json))
+        {
+            h.WriteStartObject();
+            h.WriteStartObject("__metadata__");
+            h.WriteString("format", "pt");
+            h.WriteEndObject();
+            long offset = 0;
+            foreach (var t in tensors)
+            {
+                h.WriteStartObject(t.Name);
+                h.WriteString("dtype", "F32");
+                h.WriteStartArray("shape");
+                if (!t.Name.EndsWith("norm.weight", StringComparison.Ordinal)) h.WriteNumberValue(t.Matrix.Rows); // norms are vectors
+                h.WriteNumberValue(t.Matrix.Cols);
+                h.WriteEndArray();
+                h.WriteStartArray("data_offsets");
+                h.WriteNumberValue(offset);
+                h.WriteNumberValue(offset += t.Matrix.Length * sizeof(float));
+                h.WriteEndArray();
+                h.WriteEndObject();
+            }
+            h.WriteEndObject();
+        }
+        int pad = (int)((8 - json.Length % 8) % 8);
+        string path = Path.Combine(directory, "model.safetensors");
+        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + pad));
+        file.Write(length);
+        file.Write(json.GetBuffer().AsSpan(0, (int)json.Length));
+        for (int i = 0; i < pad; i++) file.WriteByte((byte)' ');
+        foreach (var t in tensors) WriteTensor(file, t);
+        return file.Length;
+    }
+
+    private static void WriteTensor(Stream s, Tensor t)
+    {
+        var m = t.Matrix;
+        long rowBytes = (long)m.Cols * sizeof(float);
+        if (t.Heads == 0)
+        {
+            s.Write(new ReadOnlySpan<byte>(m.Data, checked((int)(m.Length * sizeof(float)))));
+            return;
+        }
+        // Hugging Face row h*hs + j*half + i holds what the runtime (Meta's layout) keeps at row h*hs + 2i + j.
+        int half = t.HeadSize / 2;
+        for (int h = 0; h < t.Heads; h++)
+            for (int j = 0; j < 2; j++)
+                for (int i = 0; i < half; i++)
+                    s.Write(new ReadOnlySpan<byte>(m.Data + (long)(h * t.HeadSize + 2 * i + j) * m.Cols, checked((int)rowBytes)));
+    }
+
+    /// <summary>A Llama <c>config.json</c> holding the numbers of <paramref name="c"/>, in the transformers 4 layout.</summary>
+    private static string Config(ModelConfig c)
+    {
+        using var stream = new MemoryStream();
+        using (var j = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            j.WriteStartObject();
+            j.WriteStartArray("architectures");
+            j.WriteStringValue("LlamaForCausalLM");
+            j.WriteEndArray();
+            j.WriteString("model_type", "llama");
+            j.WriteNumber("hidden_size", c.Dim);
+            j.WriteNumber("intermediate_size", c.HiddenDim);
+            j.WriteNumber("num_hidden_layers", c.NLayers);
+            j.WriteNumber("num_attention_heads", c.NHeads);
+            j.WriteNumber("num_key_value_heads", c.NKvHeads);
+            j.WriteNumber("vocab_size", c.VocabSize);
+            j.WriteNumber("max_position_embeddings", c.MaxSeqLen);
+            // "R" keeps the float's exact value through text.
+            j.WritePropertyName("rms_norm_eps");
+            j.WriteRawValue(c.NormEps.ToString("R", CultureInfo.InvariantCulture));
+            j.WritePropertyName("rope_theta");
+            j.WriteRawValue(c.RopeTheta.ToString("R", CultureInfo.InvariantCulture));
+            j.WriteBoolean("tie_word_embeddings", c.SharedClassifier);
+            j.WriteString("hidden_act", "silu");
+            j.WriteString("torch_dtype", "float32");
+            j.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

@@ -1,0 +1,49 @@
+using FiRST.Samples.Tests.Support;
+using Xunit;
+
+namespace FiRST.Samples.Tests;
+
+/// <summary>samples/FiRST.Demo, run as a process: every in-grammar answer is right, on the generated path for its mask.</summary>
+public sealed class DemoSampleTests
+{
+    private static (int Code, string Output) RunDemo(params string[] args) =>
+        Processes.Run(TimeSpan.FromMinutes(3), Repository.Root, "dotnet", [Repository.SampleDll("FiRST.Demo"), .. args]);
+
+    [Fact]
+    public void Each_task_prompt_is_answered_right_on_its_generated_path()
+    {
+        var (code, output) = RunDemo();
+
+        Assert.True(code == 0, output);
+        var lines = output.Split('\n');
+        // prompt, answer, correct, path (reason), mask: copy and reverse share a mask, so CopyPath serves both.
+        foreach (var (prompt, answer, path, mask) in new[]
+                 {
+                     ("copy kqz1 =>", "kqz1", "CopyPath (Exact)", "11110100"),
+                     ("reverse hello =>", "olleh", "CopyPath (Exact)", "11110100"),
+                     ("sort 5 3 9 1 =>", "1 3 5 9", "SortPath (Exact)", "11110000"),
+                     ("1234+5678=", "6912", "Add4Path (Exact)", "11111100"),
+                 })
+        {
+            string line = Assert.Single(lines, l => l.StartsWith(prompt + " ", StringComparison.Ordinal));
+            Assert.Equal([answer, "yes", path, mask], Columns(line, prompt));
+        }
+    }
+
+    [Fact]
+    public void A_prompt_argument_streams_its_answer()
+    {
+        var (code, output) = RunDemo("reverse abc1 =>");
+
+        Assert.True(code == 0, output);
+        Assert.StartsWith("reverse abc1 => 1cba\n", output);
+        Assert.Contains("path CopyPath (Exact), layers 11110100", output);
+    }
+
+    // The answer, correct, path and layers columns of a table row (fixed widths after the prompt).
+    private static string[] Columns(string line, string prompt)
+    {
+        string rest = line[18..];
+        return [rest[..10].Trim(), rest[11..19].Trim(), rest[20..42].Trim(), rest[43..52].Trim()];
+    }
+}
