@@ -49,4 +49,15 @@ public sealed class CliCancellationTests
         Assert.False(File.Exists(profile));
         Assert.Equal("", r.Stdout);
     }
+
+    [Fact]
+    public void Cancelled_bench_draws_no_chart()
+    {
+        using var dir = new TempDir();
+        string plots = Path.Combine(dir.Path, "plots");
+        var r = RunCancelled("bench", "--paths", "--threads", "1", "--rounds", "20", "--steps", "4", "--plots", plots);
+        Assert.True(r.ExitCode == CliErrors.Cancelled, r.Stderr);
+        Assert.Contains($"not written: {plots}\nfirst: stop: Cancelled", r.Stderr.ReplaceLineEndings("\n"));
+        Assert.False(Directory.Exists(plots));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FiRST.Cli.Tests.Support;
 using FiRST.Runtime.Tests.Support;
 using Xunit;
 
@@ -33,6 +34,45 @@ public sealed class CliPathBenchTests
             // The median lies inside its own interval.
             Assert.InRange(p.GetProperty("speedup").GetDouble(), p.GetProperty("ci_low").GetDouble(), p.GetProperty("ci_high").GetDouble());
         }
+    }
+
+    [Fact]
+    public void PlotsDrawTokensPerSecondByPathAndLeaveTheJsonAlone()
+    {
+        using var dir = new TempDir();
+        string plots = dir.File("plots");
+        var r = FirstCli.Run("bench", "--paths", "--threads", "1", "--rounds", "20", "--steps", "4", "--json", "--plots", plots);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        // stdout is the one JSON object and nothing else: the chart's lines and the progress go to stderr.
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(4, doc.RootElement.GetProperty("paths").GetArrayLength());
+        Assert.DoesNotContain("wrote", r.Stdout);
+        Assert.DoesNotContain("round 1/", r.Stdout);
+        string png = Path.Combine(plots, "tokens-per-second.png"), svg = Path.Combine(plots, "tokens-per-second.svg");
+        Assert.Contains($"wrote {png}", r.Stderr);
+        var (width, height) = PngFile.Check(png);
+        Assert.InRange(width, 600, 3000);
+        Assert.InRange(height, 300, 2000);
+        // The SVG names every task and path (full model, generic loop on the mask, compiled path).
+        string text = File.ReadAllText(svg);
+        Assert.Contains("<svg", text);
+        foreach (string name in new[] { "copy", "reverse", "sort", "add4", "full model (generic loop)", "task mask (generic loop)", "compiled task path" })
+            Assert.Contains(name, text);
+
+        // Without --json, the lines go to stdout after the table.
+        var table = FirstCli.Run("bench", "--paths", "--threads", "1", "--rounds", "20", "--steps", "4", "--plots", plots);
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        Assert.Contains($"wrote {png}", table.Stdout);
+    }
+
+    [Fact]
+    public void PlotsWithExportIsRefusedInOneLine()
+    {
+        using var dir = new TempDir();
+        var r = FirstCli.Run("bench", "--export", dir.Path, "--plots", dir.File("plots"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("first: error: --plots draws decode tokens/s by path; --export measures cold starts and memory, which it does not chart", r.Stderr.Trim());
+        Assert.False(Directory.Exists(dir.File("plots")));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using FiRST.Runtime.Profiles;
 using FiRST.Runtime.Routing;
+using FiRST.Cli.Tests.Support;
 using FiRST.Runtime.Tests.Support;
 using Xunit;
 
@@ -100,6 +101,15 @@ public sealed class CliRoutingTests : IDisposable
         Assert.Contains("| copy | ", r.Stdout);
         Assert.True(File.Exists(Path.Combine(plots, "router-heatmap.svg")));
         Assert.True(File.Exists(Path.Combine(plots, "latency.svg")));
+        // Beside the SVGs, the same two pictures as PNG (ScottPlot), each a whole picture of a plausible size.
+        foreach (string name in new[] { "router-heatmap.png", "latency.png" })
+        {
+            string png = Path.Combine(plots, name);
+            Assert.Contains($"wrote {png}", r.Stdout);
+            var (width, height) = PngFile.Check(png);
+            Assert.InRange(width, 400, 3000);
+            Assert.InRange(height, 200, 2000);
+        }
     }
 
     [Fact]

@@ -41,8 +41,20 @@ public sealed class CalibrationTests : IDisposable
         var routers = RouterSet.Load(Path.Combine(dir, "model.routers.bin"));
         var tasks = new[] { TaskGenerator.Find("copy"), TaskGenerator.Find("add") };
         var o = new CalibrationOptions { CalibrationPrompts = 12, HeldOutPrompts = 12, LatencyRepetitions = 3, LatencyTokens = 4 };
-        var lines = new List<string>();
-        var (profile, details) = TaskCalibration.Run(model, tokenizer, routers, "model.routers.bin", tasks, o, lines.Add);
+        var reports = new List<PassProgress>();
+        var (profile, details) = TaskCalibration.Run(model, tokenizer, routers, "model.routers.bin", tasks, o, reports.Add);
+
+        // Progress: one bar per task, counting its 12 + 12 prompts and the latency run up to the end, and the
+        // lines a log prints are the two findings per task.
+        foreach (string name in new[] { "copy", "add" })
+        {
+            var bar = reports.Where(p => p.Stage == $"{name}: mask").ToList();
+            Assert.All(bar, p => Assert.Equal(25, p.Total));
+            Assert.Equal(Enumerable.Range(1, 25).Select(i => (long)i), bar.Select(p => p.Done).Distinct());
+            Assert.Equal(2, bar.Count(p => p.Line is not null && p.Finding));
+        }
+        Assert.Contains(reports, p => p.Line?.StartsWith("copy: mask ", StringComparison.Ordinal) == true);
+        Assert.All(reports, p => Assert.Equal(p.Line is not null, p.Finding));
 
         Assert.Equal(["copy", "add"], profile.Tasks.Select(t => t.Name));
         foreach (var (task, detail) in profile.Tasks.Zip(details))

@@ -43,7 +43,11 @@ public sealed class CliTrainRoutersTests : IDisposable
         Assert.Contains("routers: mask ", gen.Stderr);
         var rows = System.IO.File.ReadAllLines(report).Where(l => l.StartsWith("| 0.")).ToArray();
         Assert.Equal(2, rows.Length);
+        // Redirected (here, a test's writer), progress is the plain lines: the steps, and what was trained and written.
         Assert.Contains("lambda 0.1 step", r.Stderr);
+        Assert.Contains("training routers on ", r.Stderr);
+        Assert.Contains($"wrote {File(Path.Combine("new", "s.lambda0.1.routers.bin"))}", r.Stderr);
+        Assert.DoesNotContain('\u001b', r.Stderr);
 
         var bad = FirstTrain("train-routers", "--model", RouterTests.Stories260K, "--out", outPath);
         Assert.Equal(1, bad.ExitCode);

@@ -26,4 +26,19 @@ public sealed class DemoTrainingTests : IDisposable
         Assert.Equal(a, b);
         Assert.NotEqual(a, c);
     }
+
+    [Fact]
+    public void TheCommandReportsItsStepsAsPlainLinesWhenNotOnATerminal()
+    {
+        string dir = Path.Combine(_dir, "cli");
+        var r = FiRST.Runtime.Tests.Support.FirstCli.RunWith((a, output, error, _) => FiRST.Training.Cli.Program.Run(a, output, error),
+                                                             "train-demo", "--steps", "2", "--out", dir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        // Step 1 (every 50th) and the last: each its line with loss and ETA.
+        var lines = r.Stderr.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.Matches(@"^step +1/2  loss \d+\.\d{4} .* ETA \d\d:\d\d$", lines[0]);
+        Assert.Matches(@"^step +2/2  loss ", lines[1]);
+        Assert.StartsWith($"wrote {Path.Combine(dir, "model.bin")}", r.Stdout);
+    }
 }

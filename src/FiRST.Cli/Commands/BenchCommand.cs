@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using FiRST.Cli.Charts;
 using FiRST.Runtime;
 using FiRST.Runtime.Diagnostics;
 using FiRST.Runtime.Sampling;
@@ -32,11 +33,27 @@ internal static class BenchCommand
         var earlyExit = DecodingOptions.EarlyExit("With --dispatch: one early-exit threshold for every task (default: each task's calibrated thresholds from the profile)");
         var export = new Option<string?>("--export") { Description = "A one-task build from 'first export' (published): cold starts of its NativeAOT executable, the same program under the JIT and first generate, and their steady state (interleaved rounds)" };
         var prompt = new Option<string?>("--prompt") { Description = "With --export: the prompt each run answers (default: the task's example)" };
+        var plots = new Option<string?>("--plots") { Description = "Also draw decode tokens/s by path into this folder (tokens-per-second.png and .svg); not with --export" };
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
         {
-            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, export, prompt,
+            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, export, prompt, plots,
         };
         command.SetAction((parse, ct) =>
+        {
+            try
+            {
+                return Task.FromResult(Run(parse, ct));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // The charts are drawn from a finished measurement only.
+                CliErrors.NotWritten(error, parse.GetValue(plots));
+                throw;
+            }
+        });
+        return command;
+
+        int Run(ParseResult parse, CancellationToken ct)
         {
             bool byPaths = parse.GetValue(paths), byDispatch = parse.GetValue(dispatch);
             string? plan = parse.GetValue(speculate);
@@ -44,13 +61,15 @@ internal static class BenchCommand
                 throw new ArgumentException("give one of --paths, --speculate and --dispatch (--speculate with --dispatch sets the plan the table uses)");
             if (parse.GetValue(earlyExit) is not null && !byDispatch) throw new ArgumentException("--early-exit goes with --dispatch");
             if (parse.GetValue(prompt) is not null && parse.GetValue(export) is null) throw new ArgumentException("--prompt goes with --export");
+            if (parse.GetValue(plots) is not null && parse.GetValue(export) is not null)
+                throw new ArgumentException("--plots draws decode tokens/s by path; --export measures cold starts and memory, which it does not chart");
             if (parse.GetValue(export) is { } exported)
             {
                 if (byPaths || byDispatch || plan is not null) throw new ArgumentException("--export measures a one-task build on its own; drop --paths, --speculate and --dispatch");
                 var measured = ExportBench.Measure(exported, parse.GetValue(prompt), Positive(parse.GetValue(rounds) ?? 10, "--rounds"), error, ct);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, ExportBenchJson.Default.ExportBenchResult));
                 else ExportBench.Print(output, measured);
-                return Task.FromResult(0);
+                return 0;
             }
             if (byDispatch)
             {
@@ -62,7 +81,8 @@ internal static class BenchCommand
                     Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error, ct);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, DispatchBenchJson.Default.DispatchBenchResult));
                 else DispatchBench.Print(output, measured);
-                return Task.FromResult(0);
+                Draw(parse, "Decode tokens/s by decoding strategy (first bench --dispatch)", BenchChart.Values(measured));
+                return 0;
             }
             if (plan is not null)
             {
@@ -72,7 +92,8 @@ internal static class BenchCommand
                     parsed, Positive(parse.GetValue(threads), "--threads"), Positive(parse.GetValue(rounds) ?? 30, "--rounds"), error, ct);
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(measured, SpeculationBenchJson.Default.SpeculationBenchResult));
                 else SpeculationBench.Print(output, measured);
-                return Task.FromResult(0);
+                Draw(parse, $"Decode tokens/s with and without speculation {measured.Speculate} (first bench --speculate)", BenchChart.Values(measured));
+                return 0;
             }
             if (byPaths)
             {
@@ -83,7 +104,8 @@ internal static class BenchCommand
                     Math.Max(20, Positive(parse.GetValue(rounds) ?? 300, "--rounds")), stepsPerRound, error, ct);
                 if (parse.GetValue(json)) output.WriteLine(System.Text.Json.JsonSerializer.Serialize(measured, PathBenchJson.Default.PathBenchResult));
                 else PathBench.Print(output, measured);
-                return Task.FromResult(0);
+                Draw(parse, "Decode tokens/s by path (first bench --paths)", BenchChart.Values(measured));
+                return 0;
             }
             int t = Positive(parse.GetValue(threads), "--threads");
             int n = Positive(parse.GetValue(steps), "--steps");
@@ -110,9 +132,17 @@ internal static class BenchCommand
             result = result with { MemoryBandwidthGBs = MemoryBandwidth.Measure(t) / 1e9 };
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result, BenchJson.Default.BenchResult));
             else Print(output, result);
-            return Task.FromResult(0);
-        });
-        return command;
+            Draw(parse, "Decode tokens/s (first bench)", BenchChart.Values(result));
+            return 0;
+        }
+
+        // The chart's "wrote" lines go where the table would; with --json to stderr, so stdout stays one JSON object.
+        void Draw(ParseResult parse, string title, IReadOnlyList<GroupedBars.Value> values)
+        {
+            if (parse.GetValue(plots) is not { } dir) return;
+            var to = parse.GetValue(json) ? error : output;
+            foreach (string file in BenchChart.Write(title, values, dir)) to.WriteLine($"wrote {file}");
+        }
     }
 
     /// <summary>The profile given, or the embedded model's when it runs.</summary>

@@ -6,6 +6,8 @@ using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tokenization;
 using FiRST.Evaluation.Calibration;
 using FiRST.Evaluation.Tasks;
+using FiRST.Cli.Charts;
+using FiRST.Cli.Reporting;
 
 namespace FiRST.Cli.Commands;
 
@@ -22,7 +24,7 @@ internal static class CalibrateCommand
         var routers = new Option<string>("--routers", "-r") { Description = "Router file (from 'first-train train-routers')", Required = true };
         var tasks = new Option<string>("--tasks") { Description = "Comma-separated built-in tasks, or a JSONL task file", DefaultValueFactory = _ => string.Join(",", TaskGenerator.Standard.Select(t => t.Name)) };
         var outPath = new Option<string>("--out") { Description = "Profile to write (NAME.first.json)", Required = true };
-        var plots = new Option<string?>("--plots") { Description = "Write the p_l heatmap and the latency bars (SVG) into this folder" };
+        var plots = new Option<string?>("--plots") { Description = "Write the p_l heatmap and the latency bars (SVG and PNG) into this folder" };
         var calibrationPrompts = new Option<int>("--calibration-prompts") { Description = "Prompts per task the mask is chosen on", DefaultValueFactory = _ => new CalibrationOptions().CalibrationPrompts };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task the mask is measured on", DefaultValueFactory = _ => new CalibrationOptions().HeldOutPrompts };
         var keepShare = new Option<double>("--keep-share") { Description = "Keep a layer the routers kept on more than this share of prompts", DefaultValueFactory = _ => new CalibrationOptions().KeepShare };
@@ -62,15 +64,20 @@ internal static class CalibrateCommand
             ModelProfile profile;
             try
             {
-                (profile, _) = TaskCalibration.Run(llama, tok, routerSet, relativeRouters, taskList, o, line => error.WriteLine(line), ct);
-                // Early-exit thresholds and the speculation plan per task; speculation is timed on the task's
-                // compiled path where first has one for this model (the embedded model's), else the generic loop.
-                if (!parse.GetValue(maskOnly))
-                    profile = DecodeCalibration.Run(llama, tok, profile, taskList, CommonOptions.IsDefaultModel(modelPath) ? DemoModel.Paths : null, o, line => error.WriteLine(line), ct);
+                profile = ProgressReporter.For(error).Run(report =>
+                {
+                    var (masks, _) = TaskCalibration.Run(llama, tok, routerSet, relativeRouters, taskList, o, report, ct);
+                    // Early-exit thresholds and the speculation plan per task; speculation is timed on the task's
+                    // compiled path where first has one for this model (the embedded model's), else the generic loop.
+                    return parse.GetValue(maskOnly)
+                        ? masks
+                        : DecodeCalibration.Run(llama, tok, masks, taskList, CommonOptions.IsDefaultModel(modelPath) ? DemoModel.Paths : null, o, report, ct);
+                });
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                // The progress lines hold what was measured; a profile with some tasks would look complete.
+                // Outside Run, so below the bars. The findings printed hold what was measured; a profile with some
+                // tasks would look complete.
                 CliErrors.NotWritten(error, profilePath, parse.GetValue(plots));
                 throw;
             }
@@ -79,7 +86,11 @@ internal static class CalibrateCommand
             output.Write(Table(profile));
             output.WriteLine($"wrote {profilePath}");
             if (parse.GetValue(plots) is { } dir)
+            {
+                // The SVGs first: they need nothing native, and stand where the PNGs cannot be drawn.
                 foreach (string file in CalibrationPlots.Write(profile, dir)) output.WriteLine($"wrote {file}");
+                foreach (string file in CalibrationCharts.Write(profile, dir)) output.WriteLine($"wrote {file}");
+            }
             return Task.FromResult(0);
         });
         return command;

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using FiRST.Cli.Reporting;
+using FiRST.Evaluation;
 using FiRST.Runtime;
 using FiRST.Runtime.Loading;
 
@@ -27,19 +29,21 @@ internal static class MakeModelCommand
             int lastPercent = -1;
             try
             {
-                RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress(f =>
+                ProgressReporter.For(error).Run(report => RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: new SyncProgress<double>(f =>
                 {
+                    // A log gets a line every 10 percent.
                     int percent = (int)(f * 100);
-                    if (percent != lastPercent && percent % 10 == 0) { lastPercent = percent; error.Write($"\rwriting {path}: {percent}%"); }
-                }), cancellationToken: ct);
+                    bool line = percent != lastPercent && percent % 10 == 0;
+                    if (line) lastPercent = percent;
+                    report(new PassProgress($"writing {path}", percent, 100) { Line = line ? $"writing {path}: {percent}%" : null });
+                }), cancellationToken: ct));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                error.WriteLine();
+                // Outside Run: the bar has ended, so the line prints below it.
                 CliErrors.NotWritten(error, path); // the writer removed what it had written
                 throw;
             }
-            error.WriteLine();
             output.WriteLine($"wrote {path}: {config.ParameterCount:N0} parameters, {new FileInfo(path).Length:N0} bytes");
             return Task.FromResult(0);
         });
@@ -67,11 +71,5 @@ internal static class MakeModelCommand
         {
             throw new ModelLoadException(path, "", $"invalid JSON at line {e.LineNumber + 1}: {e.Message}", e);
         }
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress(Action<double> report) : IProgress<double>
-    {
-        public void Report(double value) => report(value);
     }
 }

@@ -40,10 +40,10 @@ public static class DecodeCalibration
     /// <param name="tasks">The tasks, by the profile's names.</param>
     /// <param name="paths">Compiled paths for the profile's masks (a generated model's table), or null to time the generic loop.</param>
     /// <param name="o">Prompt counts, seed, threads, repetitions.</param>
-    /// <param name="progress">Receives one line per task and setting.</param>
+    /// <param name="progress">Receives every setting tried, with a line per task and search.</param>
     /// <param name="cancellationToken">Stops the search within a token (<see cref="RunCancelledException"/>: how many tasks were done).</param>
     public static ModelProfile Run(LlamaModel model, TextTokenizer tokenizer, ModelProfile profile, IReadOnlyList<TaskGenerator> tasks,
-                                   DecodePathTable? paths, CalibrationOptions o, Action<string>? progress = null, CancellationToken cancellationToken = default)
+                                   DecodePathTable? paths, CalibrationOptions o, Action<PassProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         int layers = model.Config.NLayers;
         var updated = new List<TaskProfile>();
@@ -72,22 +72,31 @@ public static class DecodeCalibration
     /// <paramref name="prompts"/> is within <see cref="MaxAccuracyLoss"/> of the full model's; null if none is.
     /// </summary>
     private static EarlyExitOptions? EarlyExit(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<TaskExample> prompts,
-                                               CalibrationOptions o, string name, Action<string>? progress, CancellationToken cancellationToken)
+                                               CalibrationOptions o, string name, Action<PassProgress>? progress, CancellationToken cancellationToken)
     {
         int layers = model.Config.NLayers;
+        // The bar counts the full model's run and every setting tried.
+        string stage = $"{name}: early exit";
+        long total = 1 + (layers - 1) * Thresholds.Length, done = 0;
         double full = Accuracy(model, tokenizer, new SessionOptions { Threads = o.Threads }, prompts, out _, cancellationToken);
+        progress?.Invoke(new PassProgress(stage, ++done, total));
         (EarlyExitOptions Options, double Depth, double Accuracy)? best = null;
         for (int first = 0; first < layers - 1; first++)
             foreach (float threshold in Thresholds)
             {
                 var options = EarlyExitOptions.Uniform(layers, threshold, first);
                 double accuracy = Accuracy(model, tokenizer, new SessionOptions { Threads = o.Threads, EarlyExit = options }, prompts, out double depth, cancellationToken);
+                progress?.Invoke(new PassProgress(stage, ++done, total));
                 if (accuracy < full - MaxAccuracyLoss - 1e-9) continue;
                 if (best is null || depth < best.Value.Depth - 1e-9) best = (options, depth, accuracy);
             }
-        progress?.Invoke(best is { } b
-            ? $"{name}: early exit {b.Options} (mean depth {b.Depth:F2} of {layers}, exact match {b.Accuracy:P1} vs {full:P1} full)"
-            : $"{name}: no early-exit setting keeps exact match within {MaxAccuracyLoss:P0} of {full:P1}");
+        progress?.Invoke(new PassProgress(stage, total, total)
+        {
+            Line = best is { } b
+                ? $"{name}: early exit {b.Options} (mean depth {b.Depth:F2} of {layers}, exact match {b.Accuracy:P1} vs {full:P1} full)"
+                : $"{name}: no early-exit setting keeps exact match within {MaxAccuracyLoss:P0} of {full:P1}",
+            Finding = true,
+        });
         return best?.Options;
     }
 
@@ -119,7 +128,7 @@ public static class DecodeCalibration
     /// rounds (median ratio over rounds); null unless the best beats plain decoding by <see cref="MinSpeedup"/>.
     /// </summary>
     private static SpeculationOptions? Speculation(LlamaModel model, TextTokenizer tokenizer, IDecodePath path, IReadOnlyList<TaskExample> prompts,
-                                                   CalibrationOptions o, string name, Action<string>? progress, CancellationToken cancellationToken)
+                                                   CalibrationOptions o, string name, Action<PassProgress>? progress, CancellationToken cancellationToken)
     {
         var sample = prompts.Take(Math.Min(prompts.Count, 20)).ToArray();
         var plain = new TextGenerator(model, tokenizer, new SessionOptions { Threads = o.Threads, Path = path });
@@ -130,20 +139,31 @@ public static class DecodeCalibration
         int rounds = Math.Max(3, o.LatencyRepetitions / 3);
         var ratios = new double[candidates.Count][];
         for (int i = 0; i < ratios.Length; i++) ratios[i] = new double[rounds];
+        // The bar counts the warm-up and the rounds.
+        string stage = $"{name}: speculation";
+        long done = 0;
         DecodeMs(plain, tokenizer, sample, cancellationToken); // warm-up
         foreach (var g in generators) DecodeMs(g, tokenizer, sample, cancellationToken);
+        progress?.Invoke(new PassProgress(stage, ++done, 1 + rounds));
         for (int r = 0; r < rounds; r++)
+        {
             for (int i = 0; i < candidates.Count; i++)
             {
                 // Plain and candidate back to back, so drift hits both alike.
                 double basis = DecodeMs(plain, tokenizer, sample, cancellationToken);
                 ratios[i][r] = basis / DecodeMs(generators[i], tokenizer, sample, cancellationToken);
             }
+            progress?.Invoke(new PassProgress(stage, ++done, 1 + rounds));
+        }
         int best = Enumerable.Range(0, candidates.Count).MaxBy(i => Median(ratios[i]));
         double speedup = Median(ratios[best]);
-        progress?.Invoke(speedup >= MinSpeedup
-            ? $"{name}: speculation {candidates[best]} on {path.Mask} ({speedup:F2}x the same path without it)"
-            : $"{name}: no speculation plan beats plain decoding (best {candidates[best]}: {speedup:F2}x)");
+        progress?.Invoke(new PassProgress(stage, done, done)
+        {
+            Line = speedup >= MinSpeedup
+                ? $"{name}: speculation {candidates[best]} on {path.Mask} ({speedup:F2}x the same path without it)"
+                : $"{name}: no speculation plan beats plain decoding (best {candidates[best]}: {speedup:F2}x)",
+            Finding = true,
+        });
         return speedup >= MinSpeedup ? candidates[best] : null;
     }
 

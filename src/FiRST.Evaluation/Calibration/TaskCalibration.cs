@@ -54,7 +54,7 @@ public static class TaskCalibration
     /// </summary>
     public static (ModelProfile Profile, IReadOnlyList<CalibrationDetail> Details) Run(
         LlamaModel model, TextTokenizer tokenizer, RouterSet routers, string routersFile, IReadOnlyList<TaskGenerator> tasks,
-        CalibrationOptions o, Action<string>? progress = null, CancellationToken cancellationToken = default)
+        CalibrationOptions o, Action<PassProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         routers.EnsureFits(model.Config, model.Path);
@@ -70,6 +70,9 @@ public static class TaskCalibration
         {
             foreach (var task in tasks)
             {
+                // The bar counts prompts routed, then held-out prompts measured, then the latency run.
+                string stage = $"{task.Name}: mask";
+                long total = o.CalibrationPrompts + o.HeldOutPrompts + 1, done = 0;
                 // 1. Route the calibration prompts; count masks and layer use, sum p_l.
                 var counts = new Dictionary<string, int>(StringComparer.Ordinal);
                 var keptCounts = new int[layers];
@@ -87,9 +90,10 @@ public static class TaskCalibration
                         meanP[l] += decision.Probabilities[l] / calibration.Count;
                         if (decision.Mask.IsKept(l)) keptCounts[l]++;
                     }
+                    progress?.Invoke(new PassProgress(stage, ++done, total));
                 }
                 var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
-                progress?.Invoke($"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts");
+                progress?.Invoke(new PassProgress(stage, done, total) { Line = $"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts", Finding = true });
 
                 // 2. Measure on held-out prompts: full vs masked.
                 using var masked = model.CreateSession(new SessionOptions { Threads = o.Threads, Mask = mask });
@@ -107,6 +111,7 @@ public static class TaskCalibration
                     if (TaskEvaluation.Text(tokenizer, b) == e.Answer) rightMasked++;
                     fullTokens += a.Count;
                     for (int i = 0; i < Math.Min(a.Count, b.Count); i++) if (a[i] == b[i]) agreeing++;
+                    progress?.Invoke(new PassProgress(stage, ++done, total));
                 }
                 var (msFull, msMasked) = Latency(full, masked, tokenizer.Encode(heldOut.MinBy(e => e.Prompt.Length).Prompt), o, cancellationToken);
                 var profile = new TaskProfile
@@ -122,7 +127,11 @@ public static class TaskCalibration
                     Prompts = calibration.Count,
                     MeanP = meanP,
                 };
-                progress?.Invoke($"{task.Name}: exact match full {profile.AccuracyFull:P1}, masked {profile.AccuracyMasked:P1}, agreement {profile.Agreement:P1}, {msFull:F4} -> {msMasked:F4} ms/token");
+                progress?.Invoke(new PassProgress(stage, total, total)
+                {
+                    Line = $"{task.Name}: exact match full {profile.AccuracyFull:P1}, masked {profile.AccuracyMasked:P1}, agreement {profile.Agreement:P1}, {msFull:F4} -> {msMasked:F4} ms/token",
+                    Finding = true,
+                });
                 profiles.Add(profile);
                 details.Add(new CalibrationDetail(task.Name, counts));
             }

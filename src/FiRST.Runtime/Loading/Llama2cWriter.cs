@@ -9,10 +9,11 @@ namespace FiRST.Runtime.Loading;
 internal static unsafe class Llama2cWriter
 {
     /// <summary>
-    /// Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>.
-    /// Cancelled (checked before each matrix) or failed, it leaves no file rather than a truncated one.
+    /// Writes <paramref name="model"/>, whose weights must be quantized and all loaded, to <paramref name="path"/>;
+    /// <paramref name="progress"/> receives the share of the quantized matrices written (0..1). Cancelled (checked
+    /// before each matrix) or failed, it leaves no file rather than a truncated one.
     /// </summary>
-    public static void WriteQ8(LlamaModel model, string path, CancellationToken cancellationToken = default)
+    public static void WriteQ8(LlamaModel model, string path, IProgress<double>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         var w = model.Weights;
@@ -25,7 +26,7 @@ internal static unsafe class Llama2cWriter
         var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         try
         {
-            using (file) Write(file, model, layers, cancellationToken);
+            using (file) Write(file, model, layers, progress, cancellationToken);
         }
         catch
         {
@@ -34,7 +35,7 @@ internal static unsafe class Llama2cWriter
         }
     }
 
-    private static void Write(FileStream file, LlamaModel model, LayerWeights[] layers, CancellationToken cancellationToken)
+    private static void Write(FileStream file, LlamaModel model, LayerWeights[] layers, IProgress<double>? progress, CancellationToken cancellationToken)
     {
         var w = model.Weights;
         var c = model.Config;
@@ -48,14 +49,17 @@ internal static unsafe class Llama2cWriter
         foreach (var l in layers) WriteFloats(file, l.RmsAtt);
         foreach (var l in layers) WriteFloats(file, l.RmsFfn);
         WriteFloats(file, w.RmsFinal);
-        WriteQuantized(file, w.TokenEmbedding);
+        int matrices = 1 + 7 * layers.Length + (c.SharedClassifier ? 0 : 1), written = 0;
+        void Quantized(Matrix m)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            WriteQuantized(file, m);
+            progress?.Report((double)++written / matrices);
+        }
+        Quantized(w.TokenEmbedding);
         foreach (var pick in new Func<LayerWeights, Matrix>[] { l => l.Wq, l => l.Wk, l => l.Wv, l => l.Wo, l => l.W1, l => l.W2, l => l.W3 })
-            foreach (var l in layers)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                WriteQuantized(file, pick(l));
-            }
-        if (!c.SharedClassifier) WriteQuantized(file, w.Classifier);
+            foreach (var l in layers) Quantized(pick(l));
+        if (!c.SharedClassifier) Quantized(w.Classifier);
     }
 
     private static void WriteFloats(Stream s, Matrix m) => s.Write(new ReadOnlySpan<byte>(m.Data, checked((int)(m.Length * 4))));

@@ -1,6 +1,7 @@
 using FiRST.Evaluation;
 using FiRST.Evaluation.Tasks;
 using System.CommandLine;
+using FiRST.Cli.Reporting;
 using FiRST.Training.Demo;
 
 namespace FiRST.Cli.Commands;
@@ -31,11 +32,12 @@ internal static class TrainDemoCommand
             string dir = parse.GetValue(outDir)!;
             try
             {
-                DemoTraining.Run(options, dir, line => error.WriteLine(line), ct);
+                ProgressReporter.For(error).Run(report => DemoTraining.Run(options, dir, report, ct));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                // Only the tokenizer was written: a half-trained model.bin would pass for the trained one.
+                // Outside Run, so below the bar. Only the tokenizer was written: a half-trained model.bin would
+                // pass for the trained one.
                 CliErrors.NotWritten(error, Path.Combine(dir, "model.bin"), Path.Combine(dir, "training.json"));
                 throw;
             }

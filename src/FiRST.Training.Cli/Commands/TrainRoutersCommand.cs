@@ -1,6 +1,7 @@
 using FiRST.Evaluation;
 using FiRST.Evaluation.Tasks;
 using System.CommandLine;
+using FiRST.Cli.Reporting;
 using System.Globalization;
 using System.Text;
 using FiRST.Runtime;
@@ -66,46 +67,18 @@ internal static class TrainRoutersCommand
                 },
             };
 
-            RouterData data;
-            SelfGeneratedRouterData? heldOut = null;
-            TextTokenizer? tok = null;
-            IReadOnlyList<TaskGenerator> taskList = [];
-            if (parse.GetValue(selfGenerated))
-            {
-                var bos = 1;
-                int length = Math.Min(96, llama.Config.MaxSeqLen);
-                int prompt = Math.Max(1, length / 3);
-                int count = parse.GetValue(samples);
-                if (count < 1) throw new ArgumentException($"--samples must be at least 1, got {count}");
-                data = SelfGeneratedRouterData.Sample(llama, bos, count, length, prompt, seed: 2024, line => error.WriteLine(line), ct);
-                heldOut = SelfGeneratedRouterData.Sample(llama, bos, n, length, prompt, seed: 4048, cancellationToken: ct);
-            }
-            else
-            {
-                string? taskValue = parse.GetValue(tasks);
-                if (taskValue is null && !CommonOptions.IsDefaultModel(modelPath))
-                    throw new ArgumentException("give --tasks (built-in names or a JSONL task file) or --self-generated for a model other than the embedded one");
-                taskList = TaskFile.Resolve(taskValue ?? string.Join(",", TaskGenerator.Standard.Select(t => t.Name)));
-                tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
-                data = new TaskRouterData(tok, TaskMix.Uniform(taskList), llama.Config.MaxSeqLen);
-            }
-            error.WriteLine($"training routers on {data.Describe()}");
-
+            // Everything below reports through the bars (or their plain lines): nothing else writes to stderr meanwhile.
             string outFile = parse.GetValue(outPath)!;
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
             var table = new StringBuilder();
-            table.AppendLine(heldOut is null
-                ? "| lambda | mean p (train) | layers skipped | " + string.Join(" | ", taskList.Select(t => $"{t.Name} full → routed")) + " | masks |"
-                : "| lambda | mean p (train) | layers skipped | next-token agreement | commonest mask |");
-            table.AppendLine("|---:|---:|---:|" + string.Concat(Enumerable.Repeat("---:|", heldOut is null ? taskList.Count + 1 : 2)));
             int saved = 0, rows = 0;
             try
             {
-                foreach (double lambda in lambdaValues) Train(lambda);
+                ProgressReporter.For(error).Run(progress => Train(progress));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                // Each finished penalty's routers were saved whole and keep their row; the rest are not saved.
+                // Outside Run, so below the bars. Each finished penalty's routers were saved whole and keep their
+                // row; the rest are not saved.
                 if (rows > 0) output.Write(table.ToString());
                 CliErrors.NotWritten(error, [.. lambdaValues.Skip(saved).Select(l => lambdaValues.Length == 1 ? outFile : WithLambda(outFile, l)), parse.GetValue(report)]);
                 throw;
@@ -114,37 +87,70 @@ internal static class TrainRoutersCommand
             if (parse.GetValue(report) is { } reportPath) File.WriteAllText(reportPath, table.ToString());
             return Task.FromResult(0);
 
-            // One penalty: train, save the routers (and adapters), add its row to the table.
-            void Train(double lambda)
+            // The data, then one penalty after another: train, save the routers (and adapters), add its row to the table.
+            void Train(Action<PassProgress> progress)
             {
-                var result = RouterTraining.Run(llama, data, options with { Lambda = lambda }, line => error.WriteLine(line), ct);
-                string file = lambdaValues.Length == 1 ? outFile : WithLambda(outFile, lambda);
-                result.Routers.Save(file);
-                saved++;
-                error.WriteLine($"wrote {file} ({result.Seconds:F0} s)");
-                // With adapters, quality is measured on the model they are merged into, as it will run.
-                using var adapted = result.Adapter is null ? null : LlamaModel.Load(modelPath, new ModelLoadOptions { Adapter = result.Adapter });
-                if (result.Adapter is not null)
+                RouterData data;
+                SelfGeneratedRouterData? heldOut = null;
+                TextTokenizer? tok = null;
+                IReadOnlyList<TaskGenerator> taskList = [];
+                if (parse.GetValue(selfGenerated))
                 {
-                    string adapterFile = AdapterPath(file);
-                    result.Adapter.Save(adapterFile);
-                    error.WriteLine($"wrote {adapterFile} (rank {rank})");
-                }
-                var evaluated = adapted ?? llama;
-                string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
-                if (heldOut is not null)
-                {
-                    var r = RouterEvaluation.Text(evaluated, result.Routers, thr, heldOut.Sequences, heldOut.PromptLength, ct);
-                    table.AppendLine($"| {l} | {result.MeanP:F3} | {r.SkippedShare:P1} | {r.Agreement:P1} | {r.MostCommonMask} |");
+                    var bos = 1;
+                    int length = Math.Min(96, llama.Config.MaxSeqLen);
+                    int prompt = Math.Max(1, length / 3);
+                    int count = parse.GetValue(samples);
+                    if (count < 1) throw new ArgumentException($"--samples must be at least 1, got {count}");
+                    data = SelfGeneratedRouterData.Sample(llama, bos, count, length, prompt, seed: 2024, progress, ct);
+                    heldOut = SelfGeneratedRouterData.Sample(llama, bos, n, length, prompt, seed: 4048, cancellationToken: ct);
                 }
                 else
                 {
-                    var rs = RouterEvaluation.Tasks(evaluated, tok!, result.Routers, thr, taskList, n, cancellationToken: ct);
-                    table.AppendLine($"| {l} | {result.MeanP:F3} | {rs.Average(r => r.SkippedShare):P1} | "
-                        + string.Join(" | ", rs.Select(r => $"{r.AccuracyFull:P1} → {r.AccuracyRouted:P1} ({r.MostCommonMask})"))
-                        + $" | {rs.Select(r => r.MostCommonMask).Distinct().Count()} |");
+                    string? taskValue = parse.GetValue(tasks);
+                    if (taskValue is null && !CommonOptions.IsDefaultModel(modelPath))
+                        throw new ArgumentException("give --tasks (built-in names or a JSONL task file) or --self-generated for a model other than the embedded one");
+                    taskList = TaskFile.Resolve(taskValue ?? string.Join(",", TaskGenerator.Standard.Select(t => t.Name)));
+                    tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
+                    data = new TaskRouterData(tok, TaskMix.Uniform(taskList), llama.Config.MaxSeqLen);
                 }
-                rows++;
+                progress(PassProgress.Note($"training routers on {data.Describe()}"));
+
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
+                table.AppendLine(heldOut is null
+                    ? "| lambda | mean p (train) | layers skipped | " + string.Join(" | ", taskList.Select(t => $"{t.Name} full → routed")) + " | masks |"
+                    : "| lambda | mean p (train) | layers skipped | next-token agreement | commonest mask |");
+                table.AppendLine("|---:|---:|---:|" + string.Concat(Enumerable.Repeat("---:|", heldOut is null ? taskList.Count + 1 : 2)));
+                foreach (double lambda in lambdaValues)
+                {
+                    var result = RouterTraining.Run(llama, data, options with { Lambda = lambda }, progress, ct);
+                    string file = lambdaValues.Length == 1 ? outFile : WithLambda(outFile, lambda);
+                    result.Routers.Save(file);
+                    saved++;
+                    progress(PassProgress.Note($"wrote {file} ({result.Seconds:F0} s)"));
+                    // With adapters, quality is measured on the model they are merged into, as it will run.
+                    using var adapted = result.Adapter is null ? null : LlamaModel.Load(modelPath, new ModelLoadOptions { Adapter = result.Adapter });
+                    if (result.Adapter is not null)
+                    {
+                        string adapterFile = AdapterPath(file);
+                        result.Adapter.Save(adapterFile);
+                        progress(PassProgress.Note($"wrote {adapterFile} (rank {rank})"));
+                    }
+                    var evaluated = adapted ?? llama;
+                    string l = lambda.ToString("G3", CultureInfo.InvariantCulture);
+                    if (heldOut is not null)
+                    {
+                        var r = RouterEvaluation.Text(evaluated, result.Routers, thr, heldOut.Sequences, heldOut.PromptLength, ct);
+                        table.AppendLine($"| {l} | {result.MeanP:F3} | {r.SkippedShare:P1} | {r.Agreement:P1} | {r.MostCommonMask} |");
+                    }
+                    else
+                    {
+                        var rs = RouterEvaluation.Tasks(evaluated, tok!, result.Routers, thr, taskList, n, cancellationToken: ct);
+                        table.AppendLine($"| {l} | {result.MeanP:F3} | {rs.Average(r => r.SkippedShare):P1} | "
+                            + string.Join(" | ", rs.Select(r => $"{r.AccuracyFull:P1} → {r.AccuracyRouted:P1} ({r.MostCommonMask})"))
+                            + $" | {rs.Select(r => r.MostCommonMask).Distinct().Count()} |");
+                    }
+                    rows++;
+                }
             }
         });
         return command;

@@ -60,13 +60,13 @@ public sealed record DemoTrainingOptions
 public static class DemoTraining
 {
     /// <summary>
-    /// Trains and saves into <paramref name="outDir"/>; <paramref name="progress"/> gets one line per report.
+    /// Trains and saves into <paramref name="outDir"/>; <paramref name="progress"/> gets every step, with a log line every 50.
     /// The same options give the same bytes as long as no other libtorch work runs in the process meanwhile:
     /// the seed sets libtorch's process-wide generator, which initialises the weights.
     /// <paramref name="cancellationToken"/> stops it before the next optimizer step, before <c>model.bin</c> and
     /// <c>training.json</c> are written (<see cref="RunCancelledException"/> says after how many steps).
     /// </summary>
-    public static void Run(DemoTrainingOptions o, string outDir, Action<string> progress, CancellationToken cancellationToken = default)
+    public static void Run(DemoTrainingOptions o, string outDir, Action<PassProgress> progress, CancellationToken cancellationToken = default)
     {
         TorchRuntime.Check();
         Directory.CreateDirectory(outDir);
@@ -109,12 +109,15 @@ public static class DemoTraining
             optimizer.step();
             double value = loss.item<float>();
             smoothed = double.IsNaN(smoothed) ? value : 0.98 * smoothed + 0.02 * value;
+            // Every step moves the bar; every 50th is also a line of the log.
+            string? line = null;
             if (step % 50 == 0 || step == o.Steps - 1)
             {
                 double elapsed = clock.Elapsed.TotalSeconds;
                 double eta = elapsed / (step + 1) * (o.Steps - step - 1);
-                progress($"step {step + 1,5}/{o.Steps}  loss {smoothed:F4}  lr {lr:E2}  {tokensSeen / elapsed,8:F0} tok/s  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}");
+                line = $"step {step + 1,5}/{o.Steps}  loss {smoothed:F4}  lr {lr:E2}  {tokensSeen / elapsed,8:F0} tok/s  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}";
             }
+            progress(new PassProgress("training", step + 1, o.Steps) { Loss = smoothed, Line = line });
         }
 
         model.eval();

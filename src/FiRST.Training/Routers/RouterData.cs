@@ -61,7 +61,7 @@ public sealed class SelfGeneratedRouterData : RouterData
     /// Samples <paramref name="count"/> sequences of <paramref name="length"/> tokens with the C# runtime;
     /// <paramref name="cancellationToken"/> stops it within a token (<see cref="RunCancelledException"/>).
     /// </summary>
-    public static SelfGeneratedRouterData Sample(LlamaModel model, int bos, int count, int length, int promptLength, ulong seed, Action<string>? progress = null,
+    public static SelfGeneratedRouterData Sample(LlamaModel model, int bos, int count, int length, int promptLength, ulong seed, Action<PassProgress>? progress = null,
                                                  CancellationToken cancellationToken = default)
     {
         if (length > model.Config.MaxSeqLen) throw new ArgumentException($"{length} tokens exceed the model's context of {model.Config.MaxSeqLen}");
@@ -80,7 +80,7 @@ public sealed class SelfGeneratedRouterData : RouterData
                 s[t] = sampler.Sample(session.Forward(s[t - 1]));
             }
             sequences[i] = s;
-            if (progress is not null && (i + 1) % 64 == 0) progress($"sampled {i + 1}/{count} sequences of {length} tokens");
+            progress?.Invoke(new PassProgress("sampling", i + 1, count) { Line = (i + 1) % 64 == 0 ? $"sampled {i + 1}/{count} sequences of {length} tokens" : null });
         }
         return new SelfGeneratedRouterData(sequences, promptLength);
     }

@@ -76,7 +76,7 @@ public static class RouterTraining
     /// <paramref name="cancellationToken"/> stops it before the next optimizer step (<see cref="RunCancelledException"/>
     /// says after how many steps); nothing is returned then, so nothing half-trained is saved.
     /// </summary>
-    public static RouterTrainingResult Run(LlamaModel model, RouterData data, RouterTrainingOptions o, Action<string>? progress = null,
+    public static RouterTrainingResult Run(LlamaModel model, RouterData data, RouterTrainingOptions o, Action<PassProgress>? progress = null,
                                            CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -130,11 +130,17 @@ public static class RouterTraining
             double l = taskLoss.item<float>(), u = usage.item<float>();
             loss = double.IsNaN(loss) ? l : 0.95 * loss + 0.05 * l;
             meanP = double.IsNaN(meanP) ? u : 0.95 * meanP + 0.05 * u;
-            if (progress is not null && (step % 25 == 0 || step == o.Steps - 1))
+            if (progress is not null)
             {
-                double elapsed = clock.Elapsed.TotalSeconds;
-                double eta = elapsed / (step + 1) * (o.Steps - step - 1);
-                progress($"lambda {o.Lambda:G3} step {step + 1,4}/{o.Steps}  {(data.TaskLoss ? "ce" : "kl")} {loss:F4}  mean p {meanP:F3}  {(step >= hardFrom ? "hard" : "soft")}  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}");
+                // Every step moves the bar; every 25th is also a line of the log.
+                string? line = null;
+                if (step % 25 == 0 || step == o.Steps - 1)
+                {
+                    double elapsed = clock.Elapsed.TotalSeconds;
+                    double eta = elapsed / (step + 1) * (o.Steps - step - 1);
+                    line = $"lambda {o.Lambda:G3} step {step + 1,4}/{o.Steps}  {(data.TaskLoss ? "ce" : "kl")} {loss:F4}  mean p {meanP:F3}  {(step >= hardFrom ? "hard" : "soft")}  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}";
+                }
+                progress(new PassProgress($"lambda {o.Lambda:G3}", step + 1, o.Steps) { Loss = loss, Line = line });
             }
         }
         return new RouterTrainingResult(routers.ToRouterSet(), loss, meanP, clock.Elapsed.TotalSeconds, lora?.ToAdapter());
