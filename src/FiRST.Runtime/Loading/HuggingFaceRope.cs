@@ -51,17 +51,18 @@ internal static class HuggingFaceRope
         if (e.ValueKind != JsonValueKind.Object) throw new ModelLoadException(path, key, "expected an object or null");
         // transformers 4.43 renamed "type" to "rope_type" and still reads the old name.
         string? type = null;
+        string typeKey = "rope_type";
         foreach (string name in new[] { "rope_type", "type" })
         {
             if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) continue;
             if (v.ValueKind != JsonValueKind.String) throw new ModelLoadException(path, $"{key}.{name}", "expected a string such as \"llama3\"");
             string s = v.GetString()!;
             if (type is not null && type != s) throw new ModelLoadException(path, $"{key}.{name}", $"'{s}' disagrees with rope_type '{type}'");
-            type = s;
+            (type, typeKey) = (s, type is null ? name : typeKey);
         }
         type ??= ProfileSchema.Rope.Default;
         if (!ProfileSchema.Rope.IsSupportedType(type))
-            throw new ModelLoadException(path, $"{key}.rope_type", $"'{Clip(type)}' RoPE scaling is not supported; expected '{ProfileSchema.Rope.Default}', '{ProfileSchema.Rope.Linear}' or '{ProfileSchema.Rope.Llama3}'");
+            throw new ModelLoadException(path, $"{key}.{typeKey}", $"'{Clip(type)}' RoPE scaling is not supported; expected '{ProfileSchema.Rope.Default}', '{ProfileSchema.Rope.Linear}' or '{ProfileSchema.Rope.Llama3}'");
 
         var parameters = ProfileSchema.Rope.ParametersOf(type);
         foreach (var p in e.EnumerateObject())

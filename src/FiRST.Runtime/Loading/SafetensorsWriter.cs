@@ -97,8 +97,31 @@ internal static unsafe class SafetensorsWriter
                     s.Write(new ReadOnlySpan<byte>(m.Data + (long)(h * t.HeadSize + 2 * i + j) * m.Cols, checked((int)rowBytes)));
     }
 
+    /// <summary>
+    /// transformers 4's <c>rope_scaling</c>: null when unscaled, else <c>rope_type</c> and the type's parameters
+    /// (transformers 5 reads the same object into its <c>rope_parameters</c>).
+    /// </summary>
+    private static void WriteRopeScaling(Utf8JsonWriter j, RopeScaling s)
+    {
+        if (s.Type == RopeScalingType.Default)
+        {
+            j.WriteNull("rope_scaling");
+            return;
+        }
+        j.WriteStartObject("rope_scaling");
+        j.WriteString("rope_type", s.TypeName);
+        j.WriteNumber("factor", s.Factor);
+        if (s.Type == RopeScalingType.Llama3)
+        {
+            j.WriteNumber("low_freq_factor", s.LowFreqFactor);
+            j.WriteNumber("high_freq_factor", s.HighFreqFactor);
+            j.WriteNumber("original_max_position_embeddings", s.OriginalMaxPositionEmbeddings);
+        }
+        j.WriteEndObject();
+    }
+
     /// <summary>A Llama <c>config.json</c> holding the numbers of <paramref name="c"/>, in the transformers 4 layout.</summary>
-    private static string Config(ModelConfig c)
+    internal static string Config(ModelConfig c)
     {
         using var stream = new MemoryStream();
         using (var j = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -120,6 +143,7 @@ internal static unsafe class SafetensorsWriter
             j.WriteRawValue(c.NormEps.ToString("R", CultureInfo.InvariantCulture));
             j.WritePropertyName("rope_theta");
             j.WriteRawValue(c.RopeTheta.ToString("R", CultureInfo.InvariantCulture));
+            WriteRopeScaling(j, c.RopeScaling);
             j.WriteBoolean("tie_word_embeddings", c.SharedClassifier);
             j.WriteString("hidden_act", "silu");
             j.WriteString("torch_dtype", "float32");
