@@ -20,11 +20,11 @@ internal static class HuggingFaceRope
     public static (float Theta, RopeScaling Scaling) Read(JsonElement root, string path)
     {
         RefusePartialRotary(root, path, "partial_rotary_factor");
-        double? topOriginal = OptionalInt(root, path, ProfileSchema.Rope.OriginalMaxPositionEmbeddings, "");
+        int? topOriginal = OptionalInt(root, path, ProfileSchema.Rope.OriginalMaxPositionEmbeddings, "");
         var blocks = new List<Block>();
         foreach (string key in Blocks)
             if (root.TryGetProperty(key, out var e) && e.ValueKind != JsonValueKind.Null)
-                blocks.Add(ReadBlock(e, path, key, (int?)topOriginal));
+                blocks.Add(ReadBlock(e, path, key, topOriginal));
 
         // rope_theta: the top-level key (transformers 4) or inside either object (transformers 5).
         string? thetaKey = null;
@@ -79,8 +79,8 @@ internal static class HuggingFaceRope
             ProfileSchema.Rope.Linear => RopeScaling.Linear(Required(ProfileSchema.Rope.Factor)),
             ProfileSchema.Rope.Llama3 => RopeScaling.Llama3(Required(ProfileSchema.Rope.Factor), Required(ProfileSchema.Rope.LowFreqFactor), Required(ProfileSchema.Rope.HighFreqFactor),
                 // transformers 5 lets a top-level original_max_position_embeddings stand in for the object's.
-                (int)(OptionalInt(e, path, ProfileSchema.Rope.OriginalMaxPositionEmbeddings, key + ".") ?? topOriginal
-                      ?? throw new ModelLoadException(path, $"{key}.{ProfileSchema.Rope.OriginalMaxPositionEmbeddings}", "missing; 'llama3' RoPE scaling needs it"))),
+                OptionalInt(e, path, ProfileSchema.Rope.OriginalMaxPositionEmbeddings, key + ".") ?? topOriginal
+                      ?? throw new ModelLoadException(path, $"{key}.{ProfileSchema.Rope.OriginalMaxPositionEmbeddings}", "missing; 'llama3' RoPE scaling needs it")),
             _ => RopeScaling.Default,
         };
         if (ProfileSchema.Rope.Problem(type, scaling.Factor, scaling.LowFreqFactor, scaling.HighFreqFactor, scaling.OriginalMaxPositionEmbeddings, out string field) is { } problem)
@@ -98,7 +98,7 @@ internal static class HuggingFaceRope
             throw new ModelLoadException(path, field, $"{v.GetRawText()} is not supported; rotary embeddings here turn the whole head (expected 1)");
     }
 
-    private static double? OptionalInt(JsonElement e, string path, string name, string prefix)
+    private static int? OptionalInt(JsonElement e, string path, string name, string prefix)
     {
         if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i
