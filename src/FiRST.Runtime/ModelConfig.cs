@@ -35,6 +35,9 @@ public sealed record ModelConfig
     /// <summary>Base of the rotary position embedding frequencies.</summary>
     public float RopeTheta { get; init; } = 10000f;
 
+    /// <summary>How the rotary frequencies are scaled (<see cref="RopeScaling.Default"/>: not at all).</summary>
+    public RopeScaling RopeScaling { get; init; } = RopeScaling.Default;
+
     /// <summary>True when the classifier shares its weights with the token embedding.</summary>
     public bool SharedClassifier { get; init; } = true;
 
@@ -68,7 +71,7 @@ public sealed record ModelConfig
 
     /// <summary>
     /// Checks every dimension: positive, bounded, and consistent (heads divide the width, head size even
-    /// for RoPE, KV heads divide the query heads).
+    /// for RoPE, KV heads divide the query heads); and the RoPE scaling's parameters for its type.
     /// </summary>
     /// <param name="source">The file the configuration came from, named in the error.</param>
     /// <exception cref="ModelLoadException">A value is out of range or inconsistent.</exception>
@@ -91,6 +94,11 @@ public sealed record ModelConfig
             throw new ModelLoadException(source, "norm_eps", $"expected a small positive number, got {NormEps}");
         if (!(RopeTheta > 1 && float.IsFinite(RopeTheta)))
             throw new ModelLoadException(source, "rope_theta", $"expected a finite number above 1, got {RopeTheta}");
+        var r = RopeScaling ?? throw new ModelLoadException(source, ProfileSchema.Rope.Field, "expected a scaling (RopeScaling.Default for none), got null");
+        if (!Enum.IsDefined(r.Type))
+            throw new ModelLoadException(source, ProfileSchema.Rope.Field + "." + ProfileSchema.Rope.Type, $"{(int)r.Type} is not a RopeScalingType");
+        if (ProfileSchema.Rope.Problem(r.TypeName, r.Factor, r.LowFreqFactor, r.HighFreqFactor, r.OriginalMaxPositionEmbeddings, out string field) is { } problem)
+            throw new ModelLoadException(source, ProfileSchema.Rope.Field + "." + field, problem);
     }
 
     private static void Positive(string source, string field, int value, int max = MaxDimension)

@@ -38,6 +38,52 @@ public sealed class CliToolsTests(ITestOutputHelper output)
         Assert.All(model.Weights.Layers[1]!.RmsFfn.Row(0).ToArray(), v => Assert.Equal(1f, v));
     }
 
+    /// <summary>A scaled-down Llama 3.2 shape: the 1B's RoPE settings (base 500000, llama3 scaling 32/1/4) over an original context of 64.</summary>
+    private const string Llama3Shape = """
+        {"dim": 64, "hidden_dim": 256, "n_layers": 2, "n_heads": 4, "n_kv_heads": 1, "vocab_size": 300, "max_seq_len": 512, "norm_eps": 1e-5,
+         "rope_theta": 500000, "rope_scaling": {"type": "llama3", "factor": 32, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 64}}
+        """;
+
+    [Fact]
+    public void MakeModelWritesALlama3ShapedDirectoryThatInspectDescribes()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("shape.json"), Llama3Shape);
+        var made = FirstCli.Run("make-model", "--shape", dir.File("shape.json"), "--seed", "3", "--out", dir.File("l3"));
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        using (var model = LlamaModel.Load(dir.File("l3")))
+        {
+            Assert.Equal(RopeScaling.Llama3(32, 1, 4, 64), model.Config.RopeScaling);
+            Assert.Equal(500000f, model.Config.RopeTheta);
+        }
+        var inspect = FirstCli.Run("inspect", "--model", dir.File("l3"));
+        Assert.True(inspect.ExitCode == 0, inspect.Stderr);
+        Assert.Contains("rope_theta       500000", inspect.Stdout);
+        Assert.Contains("rope_scaling     llama3 (factor 32, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings 64)", inspect.Stdout);
+
+        // A llama2.c file would load with base 10000 and no scaling: refused, one line.
+        var refused = FirstCli.Run("make-model", "--shape", dir.File("shape.json"), "--format", "llama2c", "--out", dir.File("l3.bin"));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("a llama2.c file holds no norm_eps, rope_theta or RoPE scaling", refused.Stderr);
+        Assert.False(File.Exists(dir.File("l3.bin")));
+    }
+
+    [Fact]
+    public void MakeModelGivesTheSameWeightsAsLlama2cAndAsSafetensors()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("shape.json"), SmallShape);
+        Assert.Equal(0, FirstCli.Run("make-model", "--shape", dir.File("shape.json"), "--seed", "9", "--out", dir.File("m.bin")).ExitCode);
+        var made = FirstCli.Run("make-model", "--shape", dir.File("shape.json"), "--seed", "9", "--format", "safetensors", "--out", dir.File("m"));
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        using var bin = LlamaModel.Load(dir.File("m.bin"));
+        using var hf = LlamaModel.Load(dir.File("m"));
+        Assert.Equal(bin.Config, hf.Config);
+        using var a = bin.CreateSession(new SessionOptions { Threads = 1 });
+        using var b = hf.CreateSession(new SessionOptions { Threads = 1 });
+        for (int t = 0; t < 8; t++) Assert.True(a.Forward(t).SequenceEqual(b.Forward(t)), $"position {t}");
+    }
+
     [Fact]
     public void QuantizeWritesAnInt8ModelThatLoads()
     {

@@ -166,6 +166,31 @@ public sealed class DiagnosticTests
         ProfileError(Profiles.WithTasks("", Profiles.Model(dim, kvHeads, architecture)), "FIRST006").GetMessage().ShouldContain(expected);
     }
 
+    [Theory]
+    [InlineData("{ \"type\": \"yarn\", \"factor\": 4 }", "'yarn' is not supported")]
+    [InlineData("{ \"type\": \"llama3\", \"factor\": 32, \"low_freq_factor\": 4, \"high_freq_factor\": 1, \"original_max_position_embeddings\": 8192 }", "model.rope_scaling.high_freq_factor")]
+    [InlineData("{ \"type\": \"llama3\", \"factor\": 32, \"low_freq_factor\": 1, \"high_freq_factor\": 4 }", "original_max_position_embeddings is missing")]
+    [InlineData("{ \"type\": \"linear\", \"factor\": 0.5 }", "model.rope_scaling.factor: expected a number from 1")]
+    [InlineData("{ \"type\": \"linear\", \"factor\": 2, \"beta_fast\": 32 }", "beta_fast is not a parameter of \"linear\" RoPE scaling")]
+    public void FIRST006_invalid_rope_scaling(string scaling, string expected)
+    {
+        string json = Profiles.WithTasks("", Profiles.Model().Replace("\"max_seq_len\": 512", "\"max_seq_len\": 512, \"rope_scaling\": " + scaling), schema: Profiles.V2);
+        ProfileError(json, "FIRST006").GetMessage().ShouldContain(expected);
+    }
+
+    [Theory]
+    [InlineData("\"rope_scaling\": { \"rope_type\": \"dynamic\", \"factor\": 2.0 }", "\"dynamic\": this RoPE scaling is not supported")]
+    [InlineData("\"rope_theta\": 10000, \"rope_parameters\": { \"rope_type\": \"default\", \"rope_theta\": 500000 }", "rope_parameters.rope_theta 500000 disagrees with rope_theta 10000")]
+    [InlineData("\"pretraining_tp\": 2", "pretraining_tp 2 is not supported")]
+    [InlineData("\"head_dim\": 128", "head_dim 128 is not supported")]
+    [InlineData("\"hidden_act\": \"gelu\"", "hidden_act \"gelu\" is not supported")]
+    public void FIRST006_config_json_settings_that_change_the_math(string extra, string expected)
+    {
+        string json = "{ \"hidden_size\": 64, \"intermediate_size\": 172, \"num_hidden_layers\": 2, \"num_attention_heads\": 8, " +
+                      "\"vocab_size\": 512, \"max_position_embeddings\": 512, " + extra + " }";
+        ProfileError(json, "FIRST006").GetMessage().ShouldContain(expected);
+    }
+
     [Fact]
     public void FIRST005_draft_half_named_like_the_class()
     {

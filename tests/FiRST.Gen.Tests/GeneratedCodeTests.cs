@@ -57,6 +57,30 @@ public sealed class GeneratedCodeTests
         ((long)type.GetNestedType("ReversePath")!.GetField("KvCacheBytes")!.GetValue(null)!).ShouldBe(3L * 2 * 32 * 512 * 4);
     }
 
+    /// <summary>Llama 3.2 1B's configuration as the runtime reads it from the model's config.json.</summary>
+    private static readonly ModelConfig Llama32 = new()
+    {
+        Dim = 2048, HiddenDim = 8192, NLayers = 16, NHeads = 32, NKvHeads = 8, VocabSize = 128256, MaxSeqLen = 131072,
+        NormEps = 1e-5f, RopeTheta = 500000f, RopeScaling = RopeScaling.Llama3(32, 1, 4, 8192), SharedClassifier = true,
+    };
+
+    [Theory]
+    [InlineData("llama3.2-1b.first.json")]
+    [InlineData("llama3.2-1b.config.json")] // transformers 5 layout: rope_parameters
+    public void A_llama3_model_compiles_with_its_rope_scaling_in_Config(string input)
+    {
+        var type = Load(TestHelpers.Input(input), className: "Llama3Model");
+        // Equal to what LlamaModel.Load reads, or the runtime would refuse the generated paths for this model.
+        Static<ModelConfig>(type, "Config").ShouldBe(Llama32);
+        Static<double>(type, "RopeScalingFactor").ShouldBe(32);
+        Static<int>(type, "RopeOriginalMaxPositionEmbeddings").ShouldBe(8192);
+        Static<RopeScalingType>(type, "RopeScalingType").ShouldBe(RopeScalingType.Llama3);
+        // 16 layers x keys and values x 512 x 131072 positions x 4 bytes = 4 GiB: past int, so a long constant.
+        ((long)type.GetNestedType("FullPath")!.GetField("KvCacheBytes")!.GetValue(null)!).ShouldBe(16L * 2 * 512 * 131072 * 4);
+        // Unscaled models have none of the scaling constants.
+        Load(TestHelpers.Input("stories260K.first.json")).GetField("RopeScalingFactor").ShouldBeNull();
+    }
+
     [Fact]
     public void A_one_task_build_has_that_task_alone()
     {

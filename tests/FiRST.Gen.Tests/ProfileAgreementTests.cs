@@ -178,6 +178,24 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
         { "task path named like another task's draft half", Profiles.V2WithTasks(Task("\"copy\"", "[0, 1]") + ", " + Task("\"copy_draft\"", "[0]")) },
         { "draft half named like an earlier task's path", Profiles.V2WithTasks(Task("\"copy_draft\"", "[0]") + ", " + Task("\"copy\"", "[0, 1]", Plan("1", "2"))) },
         { "draft-half clash ignoring case", Profiles.WithTasks(Task("\"COPY_DRAFT\"", "[0]") + ", " + Task("\"copy\"", "[0, 1]")) },
+        { "rope_scaling in a first.profile/1 file", Profiles.WithTasks("", Profiles.Model().Replace("\"max_seq_len\": 512", "\"max_seq_len\": 512, " + Rope("\"type\": \"linear\", \"factor\": 2"))) },
+        { "rope_scaling yarn", WithRope("\"type\": \"yarn\", \"factor\": 4") },
+        { "rope_scaling dynamic", WithRope("\"type\": \"dynamic\", \"factor\": 2") },
+        { "rope_scaling type missing", WithRope("\"factor\": 2") },
+        { "rope_scaling type a number", WithRope("\"type\": 3") },
+        { "rope_scaling a string", V2Model(", \"rope_scaling\": \"llama3\"") },
+        { "rope_scaling unknown parameter", WithRope("\"type\": \"linear\", \"factor\": 2, \"beta_fast\": 32") },
+        { "rope_scaling linear factor below 1", WithRope("\"type\": \"linear\", \"factor\": 0.5") },
+        { "rope_scaling linear factor missing", WithRope("\"type\": \"linear\"") },
+        { "rope_scaling linear factor a string", WithRope("\"type\": \"linear\", \"factor\": \"2\"") },
+        { "rope_scaling linear with a llama3 parameter", WithRope("\"type\": \"linear\", \"factor\": 2, \"low_freq_factor\": 1") },
+        { "rope_scaling default with a factor", WithRope("\"type\": \"default\", \"factor\": 2") },
+        { "rope_scaling llama3 high not above low", WithRope(Llama3("32", "4", "4", "8192")) },
+        { "rope_scaling llama3 low 0", WithRope(Llama3("32", "0", "4", "8192")) },
+        { "rope_scaling llama3 original 0", WithRope(Llama3("32", "1", "4", "0")) },
+        { "rope_scaling llama3 original a fraction", WithRope(Llama3("32", "1", "4", "8192.5")) },
+        { "rope_scaling llama3 original missing", WithRope("\"type\": \"llama3\", \"factor\": 32, \"low_freq_factor\": 1, \"high_freq_factor\": 4") },
+        { "rope_scaling llama3 factor beyond double", WithRope(Llama3("1e999", "1", "4", "8192")) },
         { "draft-half clash without an underscore", Profiles.WithTasks(Task("\"copy\"", "[0, 1]") + ", " + Task("\"copyDraft\"", "[0]")) },
     };
 
@@ -193,6 +211,19 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
 
     /// <summary>A first.profile/2 profile whose one task (copy, layers 0 to 2) has <paramref name="extra"/>.</summary>
     private static string V2(string extra) => Profiles.V2WithTasks(Task("\"copy\"", "[0, 1, 2]", extra));
+
+    /// <summary>A <c>rope_scaling</c> member with the given object body.</summary>
+    private static string Rope(string body) => "\"rope_scaling\": { " + body + " }";
+
+    /// <summary>A first.profile/2 profile whose model block ends with <paramref name="extra"/>.</summary>
+    private static string V2Model(string extra) =>
+        Profiles.WithTasks(Task("\"copy\"", "[0, 1]"), Profiles.Model().Replace("\"max_seq_len\": 512", "\"max_seq_len\": 512" + extra), schema: Profiles.V2);
+
+    /// <summary>A first.profile/2 profile whose model has the given <c>rope_scaling</c> body.</summary>
+    private static string WithRope(string body) => V2Model(", " + Rope(body));
+
+    private static string Llama3(string factor, string low, string high, string original) =>
+        $"\"type\": \"llama3\", \"factor\": {factor}, \"low_freq_factor\": {low}, \"high_freq_factor\": {high}, \"original_max_position_embeddings\": {original}";
 
     /// <summary>Profiles both readers must accept.</summary>
     public static TheoryData<string, string> Good => new()
@@ -231,6 +262,12 @@ public sealed class ProfileAgreementTests(ITestOutputHelper output)
         { "draft_layers the kept count less one and lookahead 32", V2(Plan("2", "32")) },
         { "both fields, with unknown fields inside", V2(Exit("null, 0.9, null, null, null").Replace("] }", "], \"by\": \"calibrate\" }") + ", " + Plan("1", "4").Replace("4 }", "4, \"accepted\": 0.7 }")) },
         { "two tasks of one mask with different plans", Profiles.V2WithTasks(Task("\"copy\"", "[0, 1, 2]", Plan("1", "4")) + ", " + Task("\"echo\"", "[0, 1, 2]", Plan("2", "8"))) },
+        { "rope_scaling null", V2Model(", \"rope_scaling\": null") },
+        { "rope_scaling default", WithRope("\"type\": \"default\"") },
+        { "rope_scaling linear", WithRope("\"type\": \"linear\", \"factor\": 4") },
+        { "rope_scaling llama3", WithRope(Llama3("32", "1", "4", "8192")) },
+        { "rope_scaling llama3 written as floats", WithRope(Llama3("8.0", "1.0", "4.0", "8192")) },
+        { "llama3.2-1b", TestHelpers.Input("llama3.2-1b.first.json") },
         { "a task named like a draft half without its task", Profiles.V2WithTasks(Task("\"copy_draft\"", "[0]") + ", " + Task("\"draft\"", "[1]") + ", " + Task("\"copy_drafts\"", "[2]")) },
     };
 

@@ -18,6 +18,8 @@ public sealed class SnapshotTests
     [InlineData("stories260K", "StoriesModel", "models/stories260K.first.json", "stories260K.first.json")]
     [InlineData("demo", "DemoModel", "DefaultModel/model.first.json", "demo.first.json")]
     [InlineData("demo-speculative", "DemoModel", "DefaultModel/model.first.json", "demo-speculative.first.json")]
+    [InlineData("llama3.2-1b", "Llama3Model", "models/llama3.2-1b.first.json", "llama3.2-1b.first.json")]
+    [InlineData("llama3.2-1b-config", "Llama3Model", "models/llama3.2-1b/config.json", "llama3.2-1b.config.json")]
     [MethodImpl(MethodImplOptions.NoInlining)] // Shouldly finds the test method on the stack.
     public void Generated_source_matches_the_approved_snapshot(string snapshot, string className, string path, string input)
     {

@@ -87,6 +87,24 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
              allowance: path => ContextBytes(Path.GetDirectoryName(path)!));
     }
 
+    /// <summary>
+    /// config.json with RoPE scaling, in both layouts: transformers 4 (rope_theta beside a llama3 rope_scaling object)
+    /// and transformers 5 (rope_parameters holding rope_theta and the llama3 fields, dtype for torch_dtype), so
+    /// mutations reach the scaling reader, the layouts' agreement check and the refused keys.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 12)]
+    [InlineData(true, 13)]
+    public void SafetensorsConfigJsonWithRopeScaling(bool transformers5, int seed)
+    {
+        string dir = _dir.File("hf");
+        var scaled = Small with { RopeTheta = 500000, RopeScaling = RopeScaling.Llama3(8, 1, 4, 4) };
+        TestModel.Random(scaled, 1).WriteSafetensors(dir, "F32", transformers5 ? TestModel.ToTransformers5 : null);
+        byte[] valid = File.ReadAllBytes(Path.Combine(dir, "config.json"));
+        Fuzz(Path.Combine("hf", "config.json"), valid, path => LoadAndRun(Path.GetDirectoryName(path)!), seed: seed, text: true,
+             allowance: path => ContextBytes(Path.GetDirectoryName(path)!));
+    }
+
     [Fact]
     public void Llama2cTokenizer()
     {

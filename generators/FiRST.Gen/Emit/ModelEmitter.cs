@@ -44,7 +44,7 @@ namespace FiRST.Gen.Emit
             w.Line(modifiers + "partial " + target.Keyword + " " + target.ClassName);
             w.Open();
             WriteConstants(w, spec);
-            WriteConfig(w);
+            WriteConfig(w, spec);
             WriteShape(w, spec);
             if (spec.IsProfile) WriteTaskEnum(w, spec);
             var used = UsedLayers(spec);
@@ -82,6 +82,21 @@ namespace FiRST.Gen.Emit
             Const(w, "int", M.MaxSeqLen, Int(spec.MaxSeqLen), "Longest sequence (prompt plus generated tokens) the model may process.");
             Const(w, "float", M.NormEps, Float(spec.NormEps), "Epsilon added inside RMSNorm.");
             Const(w, "float", M.RopeTheta, Float(spec.RopeTheta), "Base of the rotary position embedding frequencies.");
+            // Only a scaled model gets these: an unscaled one's generated code stays as it was before scaling existed.
+            var rope = spec.RopeScaling;
+            if (rope.IsScaled)
+            {
+                bool llama3 = rope.Type == FiRST.Schema.ProfileSchema.Rope.Llama3;
+                Const(w, Runtime + ".RopeScalingType", M.RopeScalingType, Runtime + ".RopeScalingType." + (llama3 ? "Llama3" : "Linear"),
+                      "How the rotary frequencies are scaled (<c>" + rope.Type + "</c>); the runtime computes the scaled frequencies once at load.");
+                Const(w, "double", M.RopeScalingFactor, Double(rope.Factor), "The factor the rotary frequencies are divided by" + (llama3 ? " (the low ones fully, the middle ones in part)." : "."));
+                if (llama3)
+                {
+                    Const(w, "double", M.RopeLowFreqFactor, Double(rope.LowFreqFactor), "Wavelengths above <c>" + M.RopeOriginalMaxPositionEmbeddings + " / " + M.RopeLowFreqFactor + "</c> are fully scaled.");
+                    Const(w, "double", M.RopeHighFreqFactor, Double(rope.HighFreqFactor), "Wavelengths below <c>" + M.RopeOriginalMaxPositionEmbeddings + " / " + M.RopeHighFreqFactor + "</c> are kept.");
+                    Const(w, "int", M.RopeOriginalMaxPositionEmbeddings, Int(rope.OriginalMaxPositionEmbeddings), "The context length the model was pretrained with.");
+                }
+            }
             Const(w, "bool", M.SharedClassifier, spec.SharedClassifier ? "true" : "false", "True when the classifier shares its weights with the token embedding.");
         }
 
@@ -92,7 +107,7 @@ namespace FiRST.Gen.Emit
             w.Line();
         }
 
-        private static void WriteConfig(SourceWriter w)
+        private static void WriteConfig(SourceWriter w, ModelSpec spec)
         {
             w.Line("/// <summary>The model's shape as a runtime configuration, built from the constants above.</summary>");
             w.Line("public static " + Runtime + ".ModelConfig " + M.Config + " { get; } = new()");
@@ -107,6 +122,20 @@ namespace FiRST.Gen.Emit
             };
             for (int i = 0; i < assignments.GetLength(0); i++)
                 w.Line(assignments[i, 0] + " = " + assignments[i, 1] + ",");
+            if (spec.RopeScaling.IsScaled)
+            {
+                w.Line("RopeScaling = new " + Runtime + ".RopeScaling");
+                w.Open();
+                w.Line("Type = " + M.RopeScalingType + ",");
+                w.Line("Factor = " + M.RopeScalingFactor + ",");
+                if (spec.RopeScaling.Type == FiRST.Schema.ProfileSchema.Rope.Llama3)
+                {
+                    w.Line("LowFreqFactor = " + M.RopeLowFreqFactor + ",");
+                    w.Line("HighFreqFactor = " + M.RopeHighFreqFactor + ",");
+                    w.Line("OriginalMaxPositionEmbeddings = " + M.RopeOriginalMaxPositionEmbeddings + ",");
+                }
+                w.Close(",");
+            }
             w.Close(";");
         }
 
@@ -391,6 +420,9 @@ namespace FiRST.Gen.Emit
         }
 
         private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>A double literal that reads back as exactly <paramref name="value"/> (validated finite).</summary>
+        private static string Double(double value) => value.ToString("R", CultureInfo.InvariantCulture) + "d";
 
         /// <summary>A float literal that reads back as exactly <paramref name="value"/> (validated finite).</summary>
         private static string Float(float value) => value.ToString("R", CultureInfo.InvariantCulture) + "f";

@@ -14,6 +14,7 @@ namespace FiRST.Gen.Model
     /// <param name="MaxSeqLen">Context length.</param>
     /// <param name="NormEps">RMSNorm epsilon.</param>
     /// <param name="RopeTheta">RoPE base.</param>
+    /// <param name="RopeScaling">RoPE frequency scaling.</param>
     /// <param name="SharedClassifier">The classifier shares the embedding's weights.</param>
     /// <param name="Tasks">The profile's tasks, in file order.</param>
     internal sealed record ModelSpec(
@@ -27,6 +28,7 @@ namespace FiRST.Gen.Model
         int MaxSeqLen,
         float NormEps,
         float RopeTheta,
+        RopeScalingSpec RopeScaling,
         bool SharedClassifier,
         EquatableArray<TaskSpec> Tasks)
     {

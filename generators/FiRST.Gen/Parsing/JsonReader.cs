@@ -43,6 +43,9 @@ namespace FiRST.Gen.Parsing
         /// <summary>The member called <paramref name="name"/>, or <c>null</c>.</summary>
         public JsonNode? Get(string name) => _members.TryGetValue(name, out var node) ? node : null;
 
+        /// <summary>The members' names (in no particular order).</summary>
+        public IEnumerable<string> Names => _members.Keys;
+
         /// <summary>The members' values (in no particular order).</summary>
         public IEnumerable<JsonNode> Values => _members.Values;
     }

@@ -96,6 +96,7 @@ namespace FiRST.Gen.Parsing
                 MaxSeqLen: RequiredInt(model, "max_seq_len", "model."),
                 NormEps: OptionalFloat(model, "norm_eps", "model.", 1e-5f),
                 RopeTheta: OptionalFloat(model, "rope_theta", "model.", 10000f),
+                RopeScaling: RopeScalingParser.ReadProfile(model, s.Value),
                 SharedClassifier: OptionalBool(model, "shared_classifier", "model.", true),
                 Tasks: EquatableArray<TaskSpec>.Empty));
 
@@ -112,14 +113,23 @@ namespace FiRST.Gen.Parsing
             var modelType = root.Get("model_type");
             if (modelType != null && !(modelType is JsonString mt && mt.Value == "llama"))
                 throw new ModelError($"model_type {Show(modelType)} is not supported; expected \"llama\"");
-            var ropeScaling = root.Get("rope_scaling");
-            if (ropeScaling != null && !(ropeScaling is JsonNull))
-                throw new ModelError("rope_scaling is not supported; expected null or absent");
-            if (root.Get("hidden_act") is JsonString act && act.Value != "silu")
-                throw new ModelError($"hidden_act \"{Clip(act.Value)}\" is not supported; expected \"silu\"");
+            // Keys that change the math and have one supported value: refused otherwise, never ignored.
+            var act = root.Get("hidden_act");
+            if (act != null && !(act is JsonNull) && !(act is JsonString silu && silu.Value == "silu"))
+                throw new ModelError($"hidden_act {Show(act)} is not supported; expected \"silu\"");
             foreach (var bias in new[] { "attention_bias", "mlp_bias" })
-                if (root.Get(bias) is JsonBool b && b.Value)
+                if (ConfigBool(root, bias, false))
                     throw new ModelError($"{bias} is not supported; expected false");
+            if (OptionalInt(root, "pretraining_tp") is int tp && tp > 1)
+                throw new ModelError($"pretraining_tp {tp} is not supported; expected 1");
+            var torchDtype = root.Get("torch_dtype");
+            var dtype = root.Get("dtype");
+            foreach (var node in new[] { torchDtype, dtype })
+                if (node != null && !(node is JsonNull) && !(node is JsonString))
+                    throw new ModelError($"{(node == dtype ? "dtype" : "torch_dtype")} must be a string, found {node.KindName}");
+            if (torchDtype is JsonString td && dtype is JsonString d && td.Value != d.Value)
+                throw new ModelError($"dtype \"{Clip(d.Value)}\" disagrees with torch_dtype \"{Clip(td.Value)}\"");
+            var (ropeTheta, ropeScaling) = RopeScalingParser.ReadHuggingFace(root);
 
             int heads = RequiredInt(root, "num_attention_heads", "");
             var spec = Validate(new ModelSpec(
@@ -128,15 +138,16 @@ namespace FiRST.Gen.Parsing
                 HiddenDim: RequiredInt(root, "intermediate_size", ""),
                 NLayers: RequiredInt(root, "num_hidden_layers", ""),
                 NHeads: heads,
-                NKvHeads: root.Has("num_key_value_heads") ? RequiredInt(root, "num_key_value_heads", "") : heads,
+                NKvHeads: OptionalInt(root, "num_key_value_heads") ?? heads,
                 VocabSize: RequiredInt(root, "vocab_size", ""),
                 MaxSeqLen: RequiredInt(root, "max_position_embeddings", ""),
                 NormEps: OptionalFloat(root, "rms_norm_eps", "", 1e-6f),
-                RopeTheta: OptionalFloat(root, "rope_theta", "", 10000f),
-                SharedClassifier: OptionalBool(root, "tie_word_embeddings", "", false),
+                RopeTheta: ropeTheta,
+                RopeScaling: ropeScaling,
+                SharedClassifier: ConfigBool(root, "tie_word_embeddings", false),
                 Tasks: EquatableArray<TaskSpec>.Empty));
-            if (root.Has("head_dim") && RequiredInt(root, "head_dim", "") != spec.HeadSize)
-                throw new ModelError($"head_dim must equal hidden_size / num_attention_heads = {spec.HeadSize}");
+            if (OptionalInt(root, "head_dim") is int headDim && headDim != spec.HeadSize)
+                throw new ModelError($"head_dim {headDim} is not supported; expected hidden_size / num_attention_heads = {spec.HeadSize}");
             return spec;
         }
 
@@ -546,6 +557,18 @@ namespace FiRST.Gen.Parsing
             return value;
         }
 
+        /// <summary>An optional integer of a config.json: absent and null (transformers' None) are both "not set".</summary>
+        private static int? OptionalInt(JsonObject obj, string name)
+        {
+            var node = obj.Get(name);
+            if (node is null || node is JsonNull) return null;
+            return RequiredInt(obj, name, "");
+        }
+
+        /// <summary>An optional boolean of a config.json, null counting as absent (a profile's may not be null).</summary>
+        private static bool ConfigBool(JsonObject obj, string name, bool fallback) =>
+            obj.Get(name) is JsonNull ? fallback : OptionalBool(obj, name, "", fallback);
+
         private static float OptionalFloat(JsonObject obj, string name, string prefix, float fallback)
         {
             var node = obj.Get(name);
@@ -590,14 +613,5 @@ namespace FiRST.Gen.Parsing
 
         /// <summary>Keeps messages short when a file holds a very long value.</summary>
         private static string Clip(string s) => s.Length <= 60 ? s : s.Substring(0, 60) + "…";
-
-        /// <summary>A problem with the model as a whole (FIRST006); ends parsing.</summary>
-        private sealed class ModelError : Exception
-        {
-            public ModelError(string message)
-                : base(message)
-            {
-            }
-        }
     }
 }

@@ -34,6 +34,7 @@ internal static class InspectCommand
         o.WriteLine($"max_seq_len      {c.MaxSeqLen}");
         o.WriteLine($"norm_eps         {c.NormEps:G}");
         o.WriteLine($"rope_theta       {c.RopeTheta:G}");
+        o.WriteLine($"rope_scaling     {c.RopeScaling}");
         o.WriteLine($"classifier       {(c.SharedClassifier ? "shared with the embedding" : "separate")}");
         o.WriteLine($"parameters       {c.ParameterCount:N0}  ({Size(c.ParameterCount * 4)} as float32)");
         o.WriteLine($"bytes per layer  {layerBytes:N0}  ({Size(layerBytes)})");

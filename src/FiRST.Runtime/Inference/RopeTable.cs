@@ -2,7 +2,8 @@ namespace FiRST.Runtime.Inference;
 
 /// <summary>
 /// Cosines and sines of every position's rotary angles, <c>[max_seq_len, head_size / 2]</c> each, computed
-/// once per model with the same float arithmetic as llama2.c (so results match it bit for bit).
+/// once per model from <see cref="RopeFrequencies"/> with the same float arithmetic as llama2.c (angle =
+/// position × inverse frequency in float, so unscaled results match it bit for bit).
 /// </summary>
 internal sealed class RopeTable
 {
@@ -15,11 +16,11 @@ internal sealed class RopeTable
         _half = c.HeadSize / 2;
         _cos = new float[(long)c.MaxSeqLen * _half];
         _sin = new float[_cos.Length];
+        var inverse = RopeFrequencies.Inverse(c);
         for (int pos = 0; pos < c.MaxSeqLen; pos++)
             for (int i = 0; i < _half; i++)
             {
-                float freq = 1.0f / MathF.Pow(c.RopeTheta, 2 * i / (float)c.HeadSize);
-                float val = pos * freq;
+                float val = pos * inverse[i];
                 _cos[pos * _half + i] = MathF.Cos(val);
                 _sin[pos * _half + i] = MathF.Sin(val);
             }

@@ -18,13 +18,20 @@ internal static class HuggingFaceConfig
         string? modelType = root.TryGetProperty("model_type", out var mt) && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
         if (modelType is not null && modelType != "llama")
             throw new ModelLoadException(path, "model_type", $"'{modelType}' is not supported; expected 'llama'");
-        if (root.TryGetProperty("rope_scaling", out var rs) && rs.ValueKind != JsonValueKind.Null)
-            throw new ModelLoadException(path, "rope_scaling", "RoPE scaling is not supported; expected null or absent");
-        if (root.TryGetProperty("hidden_act", out var act) && act.ValueKind == JsonValueKind.String && act.GetString() != "silu")
-            throw new ModelLoadException(path, "hidden_act", $"'{act.GetString()}' is not supported; expected 'silu'");
+        // Keys that change the math and have one supported value: refused otherwise, never ignored.
+        if (OptionalString(root, path, "hidden_act") is { } act && act != "silu")
+            throw new ModelLoadException(path, "hidden_act", $"'{Clip(act)}' is not supported; expected 'silu'");
         foreach (var bias in new[] { "attention_bias", "mlp_bias" })
-            if (root.TryGetProperty(bias, out var b) && b.ValueKind == JsonValueKind.True)
+            if (OptionalBool(root, path, bias) == true)
                 throw new ModelLoadException(path, bias, "projection biases are not supported; expected false");
+        if (OptionalInt(root, path, "pretraining_tp") is > 1 and int tp)
+            throw new ModelLoadException(path, "pretraining_tp", $"{tp} is not supported; expected 1 (tensor-parallel slicing of the projections)");
+        // transformers 5 renamed torch_dtype to dtype. The tensors carry their own types, so the value only has
+        // to make sense, but two that disagree mean the file was edited by hand and cannot be trusted.
+        string? torchDtype = OptionalString(root, path, "torch_dtype"), dtype = OptionalString(root, path, "dtype");
+        if (torchDtype is not null && dtype is not null && torchDtype != dtype)
+            throw new ModelLoadException(path, "dtype", $"'{Clip(dtype)}' disagrees with torch_dtype '{Clip(torchDtype)}'");
+        var (ropeTheta, ropeScaling) = HuggingFaceRope.Read(root, path);
 
         int heads = Int(root, path, "num_attention_heads");
         int dim = Int(root, path, "hidden_size");
@@ -34,18 +41,39 @@ internal static class HuggingFaceConfig
             HiddenDim = Int(root, path, "intermediate_size"),
             NLayers = Int(root, path, "num_hidden_layers"),
             NHeads = heads,
-            NKvHeads = root.TryGetProperty("num_key_value_heads", out _) ? Int(root, path, "num_key_value_heads") : heads,
+            NKvHeads = OptionalInt(root, path, "num_key_value_heads") ?? heads,
             VocabSize = Int(root, path, "vocab_size"),
             MaxSeqLen = Int(root, path, "max_position_embeddings"),
             NormEps = root.TryGetProperty("rms_norm_eps", out _) ? Float(root, path, "rms_norm_eps") : 1e-6f,
-            RopeTheta = root.TryGetProperty("rope_theta", out _) ? Float(root, path, "rope_theta") : 10000f,
-            SharedClassifier = root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.True,
+            RopeTheta = ropeTheta,
+            RopeScaling = ropeScaling,
+            // LlamaConfig's default is false: without the key the file has its own lm_head.
+            SharedClassifier = OptionalBool(root, path, "tie_word_embeddings") ?? false,
         };
         config.Validate(path);
-        if (root.TryGetProperty("head_dim", out _) && Int(root, path, "head_dim") != config.HeadSize)
-            throw new ModelLoadException(path, "head_dim", $"expected hidden_size / num_attention_heads = {config.HeadSize}");
+        if (OptionalInt(root, path, "head_dim") is { } headDim && headDim != config.HeadSize)
+            throw new ModelLoadException(path, "head_dim", $"{headDim} is not supported; expected hidden_size / num_attention_heads = {config.HeadSize}");
         return config;
     }
+
+    /// <summary>An optional key's value: absent and null (transformers' None) are both "not set".</summary>
+    private static bool TryGet(JsonElement root, string name, out JsonElement e) =>
+        root.TryGetProperty(name, out e) && e.ValueKind != JsonValueKind.Null;
+
+    private static int? OptionalInt(JsonElement root, string path, string name) =>
+        TryGet(root, name, out _) ? Int(root, path, name) : null;
+
+    private static bool? OptionalBool(JsonElement root, string path, string name) =>
+        !TryGet(root, name, out var e) ? null
+        : e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.ValueKind == JsonValueKind.True
+        : throw new ModelLoadException(path, name, $"expected true or false, got {Clip(e.GetRawText())}");
+
+    private static string? OptionalString(JsonElement root, string path, string name) =>
+        !TryGet(root, name, out var e) ? null
+        : e.ValueKind == JsonValueKind.String ? e.GetString()
+        : throw new ModelLoadException(path, name, $"expected a string, got {Clip(e.GetRawText())}");
+
+    private static string Clip(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
     private static int Int(JsonElement root, string path, string name)
     {

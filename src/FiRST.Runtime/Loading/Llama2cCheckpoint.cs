@@ -20,6 +20,20 @@ internal static unsafe class Llama2cCheckpoint
 
     private readonly record struct Header(ModelConfig Config, int Version, int GroupSize);
 
+    /// <summary>
+    /// Throws unless a llama2.c file can hold <paramref name="config"/>: its header has no RMSNorm epsilon, RoPE base
+    /// or scaling, and reading it gives llama2.c's (1e-5, 10000, none), so any other value would load as garbage.
+    /// </summary>
+    /// <exception cref="ArgumentException">The configuration needs a Hugging Face directory instead.</exception>
+    public static void EnsureRepresentable(ModelConfig config, string path)
+    {
+        var llama2c = new ModelConfig { Dim = 1, HiddenDim = 1, NLayers = 1, NHeads = 1, NKvHeads = 1, VocabSize = 1, MaxSeqLen = 1 };
+        if (config.NormEps != llama2c.NormEps || config.RopeTheta != llama2c.RopeTheta || config.RopeScaling != llama2c.RopeScaling)
+            throw new ArgumentException(
+                $"{path}: a llama2.c file holds no norm_eps, rope_theta or RoPE scaling (it reads as 1e-05, 10000, default), and this model has " +
+                $"norm_eps {config.NormEps:G}, rope_theta {config.RopeTheta:G}, rope_scaling {config.RopeScaling}; write a Hugging Face directory instead");
+    }
+
     /// <summary>Reads and validates the header only.</summary>
     public static ModelConfig ReadConfig(MappedFile file) => ReadHeader(file).Config;
 

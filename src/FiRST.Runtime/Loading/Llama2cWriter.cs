@@ -19,6 +19,7 @@ internal static unsafe class Llama2cWriter
         var w = model.Weights;
         var c = model.Config;
         if (!w.IsQuantized) throw new ArgumentException("the model's weights are float32; load it with WeightFormat.Q8 first", nameof(model));
+        Llama2cCheckpoint.EnsureRepresentable(c, path);
         var layers = new LayerWeights[c.NLayers];
         for (int l = 0; l < layers.Length; l++)
             layers[l] = w.Layers[l] ?? throw new ArgumentException($"layer {l} is not loaded; a saved model needs every layer", nameof(model));

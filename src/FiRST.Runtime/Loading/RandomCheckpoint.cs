@@ -3,9 +3,10 @@ using System.Buffers.Binary;
 namespace FiRST.Runtime.Loading;
 
 /// <summary>
-/// Writes seeded random-weight models in llama2.c v0 format, so any llama2.c-compatible program can run the
-/// very same file: matrices ~ N(0, std), norm gains 1, shared classifier. For benchmarks, where only the
-/// shape matters.
+/// Writes seeded random-weight models, for benchmarks, where only the shape matters: matrices ~ N(0, std), norm
+/// gains 1, shared classifier. In llama2.c v0 format, so any llama2.c-compatible program can run the very same
+/// file, or as a Hugging Face directory (float32) for what llama2.c's header cannot hold (RoPE base and scaling,
+/// norm epsilon). The same seed gives the same weights in both.
 /// </summary>
 internal static class RandomCheckpoint
 {
@@ -14,6 +15,106 @@ internal static class RandomCheckpoint
 
     /// <summary>llama2.c's "110M" shape: dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000, seq 1024.</summary>
     public static ModelConfig Shape110M => new() { Dim = 768, HiddenDim = 2048, NLayers = 12, NHeads = 12, NKvHeads = 12, VocabSize = 32000, MaxSeqLen = 1024 };
+
+    /// <summary>
+    /// The shape of Llama 3.2 1B: dim 2048, hidden 8192, 16 layers, 32 heads, 8 KV heads, vocab 128256, context
+    /// 131072, tied embeddings, RoPE base 500000 with llama3 scaling (factor 32, low 1, high 4, original 8192).
+    /// </summary>
+    public static ModelConfig ShapeLlama3_1B => new()
+    {
+        Dim = 2048, HiddenDim = 8192, NLayers = 16, NHeads = 32, NKvHeads = 8, VocabSize = 128256, MaxSeqLen = 131072,
+        NormEps = 1e-5f, RopeTheta = 500000, RopeScaling = RopeScaling.Llama3(32, 1, 4, 8192), SharedClassifier = true,
+    };
+
+    /// <summary>
+    /// Writes the model as a Hugging Face directory (<c>config.json</c> + float32 <c>model.safetensors</c>), with
+    /// the weights <see cref="Write(ModelConfig, ulong, string, float, IProgress{double}?, CancellationToken)"/> gives
+    /// for the same seed (query and key rows in Hugging Face's rotate-half order, as a converted checkpoint has
+    /// them). Cancelled or failed, it leaves neither file.
+    /// </summary>
+    public static void WriteDirectory(ModelConfig config, ulong seed, string directory, float std = 0.02f, IProgress<double>? progress = null,
+                                      CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate(directory);
+        if (!config.SharedClassifier) throw new ArgumentException("random checkpoints share the classifier with the embedding", nameof(config));
+        Directory.CreateDirectory(directory);
+        string configPath = Path.Combine(directory, "config.json"), weightsPath = Path.Combine(directory, "model.safetensors");
+        try
+        {
+            using (var file = new FileStream(weightsPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+                WriteSafetensors(config, seed, file, std, progress, cancellationToken);
+            // Last, so a directory with a config.json always has its whole weight file.
+            File.WriteAllText(configPath, SafetensorsWriter.Config(config));
+        }
+        catch
+        {
+            File.Delete(weightsPath);
+            File.Delete(configPath);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The tensors in llama2.c's order (so the random stream is the same), named and shaped as Hugging Face names
+    /// them; the header lists each one's place, so their order in the file does not matter to a reader.
+    /// </summary>
+    private static void WriteSafetensors(ModelConfig config, ulong seed, FileStream file, float std, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
+        int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim, L = config.NLayers;
+        var order = new List<(string Name, long[] Shape, bool Ones, int Heads)> { ("model.embed_tokens.weight", [config.VocabSize, dim], false, 0) };
+        void PerLayer(string name, long[] shape, bool ones = false, int heads = 0)
+        {
+            for (int l = 0; l < L; l++) order.Add(($"model.layers.{l}.{name}.weight", shape, ones, heads));
+        }
+        PerLayer("input_layernorm", [dim], ones: true);
+        PerLayer("self_attn.q_proj", [dim, dim], heads: config.NHeads);
+        PerLayer("self_attn.k_proj", [kv, dim], heads: config.NKvHeads);
+        PerLayer("self_attn.v_proj", [kv, dim]);
+        PerLayer("self_attn.o_proj", [dim, dim]);
+        PerLayer("post_attention_layernorm", [dim], ones: true);
+        PerLayer("mlp.gate_proj", [hid, dim]);
+        PerLayer("mlp.down_proj", [dim, hid]);
+        PerLayer("mlp.up_proj", [hid, dim]);
+        order.Add(("model.norm.weight", [dim], true, 0));
+        SafetensorsWriter.WriteHeader(file, order.Select(t => (t.Name, t.Shape)));
+
+        long total = order.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b)), written = 0;
+        var rng = new Gaussian(seed);
+        var buffer = new float[1 << 16];
+        foreach (var (_, shape, ones, heads) in order)
+        {
+            long count = shape.Aggregate(1L, (a, b) => a * b);
+            if (heads == 0)
+            {
+                for (long done = 0; done < count;)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int n = (int)Math.Min(count - done, buffer.Length);
+                    for (int i = 0; i < n; i++) buffer[i] = ones ? 1f : std * rng.Next();
+                    file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan(0, n)));
+                    done += n;
+                    progress?.Report((double)(written + done) / total);
+                }
+            }
+            else
+            {
+                // Query or key rows: drawn in Meta's (interleaved) order, stored in Hugging Face's rotate-half order,
+                // the permutation SafetensorsCheckpoint undoes.
+                cancellationToken.ThrowIfCancellationRequested();
+                var m = new float[count];
+                for (long i = 0; i < count; i++) m[i] = std * rng.Next();
+                int rows = (int)shape[0], cols = (int)shape[1], hs = rows / heads, half = hs / 2;
+                var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(m.AsSpan());
+                for (int h = 0; h < heads; h++)
+                    for (int j = 0; j < 2; j++)
+                        for (int i = 0; i < half; i++)
+                            file.Write(bytes.Slice((h * hs + 2 * i + j) * cols * sizeof(float), cols * sizeof(float)));
+            }
+            written += count;
+            progress?.Report((double)written / total);
+        }
+    }
 
     /// <summary>
     /// Writes the model; <paramref name="progress"/> receives the fraction written (0..1). Cancelled (checked every
@@ -25,6 +126,7 @@ internal static class RandomCheckpoint
         ArgumentNullException.ThrowIfNull(config);
         config.Validate(path);
         if (!config.SharedClassifier) throw new ArgumentException("random checkpoints share the classifier with the embedding", nameof(config));
+        Llama2cCheckpoint.EnsureRepresentable(config, path);
         var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         try
         {

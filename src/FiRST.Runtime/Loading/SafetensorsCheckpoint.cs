@@ -47,9 +47,8 @@ internal static unsafe class SafetensorsCheckpoint
                 };
             }
             var rmsFinal = loader.Get("model.norm.weight", 1, dim);
-            var classifier = config.SharedClassifier && !loader.Has("lm_head.weight")
-                ? embedding
-                : loader.Get("lm_head.weight", config.VocabSize, dim);
+            // Tied as transformers ties them: an lm_head.weight the file also holds is not used.
+            var classifier = config.SharedClassifier ? embedding : loader.Get("lm_head.weight", config.VocabSize, dim);
             return (config, new ModelWeights(embedding, layers, rmsFinal, classifier, owned.ToArray()));
         }
         catch

@@ -43,7 +43,21 @@ internal static unsafe class SafetensorsWriter
         tensors.Add(new("model.norm.weight", w.RmsFinal));
         if (!c.SharedClassifier) tensors.Add(new("lm_head.weight", w.Classifier));
 
-        // The header: each tensor's dtype, shape and byte range, padded to 8 bytes as the format recommends.
+        string path = Path.Combine(directory, "model.safetensors");
+        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        // Norms are vectors; every other tensor is a [rows, cols] matrix.
+        WriteHeader(file, tensors.Select(t => (t.Name, t.Name.EndsWith("norm.weight", StringComparison.Ordinal)
+            ? new long[] { t.Matrix.Cols } : new long[] { t.Matrix.Rows, t.Matrix.Cols })));
+        foreach (var t in tensors) WriteTensor(file, t);
+        return file.Length;
+    }
+
+    /// <summary>
+    /// A safetensors header for float32 tensors stored in the order given, back to back: each tensor's dtype, shape
+    /// and byte range, padded to 8 bytes as the format recommends. The tensors' bytes follow it.
+    /// </summary>
+    internal static void WriteHeader(Stream file, IEnumerable<(string Name, long[] Shape)> tensors)
+    {
         using var json = new MemoryStream();
         using (var h = new Utf8JsonWriter(json))
         {
@@ -52,32 +66,32 @@ internal static unsafe class SafetensorsWriter
             h.WriteString("format", "pt");
             h.WriteEndObject();
             long offset = 0;
-            foreach (var t in tensors)
+            foreach (var (name, shape) in tensors)
             {
-                h.WriteStartObject(t.Name);
+                h.WriteStartObject(name);
                 h.WriteString("dtype", "F32");
                 h.WriteStartArray("shape");
-                if (!t.Name.EndsWith("norm.weight", StringComparison.Ordinal)) h.WriteNumberValue(t.Matrix.Rows); // norms are vectors
-                h.WriteNumberValue(t.Matrix.Cols);
+                long count = 1;
+                foreach (long d in shape)
+                {
+                    h.WriteNumberValue(d);
+                    count *= d;
+                }
                 h.WriteEndArray();
                 h.WriteStartArray("data_offsets");
                 h.WriteNumberValue(offset);
-                h.WriteNumberValue(offset += t.Matrix.Length * sizeof(float));
+                h.WriteNumberValue(offset += count * sizeof(float));
                 h.WriteEndArray();
                 h.WriteEndObject();
             }
             h.WriteEndObject();
         }
         int pad = (int)((8 - json.Length % 8) % 8);
-        string path = Path.Combine(directory, "model.safetensors");
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         Span<byte> length = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + pad));
         file.Write(length);
         file.Write(json.GetBuffer().AsSpan(0, (int)json.Length));
         for (int i = 0; i < pad; i++) file.WriteByte((byte)' ');
-        foreach (var t in tensors) WriteTensor(file, t);
-        return file.Length;
     }
 
     private static void WriteTensor(Stream s, Tensor t)
@@ -97,8 +111,31 @@ internal static unsafe class SafetensorsWriter
                     s.Write(new ReadOnlySpan<byte>(m.Data + (long)(h * t.HeadSize + 2 * i + j) * m.Cols, checked((int)rowBytes)));
     }
 
+    /// <summary>
+    /// transformers 4's <c>rope_scaling</c>: null when unscaled, else <c>rope_type</c> and the type's parameters
+    /// (transformers 5 reads the same object into its <c>rope_parameters</c>).
+    /// </summary>
+    private static void WriteRopeScaling(Utf8JsonWriter j, RopeScaling s)
+    {
+        if (s.Type == RopeScalingType.Default)
+        {
+            j.WriteNull("rope_scaling");
+            return;
+        }
+        j.WriteStartObject("rope_scaling");
+        j.WriteString("rope_type", s.TypeName);
+        j.WriteNumber("factor", s.Factor);
+        if (s.Type == RopeScalingType.Llama3)
+        {
+            j.WriteNumber("low_freq_factor", s.LowFreqFactor);
+            j.WriteNumber("high_freq_factor", s.HighFreqFactor);
+            j.WriteNumber("original_max_position_embeddings", s.OriginalMaxPositionEmbeddings);
+        }
+        j.WriteEndObject();
+    }
+
     /// <summary>A Llama <c>config.json</c> holding the numbers of <paramref name="c"/>, in the transformers 4 layout.</summary>
-    private static string Config(ModelConfig c)
+    internal static string Config(ModelConfig c)
     {
         using var stream = new MemoryStream();
         using (var j = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -120,6 +157,7 @@ internal static unsafe class SafetensorsWriter
             j.WriteRawValue(c.NormEps.ToString("R", CultureInfo.InvariantCulture));
             j.WritePropertyName("rope_theta");
             j.WriteRawValue(c.RopeTheta.ToString("R", CultureInfo.InvariantCulture));
+            WriteRopeScaling(j, c.RopeScaling);
             j.WriteBoolean("tie_word_embeddings", c.SharedClassifier);
             j.WriteString("hidden_act", "silu");
             j.WriteString("torch_dtype", "float32");

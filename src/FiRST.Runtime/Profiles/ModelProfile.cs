@@ -91,7 +91,7 @@ public sealed record ModelProfile
 
     private static string Describe(ModelConfig c) =>
         $"dim {c.Dim}, hidden {c.HiddenDim}, {c.NLayers} layers, {c.NHeads}/{c.NKvHeads} heads, vocab {c.VocabSize}, seq {c.MaxSeqLen}, " +
-        $"norm_eps {c.NormEps:G}, rope_theta {c.RopeTheta:G}, {(c.SharedClassifier ? "shared" : "separate")} classifier";
+        $"norm_eps {c.NormEps:G}, rope_theta {c.RopeTheta:G}, rope_scaling {c.RopeScaling}, {(c.SharedClassifier ? "shared" : "separate")} classifier";
 
     /// <summary>Reads and validates a profile file.</summary>
     /// <exception cref="ModelLoadException">The file is missing, not JSON, or breaks the schema.</exception>

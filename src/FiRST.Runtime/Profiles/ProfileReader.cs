@@ -31,6 +31,7 @@ internal static class ProfileReader
             // generator, which turns these into constants, refuses it too.
             NormEps = (float)(ModelNumber(model, "norm_eps", source) ?? 1e-5),
             RopeTheta = (float)(ModelNumber(model, "rope_theta", source) ?? 10000),
+            RopeScaling = ReadRopeScaling(model, source, schema),
             SharedClassifier = ModelBool(model, "shared_classifier", source) ?? true,
         };
         config.Validate(source);
@@ -127,6 +128,47 @@ internal static class ProfileReader
             MeanP = meanP,
             EarlyExit = earlyExit,
             Speculation = speculation,
+        };
+    }
+
+    /// <summary>
+    /// The model's <c>rope_scaling</c> (a <c>first.profile/2</c> field): absent or null is no scaling. Parameters the
+    /// type does not use may be left out; <see cref="ModelConfig.Validate"/> then checks the values.
+    /// </summary>
+    private static RopeScaling ReadRopeScaling(JsonElement model, string source, string schema)
+    {
+        string field = "model." + ProfileSchema.Rope.Field;
+        if (!model.TryGetProperty(ProfileSchema.Rope.Field, out var r) || r.ValueKind == JsonValueKind.Null) return RopeScaling.Default;
+        if (schema != ProfileSchema.Version) throw Error(source, field, $"needs schema '{ProfileSchema.Version}'; this file is '{schema}'");
+        if (r.ValueKind != JsonValueKind.Object) throw Error(source, field, $"expected an object with {ProfileSchema.Rope.Type} and its parameters, got {Kind(r)}");
+        string type = String(r, ProfileSchema.Rope.Type, source, field + ".");
+        var kind = type switch
+        {
+            ProfileSchema.Rope.Default => RopeScalingType.Default,
+            ProfileSchema.Rope.Linear => RopeScalingType.Linear,
+            ProfileSchema.Rope.Llama3 => RopeScalingType.Llama3,
+            _ => throw Error(source, field + "." + ProfileSchema.Rope.Type,
+                $"'{(type.Length <= 40 ? type : type[..40] + "…")}' is not supported; expected '{ProfileSchema.Rope.Default}', '{ProfileSchema.Rope.Linear}' or '{ProfileSchema.Rope.Llama3}'"),
+        };
+        var parameters = ProfileSchema.Rope.ParametersOf(type);
+        foreach (var p in r.EnumerateObject())
+            if (p.Name != ProfileSchema.Rope.Type && !parameters.Contains(p.Name))
+                throw Error(source, $"{field}.{(p.Name.Length <= 40 ? p.Name : p.Name[..40] + "…")}", $"is not a parameter of '{type}' RoPE scaling");
+        foreach (string name in parameters)
+            if (!r.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+                throw Error(source, $"{field}.{name}", $"missing; '{type}' RoPE scaling needs it");
+        double Number(string name, double fallback) => OptionalNumber(r, name, source, field + ".") ?? fallback;
+        int original = 0;
+        if (r.TryGetProperty(ProfileSchema.Rope.OriginalMaxPositionEmbeddings, out var o) && o.ValueKind != JsonValueKind.Null)
+            original = o.ValueKind == JsonValueKind.Number && o.TryGetInt32(out int v) ? v
+                : throw Error(source, $"{field}.{ProfileSchema.Rope.OriginalMaxPositionEmbeddings}", $"expected a 32-bit integer, got {Kind(o)}");
+        return new RopeScaling
+        {
+            Type = kind,
+            Factor = Number(ProfileSchema.Rope.Factor, 1),
+            LowFreqFactor = Number(ProfileSchema.Rope.LowFreqFactor, 0),
+            HighFreqFactor = Number(ProfileSchema.Rope.HighFreqFactor, 0),
+            OriginalMaxPositionEmbeddings = original,
         };
     }
 

@@ -82,6 +82,85 @@ namespace FiRST.Schema
         }
 
         /// <summary>
+        /// RoPE frequency scaling: the model block's optional <see cref="Field"/> object (absent or null: none), with
+        /// the rules <c>ModelConfig.Validate</c> and the generator both apply, so a profile the build accepts loads.
+        /// Parameters a type does not use stay at their neutral values (factor 1, the others 0).
+        /// </summary>
+        public static class Rope
+        {
+            /// <summary>Model block: the scaling object.</summary>
+            public const string Field = "rope_scaling";
+
+            /// <summary>In <see cref="Field"/>: the scaling type, <see cref="Default"/>, <see cref="Linear"/> or <see cref="Llama3"/>.</summary>
+            public const string Type = "type";
+
+            /// <summary>In <see cref="Field"/>: the factor frequencies are divided by (linear, llama3).</summary>
+            public const string Factor = "factor";
+
+            /// <summary>In <see cref="Field"/>: llama3's lower wavelength bound, as a divisor of the original context.</summary>
+            public const string LowFreqFactor = "low_freq_factor";
+
+            /// <summary>In <see cref="Field"/>: llama3's upper wavelength bound, as a divisor of the original context.</summary>
+            public const string HighFreqFactor = "high_freq_factor";
+
+            /// <summary>In <see cref="Field"/>: llama3's pretraining context length.</summary>
+            public const string OriginalMaxPositionEmbeddings = "original_max_position_embeddings";
+
+            /// <summary>Type: unscaled frequencies <c>theta^(-2i/head_size)</c>.</summary>
+            public const string Default = "default";
+
+            /// <summary>Type: every frequency divided by the factor (transformers' <c>linear</c>).</summary>
+            public const string Linear = "linear";
+
+            /// <summary>Type: Llama 3.1's wavelength-dependent scaling (transformers' <c>llama3</c>).</summary>
+            public const string Llama3 = "llama3";
+
+            /// <summary>The parameters <paramref name="type"/> uses, each required: none for default (or an unknown type).</summary>
+            public static string[] ParametersOf(string type) =>
+                type == Linear ? new[] { Factor }
+                : type == Llama3 ? new[] { Factor, LowFreqFactor, HighFreqFactor, OriginalMaxPositionEmbeddings }
+                : new string[0];
+
+            /// <summary>True for a type both readers support.</summary>
+            public static bool IsSupportedType(string type) => type == Default || type == Linear || type == Llama3;
+
+            /// <summary>
+            /// What is wrong with scaling of <paramref name="type"/> with these parameters, or null when nothing is;
+            /// <paramref name="field"/> receives the parameter at fault (one of the constants above).
+            /// </summary>
+            public static string? Problem(string type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositionEmbeddings, out string field)
+            {
+                field = Type;
+                if (!IsSupportedType(type)) return "'" + type + "' is not supported; expected '" + Default + "', '" + Linear + "' or '" + Llama3 + "'";
+                bool llama3 = type == Llama3;
+                field = Factor;
+                if (type == Default)
+                {
+                    if (factor != 1) return "is not a parameter of '" + Default + "' scaling (expected 1 or absent)";
+                }
+                else if (!(factor >= 1 && factor <= MaxDimension))
+                {
+                    return "expected a number from 1 to " + MaxDimension + ", got " + Show(factor);
+                }
+                field = LowFreqFactor;
+                if (!llama3 && lowFreqFactor != 0) return "is not a parameter of '" + type + "' scaling";
+                if (llama3 && !(lowFreqFactor > 0 && lowFreqFactor <= MaxDimension)) return "expected a positive number up to " + MaxDimension + ", got " + Show(lowFreqFactor);
+                field = HighFreqFactor;
+                if (!llama3 && highFreqFactor != 0) return "is not a parameter of '" + type + "' scaling";
+                if (llama3 && !(highFreqFactor > lowFreqFactor && highFreqFactor <= MaxDimension))
+                    return "expected a number above low_freq_factor " + Show(lowFreqFactor) + " and up to " + MaxDimension + ", got " + Show(highFreqFactor);
+                field = OriginalMaxPositionEmbeddings;
+                if (!llama3 && originalMaxPositionEmbeddings != 0) return "is not a parameter of '" + type + "' scaling";
+                if (llama3 && (originalMaxPositionEmbeddings < 1 || originalMaxPositionEmbeddings > MaxDimension))
+                    return "expected a context length from 1 to " + MaxDimension + ", got " + originalMaxPositionEmbeddings;
+                field = "";
+                return null;
+            }
+
+            private static string Show(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        /// <summary>
         /// True for a task name: ASCII letters, digits and '_', not starting with a digit. ASCII only, because
         /// a name is both a C# identifier in generated code and a key users type on the command line; Unicode
         /// letters would pass one reader's <c>char.IsLetter</c> and fail the other's ASCII check.
@@ -160,6 +239,21 @@ namespace FiRST.Schema
             /// <summary>Constant: RoPE base.</summary>
             public const string RopeTheta = nameof(RopeTheta);
 
+            /// <summary>Constant (models with RoPE scaling only): the scaling type.</summary>
+            public const string RopeScalingType = nameof(RopeScalingType);
+
+            /// <summary>Constant (models with RoPE scaling only): the scaling factor.</summary>
+            public const string RopeScalingFactor = nameof(RopeScalingFactor);
+
+            /// <summary>Constant (llama3 scaling only): the low-frequency factor.</summary>
+            public const string RopeLowFreqFactor = nameof(RopeLowFreqFactor);
+
+            /// <summary>Constant (llama3 scaling only): the high-frequency factor.</summary>
+            public const string RopeHighFreqFactor = nameof(RopeHighFreqFactor);
+
+            /// <summary>Constant (llama3 scaling only): the pretraining context length.</summary>
+            public const string RopeOriginalMaxPositionEmbeddings = nameof(RopeOriginalMaxPositionEmbeddings);
+
             /// <summary>Constant: the classifier shares the embedding's weights.</summary>
             public const string SharedClassifier = nameof(SharedClassifier);
 
@@ -209,7 +303,8 @@ namespace FiRST.Schema
             public static readonly string[] All =
             {
                 Dim, HiddenDim, NLayers, NHeads, NKvHeads, HeadSize, KvDim, VocabSize, MaxSeqLen,
-                NormEps, RopeTheta, SharedClassifier, Config, Task, UsedLayers, LoadOptions, PathFor,
+                NormEps, RopeTheta, RopeScalingType, RopeScalingFactor, RopeLowFreqFactor, RopeHighFreqFactor,
+                RopeOriginalMaxPositionEmbeddings, SharedClassifier, Config, Task, UsedLayers, LoadOptions, PathFor,
                 Paths, Shape, FullPath,
             };
 

@@ -22,6 +22,20 @@ internal static class ProfileWriter
         w.WriteNumber("max_seq_len", c.MaxSeqLen);
         w.WriteNumber("norm_eps", c.NormEps);
         w.WriteNumber("rope_theta", c.RopeTheta);
+        if (c.RopeScaling.Type != RopeScalingType.Default)
+        {
+            // Only what the type uses, so the block reads as transformers' rope_scaling does.
+            w.WriteStartObject(ProfileSchema.Rope.Field);
+            w.WriteString(ProfileSchema.Rope.Type, c.RopeScaling.TypeName);
+            w.WriteNumber(ProfileSchema.Rope.Factor, c.RopeScaling.Factor);
+            if (c.RopeScaling.Type == RopeScalingType.Llama3)
+            {
+                w.WriteNumber(ProfileSchema.Rope.LowFreqFactor, c.RopeScaling.LowFreqFactor);
+                w.WriteNumber(ProfileSchema.Rope.HighFreqFactor, c.RopeScaling.HighFreqFactor);
+                w.WriteNumber(ProfileSchema.Rope.OriginalMaxPositionEmbeddings, c.RopeScaling.OriginalMaxPositionEmbeddings);
+            }
+            w.WriteEndObject();
+        }
         w.WriteBoolean("shared_classifier", c.SharedClassifier);
         w.WriteEndObject();
         if (p.Routers is { } r)

@@ -32,9 +32,12 @@ public sealed class TorchLlama : nn.Module<Tensor, Tensor>
         _rmsFinal = nn.Parameter(ones(config.Dim));
         _classifier = config.SharedClassifier ? null : nn.Parameter(zeros(config.VocabSize, config.Dim));
 
-        // RoPE angles as llama2.c computes them: pair i of a head turns by pos * theta^(-2i / head_size).
+        // RoPE angles as llama2.c computes them: pair i of a head turns by pos * theta^(-2i / head_size); a scaled
+        // model's frequencies come from the runtime, so training and inference turn pairs alike.
         int half = config.HeadSize / 2;
-        var freq = pow(config.RopeTheta, arange(0, half, dtype: float32) * (-2.0f / config.HeadSize));
+        var freq = config.RopeScaling.Type == RopeScalingType.Default
+            ? pow(config.RopeTheta, arange(0, half, dtype: float32) * (-2.0f / config.HeadSize))
+            : tensor(FiRST.Runtime.Inference.RopeFrequencies.Inverse(config));
         var angles = outer(arange(0, config.MaxSeqLen, dtype: float32), freq);
         _cos = angles.cos().detach();
         _sin = angles.sin().detach();

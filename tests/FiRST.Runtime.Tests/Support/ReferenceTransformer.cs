@@ -3,9 +3,11 @@ namespace FiRST.Runtime.Tests.Support;
 /// <summary>
 /// The plain, slow, obviously-correct forward pass the optimised runtime is checked against: scalar loops
 /// in double precision, straight from the math (RMSNorm, interleaved RoPE, grouped-query causal attention,
-/// SwiGLU), no SIMD, no threads, no shared code with the runtime.
+/// SwiGLU), no SIMD, no threads, no shared code with the runtime. RoPE turns pair i by
+/// <c>pos * theta^(-2i / head_size)</c>, or by <c>pos * inverseFrequencies[i]</c> when the test gives them
+/// (scaled RoPE, computed by the test's own formula).
 /// </summary>
-internal sealed class ReferenceTransformer(TestModel m, bool[]? keep = null)
+internal sealed class ReferenceTransformer(TestModel m, bool[]? keep = null, double[]? inverseFrequencies = null)
 {
     private readonly ModelConfig _c = m.Config;
     private readonly List<double[]>[] _keys = Enumerable.Range(0, m.Config.NLayers).Select(_ => new List<double[]>()).ToArray();
@@ -98,14 +100,14 @@ internal sealed class ReferenceTransformer(TestModel m, bool[]? keep = null)
         return o;
     }
 
-    /// <summary>Rotates pairs (2i, 2i+1) of each head by pos * theta^(-2i / head_size).</summary>
+    /// <summary>Rotates pairs (2i, 2i+1) of each head by pos * theta^(-2i / head_size) (or the given inverse frequency).</summary>
     private void Rope(double[] v, int pos)
     {
         int hs = _c.HeadSize;
         for (int h = 0; h < v.Length; h += hs)
             for (int i = 0; i < hs / 2; i++)
             {
-                double angle = pos * Math.Pow(_c.RopeTheta, -2.0 * i / hs);
+                double angle = pos * (inverseFrequencies?[i] ?? Math.Pow(_c.RopeTheta, -2.0 * i / hs));
                 double c = Math.Cos(angle), s = Math.Sin(angle);
                 double a = v[h + 2 * i], b = v[h + 2 * i + 1];
                 v[h + 2 * i] = a * c - b * s;

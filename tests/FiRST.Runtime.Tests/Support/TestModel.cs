@@ -98,19 +98,60 @@ internal sealed class TestModel
     /// Writes a Hugging Face directory (config.json + model.safetensors) in <paramref name="dtype"/>, with query
     /// and key rows permuted for rotate-half RoPE exactly as Hugging Face's conversion script does.
     /// </summary>
-    public void WriteSafetensors(string directory, string dtype)
+    public void WriteSafetensors(string directory, string dtype, Action<Dictionary<string, object?>>? editConfig = null)
+    {
+        Directory.CreateDirectory(directory);
+        var config = HuggingFaceConfig(dtype);
+        editConfig?.Invoke(config);
+        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config));
+        WriteSafetensorsFile(Path.Combine(directory, "model.safetensors"), SafetensorsTensors(), dtype);
+    }
+
+    /// <summary>
+    /// The model's config.json in transformers 4's layout (top-level rope_theta, rope_scaling null or an object
+    /// with rope_type and the type's parameters); <see cref="ToTransformers5"/> turns it into transformers 5's.
+    /// </summary>
+    public Dictionary<string, object?> HuggingFaceConfig(string dtype)
     {
         var c = Config;
-        Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(new Dictionary<string, object>
+        var r = c.RopeScaling;
+        object? scaling = r.Type switch
+        {
+            RopeScalingType.Linear => new Dictionary<string, object> { ["rope_type"] = "linear", ["factor"] = r.Factor },
+            RopeScalingType.Llama3 => new Dictionary<string, object>
+            {
+                ["rope_type"] = "llama3", ["factor"] = r.Factor, ["low_freq_factor"] = r.LowFreqFactor,
+                ["high_freq_factor"] = r.HighFreqFactor, ["original_max_position_embeddings"] = r.OriginalMaxPositionEmbeddings,
+            },
+            _ => null,
+        };
+        var config = new Dictionary<string, object?>
         {
             ["architectures"] = new[] { "LlamaForCausalLM" }, ["model_type"] = "llama",
             ["hidden_size"] = c.Dim, ["intermediate_size"] = c.HiddenDim, ["num_hidden_layers"] = c.NLayers,
             ["num_attention_heads"] = c.NHeads, ["num_key_value_heads"] = c.NKvHeads, ["vocab_size"] = c.VocabSize,
             ["max_position_embeddings"] = c.MaxSeqLen, ["rms_norm_eps"] = c.NormEps, ["rope_theta"] = c.RopeTheta,
             ["tie_word_embeddings"] = c.SharedClassifier, ["hidden_act"] = "silu", ["torch_dtype"] = dtype,
-        }));
-        WriteSafetensorsFile(Path.Combine(directory, "model.safetensors"), SafetensorsTensors(), dtype);
+        };
+        // Only when scaled, so the config.json fuzzing's unscaled seed file stays what it was.
+        if (scaling is not null) config["rope_scaling"] = scaling;
+        return config;
+    }
+
+    /// <summary>
+    /// Rewrites a transformers 4 config.json dictionary as transformers 5 saves it: rope_theta and the scaling's
+    /// fields inside rope_parameters (rope_type "default" when unscaled), torch_dtype renamed dtype.
+    /// </summary>
+    public static void ToTransformers5(Dictionary<string, object?> config)
+    {
+        var parameters = config.GetValueOrDefault("rope_scaling") is Dictionary<string, object> scaling
+            ? new Dictionary<string, object>(scaling) : new Dictionary<string, object> { ["rope_type"] = "default" };
+        parameters["rope_theta"] = config["rope_theta"]!;
+        config.Remove("rope_scaling");
+        config.Remove("rope_theta");
+        config["rope_parameters"] = parameters;
+        config["dtype"] = config["torch_dtype"];
+        config.Remove("torch_dtype");
     }
 
     /// <summary>
