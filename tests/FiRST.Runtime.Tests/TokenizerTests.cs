@@ -121,6 +121,22 @@ public sealed class TokenizerTests
     }
 
     [Theory]
+    [InlineData("llama2-tokenizer.model")]
+    [InlineData("llama2-tokenizer.bin")]
+    public void Equal_score_merges_resolve_leftmost_as_the_sentencepiece_library_does(string file)
+    {
+        // What the sentencepiece library gives with this tokenizer.model (measured with it for issue 19, where
+        // Microsoft.ML.Tokenizers, used before, merged the rightmost pair): ",,," after a word is ",," then ",";
+        // a run of 200 'a' starts "▁a" and continues in "aaaa" pieces.
+        var tok = ByName(file);
+        string Piece(int id) => Encoding.UTF8.GetString(tok.PieceBytes(id, -1).Span);
+        Assert.Equal([" hello", ",,", ",", " world"], tok.Encode("hello,,, world", addBos: false).Select(Piece));
+        int[] run = tok.Encode(new string('a', 200), addBos: false);
+        Assert.Equal(" a", Piece(run[0]));
+        Assert.All(run.Skip(1).Take(40), id => Assert.Equal("aaaa", Piece(id)));
+    }
+
+    [Theory]
     [InlineData("tok512.bin")]
     [InlineData("llama2-tokenizer.bin")]
     [InlineData("llama2-tokenizer.model")]

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using FiRST.Cli.Export;
+using FiRST.Cli.Reporting;
+using FiRST.Evaluation;
 using FiRST.Evaluation.Tasks;
 using FiRST.Runtime;
 using FiRST.Runtime.Profiles;
@@ -44,15 +46,22 @@ internal static class ExportCommand
             var entry = loaded.Tasks.FirstOrDefault(t => t.Name == taskName)
                 ?? throw new ArgumentException($"the profile {profilePath} has no task '{taskName}'; its tasks are {string.Join(", ", loaded.Tasks.Select(t => t.Name))}");
             var mask = entry.Mask(loaded.Model.NLayers);
-            // Only the task's layers are read: the export never holds the rest.
-            using var llama = LlamaModel.Load(modelPath, new ModelLoadOptions { Layers = mask });
-            loaded.EnsureFits(llama.Config, modelPath);
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
-            Runtime.Tokenization.TextTokenizer.Load(tokenizerPath).EnsureFits(llama);
-
             string example = TaskGenerator.Standard.FirstOrDefault(g => g.Name == taskName)?.Example?.Prompt ?? "your prompt";
-            var written = OneTaskProject.Write(llama, profilePath, taskName, mask, tokenizerPath, parse.GetValue(quant) == "q8",
-                                               dir, parse.GetValue(source), parse.GetValue(version), example);
+            const string Stage = "export";
+            var written = ProgressReporter.For(error).Run(report =>
+            {
+                // Only the task's layers are read: the export never holds the rest.
+                report(new PassProgress(Stage, 0, 2) { Line = $"reading layers {mask} of {modelPath}" });
+                using var llama = LlamaModel.Load(modelPath, new ModelLoadOptions { Layers = mask });
+                loaded.EnsureFits(llama.Config, modelPath);
+                Runtime.Tokenization.TextTokenizer.Load(tokenizerPath).EnsureFits(llama);
+                report(new PassProgress(Stage, 1, 2) { Line = $"writing {Path.Combine(dir, "model.safetensors")} and the project" });
+                var result = OneTaskProject.Write(llama, profilePath, taskName, mask, tokenizerPath, parse.GetValue(quant) == "q8",
+                                                  dir, parse.GetValue(source), parse.GetValue(version), example);
+                report(new PassProgress(Stage, 2, 2));
+                return result;
+            });
             long full = ModelBytes(modelPath);
             output.WriteLine($"wrote {written.Directory}: task '{taskName}', layers {mask} ({mask.KeptCount} of {mask.LayerCount}), " +
                              $"model.safetensors {written.WeightBytes:N0} bytes ({full:N0} in {Path.GetFileName(modelPath)})");
