@@ -17,7 +17,7 @@ public sealed unsafe class KernelWidthTests
 {
     public static TheoryData<int> Widths()
     {
-        var widths = new TheoryData<int> { 256 };
+        var widths = new TheoryData<int> { 128, 256 };
         if (Vector512.IsHardwareAccelerated) widths.Add(512);
         return widths;
     }
@@ -41,6 +41,11 @@ public sealed unsafe class KernelWidthTests
                     {
                         if (streaming) DotKernels.RowsStreaming<V512, Vector512<float>>(pw, cols, px, po, start, end);
                         else DotKernels.Rows<V512, Vector512<float>>(pw, cols, px, po, start, end);
+                    }
+                    else if (width == 128)
+                    {
+                        if (streaming) DotKernels.RowsStreaming<V128, Vector128<float>>(pw, cols, px, po, start, end);
+                        else DotKernels.Rows<V128, Vector128<float>>(pw, cols, px, po, start, end);
                     }
                     else if (streaming) DotKernels.RowsStreaming<V256, Vector256<float>>(pw, cols, px, po, start, end);
                     else DotKernels.Rows<V256, Vector256<float>>(pw, cols, px, po, start, end);
@@ -78,6 +83,7 @@ public sealed unsafe class KernelWidthTests
             fixed (sbyte* pq = q) fixed (float* ps = s, px = x, po = o)
             {
                 if (width == 512) Q8Kernels.RowMajor<V512, Vector512<float>>(pq, ps, cols, groupSize, px, po, start, end);
+                else if (width == 128) Q8Kernels.RowMajor<V128, Vector128<float>>(pq, ps, cols, groupSize, px, po, start, end);
                 else Q8Kernels.RowMajor<V256, Vector256<float>>(pq, ps, cols, groupSize, px, po, start, end);
             }
             CheckQ8(o, q, s, x, rows, cols, groupSize, start, end, $"RowMajor<{width}> {rows}x{cols}/{groupSize} [{start},{end})");
@@ -102,6 +108,7 @@ public sealed unsafe class KernelWidthTests
                 Q8Layout.Interleave(pq, ps, rows, cols, groupSize, pqi, psi);
                 var m = new Matrix(pqi, psi, rows, cols, groupSize, interleaved: true);
                 if (width == 512) Q8Kernels.Interleaved<V512, Vector512<float>>(m, px, po, start, end);
+                else if (width == 128) Q8Kernels.Interleaved<V128, Vector128<float>>(m, px, po, start, end);
                 else Q8Kernels.Interleaved<V256, Vector256<float>>(m, px, po, start, end);
             }
             CheckQ8(o, q, s, x, rows, cols, groupSize, start, end, $"Interleaved<{width}> {rows}x{cols}/{groupSize} [{start},{end})");
@@ -116,6 +123,8 @@ public sealed unsafe class KernelWidthTests
         Assert.Equal(8, V256.Count);
         Assert.Equal(Avx512F.IsSupported, V512.CanWidenInt8);
         Assert.Equal(Avx2.IsSupported, V256.CanWidenInt8);
+        Assert.Equal(4, V128.Count);
+        Assert.Equal(Vector128.IsHardwareAccelerated, V128.CanWidenInt8);
     }
 
     private static void CheckQ8(float[] o, sbyte[] q, float[] s, float[] x, int rows, int cols, int groupSize, int start, int end, string what)

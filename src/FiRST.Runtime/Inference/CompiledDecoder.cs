@@ -235,7 +235,8 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
         try
         {
             if (Vector512.IsHardwareAccelerated) Token<V512, Vector512<float>>(start);
-            else Token<V256, Vector256<float>>(start);
+            else if (Vector256.IsHardwareAccelerated) Token<V256, Vector256<float>>(start);
+            else Token<V128, Vector128<float>>(start);
         }
         catch (SpinBarrier.AbortedException)
         {

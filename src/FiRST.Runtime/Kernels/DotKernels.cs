@@ -16,7 +16,8 @@ internal static unsafe class DotKernels
     public static void Rows(float* w, int cols, float* x, float* o, int start, int end)
     {
         if (Vector512.IsHardwareAccelerated) Rows<V512, Vector512<float>>(w, cols, x, o, start, end);
-        else Rows<V256, Vector256<float>>(w, cols, x, o, start, end);
+        else if (Vector256.IsHardwareAccelerated) Rows<V256, Vector256<float>>(w, cols, x, o, start, end);
+        else Rows<V128, Vector128<float>>(w, cols, x, o, start, end);
     }
 
     /// <summary><see cref="Rows(float*, int, float*, float*, int, int)"/> at one vector width (tests call both).</summary>
@@ -37,7 +38,7 @@ internal static unsafe class DotKernels
     {
         // Only measured to help with 512-bit vectors; 256-bit ones keep the four-row kernel.
         if (Vector512.IsHardwareAccelerated) RowsStreaming<V512, Vector512<float>>(w, cols, x, o, start, end);
-        else Rows<V256, Vector256<float>>(w, cols, x, o, start, end);
+        else Rows(w, cols, x, o, start, end);
     }
 
     /// <summary><see cref="RowsStreaming(float*, int, float*, float*, int, int)"/> at one vector width (tests call both).</summary>

@@ -11,7 +11,7 @@ namespace FiRST.Runtime.Kernels;
 /// time share the vector loads; the interleaved layout (<see cref="Q8Layout"/>) makes those four rows one
 /// sequential stream. Reading a quarter of the bytes of float32 weights is where the speed comes from; the
 /// arithmetic stays float32, so activations are not quantized. Each kernel is written once over the vector
-/// width (<see cref="IFloatVector{TVec}"/>): 512-bit with AVX-512, else 256-bit with AVX2, else scalar.
+/// width (<see cref="IFloatVector{TVec}"/>): 512-bit with AVX-512, else 256-bit with AVX2, else 128-bit (SSE, NEON), else scalar.
 /// </summary>
 internal static unsafe class Q8Kernels
 {
@@ -26,7 +26,8 @@ internal static unsafe class Q8Kernels
     {
         if (!w.IsInterleaved) Rows(w.Quantized, w.Scales, w.Cols, w.GroupSize, x, o, start, end);
         else if (V512.CanWidenInt8) Interleaved<V512, Vector512<float>>(w, x, o, start, end);
-        else Interleaved<V256, Vector256<float>>(w, x, o, start, end);
+        else if (V256.CanWidenInt8) Interleaved<V256, Vector256<float>>(w, x, o, start, end);
+        else Interleaved<V128, Vector128<float>>(w, x, o, start, end);
     }
 
     /// <summary>
@@ -73,7 +74,7 @@ internal static unsafe class Q8Kernels
             TVec t0 = default, t1 = default, t2 = default, t3 = default;
             for (int end = i + gs; i < end; i += Q8Layout.ChunkCols, p += 64)
             {
-                Sse.Prefetch0(p + PrefetchDistance);
+                if (Sse.IsSupported) Sse.Prefetch0(p + PrefetchDistance); // x64 only; Arm's hardware prefetcher is left alone
                 // A line's 16 columns of a row are one 512-bit vector or two 256-bit ones: the loop runs once
                 // or twice, and the JIT unrolls it (its bound is a constant in each instantiation).
                 for (int k = 0; k < Q8Layout.ChunkCols; k += TV.Count)
@@ -114,7 +115,8 @@ internal static unsafe class Q8Kernels
     public static void Rows(sbyte* q, float* scales, int cols, int groupSize, float* x, float* o, int start, int end)
     {
         if (V512.CanWidenInt8 && groupSize % V512.Count == 0) RowMajor<V512, Vector512<float>>(q, scales, cols, groupSize, x, o, start, end);
-        else RowMajor<V256, Vector256<float>>(q, scales, cols, groupSize, x, o, start, end);
+        else if (V256.CanWidenInt8) RowMajor<V256, Vector256<float>>(q, scales, cols, groupSize, x, o, start, end);
+        else RowMajor<V128, Vector128<float>>(q, scales, cols, groupSize, x, o, start, end);
     }
 
     /// <summary>
