@@ -125,7 +125,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
 
     [Fact]
     public void TokenizerJson() =>
-        Fuzz(Path.Combine("hf-tok", "tokenizer.json"), Encoding.UTF8.GetBytes(TokenizerJsonTests.Json(merges: 40)), LoadTokenizer, seed: 12, text: true);
+        Fuzz(Path.Combine("hf-tok", "tokenizer.json"), Encoding.UTF8.GetBytes(TokenizerJsonWriter.Json(merges: 40)), LoadTokenizer, seed: 12, text: true);
 
     [Fact]
     public void ProfileJson() =>
