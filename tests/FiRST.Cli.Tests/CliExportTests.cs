@@ -47,6 +47,9 @@ public sealed class CliExportTests
             Assert.Equal(a.Forward(token).ToArray(), b.Forward(token).ToArray());
         // The project asks for that one task.
         Assert.Contains("[FiRSTModel(\"model.first.json\", Task = \"sort\")]", File.ReadAllText(Path.Combine(dir.Path, "Program.cs")));
+        // Its tokenizer is a llama2.c .bin: the build trims the tokenizer.json reader (and the regex engine) away.
+        Assert.Contains("<RuntimeHostConfigurationOption Include=\"FiRST.Runtime.Tokenization.TokenizerJson.IsSupported\" Value=\"false\" Trim=\"true\" />",
+                        File.ReadAllText(Path.Combine(dir.Path, "sort.csproj")));
     }
 
     [Fact]

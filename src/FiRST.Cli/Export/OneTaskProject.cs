@@ -35,6 +35,7 @@ internal static class OneTaskProject
             ["$EXAMPLE$"] = example.Replace("\\", "\\\\").Replace("\"", "\\\""),
             ["$FORMAT$"] = q8 ? "WeightFormat.Q8" : "WeightFormat.AsStored",
             ["$TOKENIZER$"] = tokenizerName,
+            ["$TOKENIZERJSON$"] = tokenizerName.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "true" : "false",
             ["$RID$"] = RuntimeInformation.RuntimeIdentifier,
             ["$ISA$"] = isa,
             ["$VERSION$"] = runtimeVersion ?? RuntimeVersion(),

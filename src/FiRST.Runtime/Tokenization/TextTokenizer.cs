@@ -31,6 +31,16 @@ public sealed class TextTokenizer
                 if (!noPrefix[i] && pieces[i] is [(byte)' ', ..]) _afterBos[i] = pieces[i][1..];
     }
 
+    /// <summary>
+    /// False in a build that sets the feature switch <c>FiRST.Runtime.Tokenization.TokenizerJson.IsSupported</c> to
+    /// false (a one-task build whose tokenizer is not a tokenizer.json): the trimmer then drops the tokenizer.json
+    /// reader and the regular-expression engine it needs, about a megabyte of a NativeAOT executable.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.FeatureSwitchDefinition(TokenizerJsonSwitch)]
+    internal static bool TokenizerJsonSupported { get; } = !AppContext.TryGetSwitch(TokenizerJsonSwitch, out bool on) || on;
+
+    internal const string TokenizerJsonSwitch = "FiRST.Runtime.Tokenization.TokenizerJson.IsSupported";
+
     /// <summary>The file the tokenizer was loaded from.</summary>
     public string Path { get; }
 
@@ -63,6 +73,8 @@ public sealed class TextTokenizer
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
+            if (!TokenizerJsonSupported)
+                throw new ModelLoadException(path, "", $"this build was trimmed without tokenizer.json support ({TokenizerJsonSwitch} is false)");
             var json = TokenizerJsonFile.Read(path);
             return new TextTokenizer(path, json.Model, json.Pieces, json.IsSpecial, json.StopTokens);
         }
