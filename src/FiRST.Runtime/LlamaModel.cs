@@ -90,9 +90,10 @@ public sealed class LlamaModel : IDisposable
     internal RopeTable Rope { get; }
 
     /// <summary>
-    /// Loads a model. <paramref name="path"/> is a llama2.c v0 <c>.bin</c> checkpoint, a Hugging Face
-    /// directory (<c>config.json</c> + <c>model.safetensors</c> or its sharded index), or a
-    /// <c>.safetensors</c> file with <c>config.json</c> beside it.
+    /// Loads a model. <paramref name="path"/> is a llama2.c <c>.bin</c> checkpoint (v0, v1 or v2), a Hugging Face
+    /// directory (<c>config.json</c> + <c>model.safetensors</c> or its sharded index), a <c>.safetensors</c> file
+    /// with <c>config.json</c> beside it, or a llama.cpp <c>.gguf</c> file of architecture llama (F32, F16, BF16,
+    /// Q8_0 or Q4_0 tensors).
     /// </summary>
     /// <exception cref="ModelLoadException">The file is missing, truncated, corrupt or inconsistent.</exception>
     public static LlamaModel Load(string path, ModelLoadOptions? options = null)
@@ -107,6 +108,11 @@ public sealed class LlamaModel : IDisposable
             loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite);
         else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite);
+        else if (IsGguf(path))
+        {
+            loaded = GgufCheckpoint.Load(path, loadLayer);
+            safetensors = false;
+        }
         else
         {
             loaded = Llama2cCheckpoint.Load(path, loadLayer);
@@ -166,9 +172,13 @@ public sealed class LlamaModel : IDisposable
         if (Directory.Exists(path)) return HuggingFaceConfig.Read(System.IO.Path.Combine(path, "config.json"));
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             return HuggingFaceConfig.Read(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, "config.json"));
+        if (IsGguf(path)) return GgufCheckpoint.ReadConfig(path);
         using var file = MappedFile.Open(path);
         return Llama2cCheckpoint.ReadConfig(file);
     }
+
+    /// <summary>A <c>.gguf</c> name, or a file that starts with GGUF's magic whatever its name.</summary>
+    private static bool IsGguf(string path) => path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || GgufFile.HasMagic(path);
 
     /// <summary>True when layer <paramref name="layer"/>'s weights were loaded.</summary>
     public bool IsLayerLoaded(int layer) => _weights.Layers[layer] is not null;

@@ -105,6 +105,25 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
              allowance: path => ContextBytes(Path.GetDirectoryName(path)!));
     }
 
+    /// <summary>
+    /// A small llama GGUF (F32) with its SentencePiece vocabulary: mutations reach the header, the metadata (strings,
+    /// integers, floats, bools, arrays), the tensor table and the data.
+    /// </summary>
+    [Fact]
+    public void GgufModel() => Fuzz("model.gguf", GgufSeed(Small, "F32"), LoadAndRun, seed: 14, allowance: ContextBytes);
+
+    /// <summary>The same for a Q8_0 file (row lengths of whole blocks), which loads as int8.</summary>
+    [Fact]
+    public void GgufModelQ8_0() =>
+        Fuzz("model.gguf", GgufSeed(Small with { Dim = 32, HiddenDim = 64 }, "Q8_0"), LoadAndRun, seed: 15, allowance: ContextBytes);
+
+    /// <summary>A GGUF file as a tokenizer: only its metadata is read.</summary>
+    [Fact]
+    public void GgufVocabulary() => Fuzz("model.gguf", GgufSeed(Small, "F32"), LoadTokenizer, seed: 16);
+
+    private byte[] GgufSeed(ModelConfig config, string type) =>
+        Seed(GgufWriter.FromModel(TestModel.Random(config, 1), type, GgufWriter.SmallVocabulary(config.VocabSize)).Write);
+
     [Fact]
     public void Llama2cTokenizer()
     {

@@ -67,9 +67,11 @@ internal static class CommonOptions
     /// <summary>--adapter: LoRA adapters (from 'first-train train-routers --lora-rank') merged into the weights at load.</summary>
     public static Option<string?> Adapter() => new("--adapter") { Description = "LoRA adapters (.lora.bin from 'first-train train-routers --lora-rank') merged into the weights at load" };
 
-    /// <summary>tokenizer.model, tokenizer.bin or tokenizer.json (Llama 3) beside the model (or inside a model directory).</summary>
+    /// <summary>A .gguf model itself (its metadata holds the vocabulary); else tokenizer.model, tokenizer.bin or tokenizer.json (Llama 3) beside the model (or inside a model directory).</summary>
     public static string DefaultTokenizer(string modelPath)
     {
+        // A GGUF model carries its own vocabulary.
+        if (modelPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && File.Exists(modelPath)) return modelPath;
         string dir = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
         foreach (var name in new[] { "tokenizer.model", "tokenizer.bin", "tokenizer.json" })
         {

@@ -65,7 +65,8 @@ public sealed class TextTokenizer
     /// <summary>
     /// Loads <paramref name="path"/>: a SentencePiece <c>.model</c>, a Hugging Face <c>tokenizer.json</c> (byte-level
     /// BPE; BOS and EOS from <c>tokenizer_config.json</c> and the stop tokens from <c>generation_config.json</c>
-    /// beside it), or otherwise a llama2.c tokenizer <c>.bin</c>.
+    /// beside it), a llama.cpp <c>.gguf</c> model (its <c>tokenizer.ggml.*</c> SentencePiece vocabulary), or
+    /// otherwise a llama2.c tokenizer <c>.bin</c>.
     /// </summary>
     /// <exception cref="ModelLoadException">The file is missing or is not a valid tokenizer.</exception>
     public static TextTokenizer Load(string path)
@@ -78,6 +79,9 @@ public sealed class TextTokenizer
             var json = TokenizerJsonFile.Read(path);
             return new TextTokenizer(path, json.Model, json.Pieces, json.IsSpecial, json.StopTokens);
         }
+        // A GGUF model carries its vocabulary in its metadata; only that part of the file is read.
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || Loading.GgufFile.HasMagic(path))
+            return FromSentencePiece(path, GgufVocabulary.Read(path));
         byte[] data;
         try
         {
@@ -92,20 +96,7 @@ public sealed class TextTokenizer
         }
 
         if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
-        {
-            var vocabulary = SentencePieceModelFile.Read(path, data);
-            var pieces = new byte[vocabulary.Count][];
-            var isByte = new bool[vocabulary.Count];
-            for (int id = 0; id < pieces.Length; id++)
-            {
-                string piece = vocabulary.Pieces[id];
-                pieces[id] = id == vocabulary.BosId || id == vocabulary.EosId ? []
-                           : vocabulary.Types[id] == PieceType.Byte ? [(byte)Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece))]
-                           : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
-                isByte[id] = vocabulary.Types[id] == PieceType.Byte;
-            }
-            return new TextTokenizer(path, vocabulary, pieces, isByte, [vocabulary.EosId]);
-        }
+            return FromSentencePiece(path, SentencePieceModelFile.Read(path, data));
         else
         {
             var entries = Llama2cTokenizerFile.Read(path, data);
@@ -121,6 +112,25 @@ public sealed class TextTokenizer
             }
             return new TextTokenizer(path, vocabulary, pieces, isByte, [vocabulary.BosId]);
         }
+    }
+
+    /// <summary>
+    /// A SentencePiece vocabulary's tokenizer: pieces decode with '▁' as a space, byte pieces as their byte, BOS and
+    /// EOS as nothing; generation stops at EOS.
+    /// </summary>
+    private static TextTokenizer FromSentencePiece(string path, SentencePieceVocabulary vocabulary)
+    {
+        var pieces = new byte[vocabulary.Count][];
+        var isByte = new bool[vocabulary.Count];
+        for (int id = 0; id < pieces.Length; id++)
+        {
+            string piece = vocabulary.Pieces[id];
+            pieces[id] = id == vocabulary.BosId || id == vocabulary.EosId ? []
+                       : vocabulary.Types[id] == PieceType.Byte ? [(byte)Llama2cTokenizerFile.ByteValue(Encoding.UTF8.GetBytes(piece))]
+                       : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
+            isByte[id] = vocabulary.Types[id] == PieceType.Byte;
+        }
+        return new TextTokenizer(path, vocabulary, pieces, isByte, [vocabulary.EosId]);
     }
 
     /// <summary>
