@@ -31,6 +31,12 @@ internal unsafe interface IFloatVector<TVec> where TVec : struct
     /// <summary><see cref="Count"/> int8 values from <paramref name="p"/>, converted to float.</summary>
     static abstract TVec LoadWidened(sbyte* p);
 
+    /// <summary>
+    /// <see cref="Count"/> bfloat16 values from <paramref name="p"/> as float: each 16-bit lane zero-extended
+    /// to 32 bits and shifted left by 16, which is exact (bfloat16 is the top half of a float32).
+    /// </summary>
+    static abstract TVec LoadBFloat16(ushort* p);
+
     /// <summary><paramref name="value"/> in every lane.</summary>
     static abstract TVec Create(float value);
 
@@ -65,6 +71,11 @@ internal readonly unsafe struct V512 : IFloatVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadWidened(sbyte* p) =>
         Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
+
+    /// <summary>One 256-bit load, zero-extended to 512 bits (vpmovzxwd), then shifted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadBFloat16(ushort* p) =>
+        Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Create(float value) => Vector512.Create(value);
@@ -101,6 +112,11 @@ internal readonly unsafe struct V256 : IFloatVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadWidened(sbyte* p) =>
         Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte()));
+
+    /// <summary>One 128-bit load, zero-extended to 256 bits (vpmovzxwd), then shifted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadBFloat16(ushort* p) =>
+        Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Create(float value) => Vector256.Create(value);
