@@ -72,10 +72,14 @@ internal readonly unsafe struct V512 : IFloatVector<Vector512<float>>
     public static Vector512<float> LoadWidened(sbyte* p) =>
         Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
 
-    /// <summary>One 256-bit load, zero-extended to 512 bits (vpmovzxwd), then shifted.</summary>
+    /// <summary>
+    /// One 256-bit load zero-extended to 512 bits (vpmovzxwd), then shifted. Written with the AVX-512 intrinsics:
+    /// the portable <c>Vector512.WidenLower</c> of a widened 256-bit vector ran the kernel at a third of the speed.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> LoadBFloat16(ushort* p) =>
-        Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()), 16).AsSingle();
+    public static Vector512<float> LoadBFloat16(ushort* p) => Avx512F.IsSupported
+        ? Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle()
+        : Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Create(float value) => Vector512.Create(value);
@@ -113,10 +117,11 @@ internal readonly unsafe struct V256 : IFloatVector<Vector256<float>>
     public static Vector256<float> LoadWidened(sbyte* p) =>
         Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte()));
 
-    /// <summary>One 128-bit load, zero-extended to 256 bits (vpmovzxwd), then shifted.</summary>
+    /// <summary>One 128-bit load zero-extended to 256 bits (vpmovzxwd with AVX2), then shifted.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> LoadBFloat16(ushort* p) =>
-        Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe()), 16).AsSingle();
+    public static Vector256<float> LoadBFloat16(ushort* p) => Avx2.IsSupported
+        ? Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.Load(p)), 16).AsSingle()
+        : Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Create(float value) => Vector256.Create(value);
