@@ -13,8 +13,10 @@ public sealed class ModelLoadOptions
     public LayerMask? Layers { get; init; }
 
     /// <summary>
-    /// Weight format to run with. <see cref="WeightFormat.Q8"/> quantizes float32 weights at load (int8 with a
-    /// float32 scale per group of <see cref="GroupSize"/>); a file that is already quantized stays as it is.
+    /// Weight format to run with. <see cref="WeightFormat.AsStored"/> keeps float32, bfloat16 and int8 as the
+    /// file holds them; <see cref="WeightFormat.F32"/> widens bfloat16 to float32; <see cref="WeightFormat.Q8"/>
+    /// quantizes float32 or bfloat16 weights at load (int8 with a float32 scale per group of
+    /// <see cref="GroupSize"/>). A file that is already quantized stays as it is.
     /// </summary>
     public WeightFormat Format { get; init; } = WeightFormat.AsStored;
 
@@ -37,10 +39,15 @@ public sealed class ModelLoadOptions
 /// <summary>How weights are held in memory.</summary>
 public enum WeightFormat
 {
-    /// <summary>As the file stores them: float32 (F16/BF16 widened), or int8 for a quantized file.</summary>
+    /// <summary>
+    /// As the file stores them: float32, bfloat16 (matrices read in place from the mapped file, widened in
+    /// registers), or int8 for a quantized file. F16 tensors and norm vectors are widened to float32.
+    /// </summary>
     AsStored,
     /// <summary>Group-wise symmetric int8 (Q8_0) for every matrix product; norms stay float32.</summary>
     Q8,
+    /// <summary>Float32: bfloat16 matrices widened once at load (twice the memory and bytes per token); an int8 file stays int8.</summary>
+    F32,
 }
 
 /// <summary>
@@ -104,10 +111,11 @@ public sealed class LlamaModel : IDisposable
         bool checkFinite(ModelConfig c) => options?.CheckFinite ?? c.ParameterCount * sizeof(float) <= WeightValidation.DefaultLimitBytes;
         // Safetensors tensors are checked as they are read, so an error names the shard that holds them.
         bool safetensors = true;
+        bool widen = options?.Format == WeightFormat.F32;
         if (Directory.Exists(path))
-            loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite);
+            loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite, widen);
         else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite);
+            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite, widen);
         else if (IsGguf(path))
         {
             loaded = GgufCheckpoint.Load(path, loadLayer);

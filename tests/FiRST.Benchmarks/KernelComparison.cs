@@ -71,6 +71,46 @@ internal static unsafe class KernelComparison
         return 0;
     }
 
+    /// <summary>
+    /// <c>-- bf16 [--rounds N]</c>: the same matrix as bfloat16 (old: float32) through <see cref="MatVec.Rows"/>, the
+    /// dispatch decode uses, paired as above; one thread, 110M's and Llama 3.2 1B's matrix shapes.
+    /// </summary>
+    public static int RunBFloat16(string[] args)
+    {
+        int rounds = 200;
+        for (int i = 0; i < args.Length - 1; i++)
+            if (args[i] == "--rounds" && (!int.TryParse(args[i + 1], out rounds) || rounds < 20))
+            {
+                Console.Error.WriteLine($"--rounds must be a whole number of at least 20, got '{args[i + 1]}'");
+                return 2;
+            }
+        Console.WriteLine($"bfloat16 vs float32 weights through MatVec.Rows: {rounds} paired rounds, 1 thread.");
+        Console.WriteLine($"Vector512.IsHardwareAccelerated={Vector512.IsHardwareAccelerated}, Avx512F={Avx512F.IsSupported}, Avx2={Avx2.IsSupported}");
+        Console.WriteLine();
+        Console.WriteLine("| kernel | rows x cols | calls/timing | f32 µs/call | bf16 µs/call | bf16 / f32 (median, 95% CI) | min – max |");
+        Console.WriteLine("|---|---|---:|---:|---:|---|---|");
+        var owned = new List<IDisposable>();
+        try
+        {
+            foreach (var (rows, cols) in new[] { (768, 768), (2048, 768), (768, 2048), (8192, 2048), (2048, 8192) })
+            {
+                float* w = RandomFloats(rows * (long)cols, 1, owned), x = RandomFloats(cols, 2, owned), o = RandomFloats(rows, 3, owned);
+                var narrow = NativeBuffer.UShorts(rows * (long)cols);
+                owned.Add(narrow);
+                for (long i = 0; i < rows * (long)cols; i++) narrow.UShortData[i] = BFloat16Kernels.FromFloat(w[i]);
+                var f32 = new Matrix(w, rows, cols);
+                var bf16 = new Matrix(narrow.UShortData, rows, cols);
+                Report("MatVec.Rows", rows, cols, rounds, f32.Bytes,
+                    () => MatVec.Rows(f32, x, o, 0, rows), () => MatVec.Rows(bf16, x, o, 0, rows));
+            }
+        }
+        finally
+        {
+            foreach (var d in owned) d.Dispose();
+        }
+        return 0;
+    }
+
     private static void Report(string kernel, int rows, int cols, int rounds, long bytes, Action old, Action @new)
     {
         int calls = (int)Math.Max(1, BytesPerTiming / bytes);

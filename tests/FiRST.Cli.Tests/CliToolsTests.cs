@@ -130,6 +130,33 @@ public sealed class CliToolsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ABFloat16ModelIsReportedAsBFloat16WithTwoBytesPerWeight()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("shape.json"), SmallShape);
+        string hf = dir.File("hf");
+        var made = FirstCli.Run("make-model", "--shape", dir.File("shape.json"), "--format", "safetensors", "--dtype", "BF16", "--out", hf);
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        var inspect = FirstCli.Run("inspect", "--model", hf);
+        Assert.Contains("weights          bf16", inspect.Stdout);
+        // 2 x 64 float32 norms + (2 x 64x64 + 2 x 32x64 + 3 x 160x64) bfloat16 weights per layer.
+        Assert.Contains($"bytes per layer  {4 * 2 * 64 + 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 160 * 64):N0}", inspect.Stdout);
+
+        long Bench(string quant, string weights)
+        {
+            var result = FirstCli.Run("bench", "--model", hf, "--quant", quant, "--threads", "1", "--steps", "2", "--prompt-tokens", "2", "--runs", "1", "--json");
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            using var json = JsonDocument.Parse(result.Stdout);
+            Assert.Equal(weights, json.RootElement.GetProperty("weights").GetString());
+            return json.RootElement.GetProperty("weight_bytes_per_token").GetInt64();
+        }
+        // Layers' matrices, the 300x64 classifier and one embedding row, 2 bytes each; the 5 norms, 4 bytes.
+        long matrices = 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 160 * 64) + 300 * 64 + 64, norms = 5 * 64;
+        Assert.Equal(2 * matrices + 4 * norms, Bench("none", "bf16"));
+        Assert.Equal(4 * matrices + 4 * norms, Bench("f32", "f32"));
+    }
+
+    [Fact]
     public void BenchWithQ8ReportsQuantizationQuality()
     {
         SharedModels.Require();

@@ -7,7 +7,7 @@ namespace FiRST.Runtime.Tests;
 /// <summary>
 /// The compiled decoder (<see cref="CompiledPath{TShape}"/>) against the generic masked loop: every generated
 /// path of the embedded model's profile and of two hand-written shapes (what the generator would emit for
-/// them), float32 and int8, at 1, 2 and 3 threads. The contract: logits within 1e-4 of their RMS
+/// them), float32 and int8 at 1, 2 and 3 threads, bfloat16 at 1 and 2. The contract: logits within 1e-4 of their RMS
 /// over a greedy decode; the generic loop keeps byte parity with run.c, the compiled one only this.
 /// </summary>
 public sealed class CompiledPathTests
@@ -62,6 +62,25 @@ public sealed class CompiledPathTests
         string file = dir.File("model.bin");
         TestModel.Random(config, seed: 7).WriteLlama2c(file);
         using var model = LlamaModel.Load(file, new ModelLoadOptions { Format = format });
+        foreach (var path in paths)
+            AssertMatchesGeneric(model, path, threads, prompt: [3, 1, 4, 1, 5, 9, 2, 6], steps: 24);
+    }
+
+    [Theory]
+    [InlineData("narrow", 1)]
+    [InlineData("narrow", 2)]
+    [InlineData("wide", 1)]
+    [InlineData("wide", 2)]
+    public void BFloat16ShapesMatchTheGenericLoop(string shape, int threads)
+    {
+        using var dir = new TempDir();
+        var (config, paths) = shape == "narrow"
+            ? (Config<NarrowShape>(), new IDecodePath[] { NarrowPaths.Odd.Instance, NarrowPaths.All.Instance })
+            : (Config<WideShape>(), new IDecodePath[] { WidePaths.Skip2.Instance });
+        string hf = dir.File("hf");
+        TestModel.Random(config, seed: 7, round: TestModel.ToBFloat16).WriteSafetensors(hf, "BF16");
+        using var model = LlamaModel.Load(hf);
+        Assert.Equal("bf16", model.Weights.FormatName);
         foreach (var path in paths)
             AssertMatchesGeneric(model, path, threads, prompt: [3, 1, 4, 1, 5, 9, 2, 6], steps: 24);
     }

@@ -191,6 +191,20 @@ public sealed class DecodeAllocationTests(ITestOutputHelper output)
         Assert.True(session.DecodesCompiled);
     }
 
+    [Fact]
+    public void BFloat16StepAllocatesNothingOnAnyThread()
+    {
+        // bfloat16 weights (the BF16 kernels, the generic loop) on two threads.
+        using var dir = new TempDir();
+        string hf = dir.File("hf");
+        var config = new ModelConfig { Dim = 48, HiddenDim = 96, NLayers = 2, NHeads = 6, NKvHeads = 2, VocabSize = 64, MaxSeqLen = 128 };
+        TestModel.Random(config, 5, round: TestModel.ToBFloat16).WriteSafetensors(hf, "BF16");
+        using var model = LlamaModel.Load(hf);
+        Assert.Equal("bf16", model.Weights.FormatName);
+        using var session = model.CreateSession(new SessionOptions { Threads = 2 });
+        AssertStepsAllocateNothing(session);
+    }
+
     private void AssertStepsAllocateNothing(InferenceSession session)
     {
         var sampler = new Sampler(session.Config.VocabSize, new SamplerOptions { Temperature = 0.9f, TopP = 0.9f, TopK = 40, Seed = 1 });

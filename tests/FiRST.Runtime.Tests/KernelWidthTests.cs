@@ -72,6 +72,64 @@ public sealed unsafe class KernelWidthTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void BFloat16RowsMatchTheScalarReferenceAtEachWidth(int width)
+    {
+        // Columns below one vector, between widths, and past whole vectors; rows not a multiple of four.
+        foreach (var (rows, cols, start, end) in new[] { (11, 37, 1, 11), (9, 300, 2, 9), (8, 16, 0, 8), (6, 7, 1, 6), (13, 131, 3, 12), (5, 8, 0, 5), (4, 24, 0, 4) })
+        {
+            var w = RandomFloats(rows * cols, rows * 5 + cols).Select(BFloat16Kernels.FromFloat).ToArray();
+            var x = RandomFloats(cols, cols + 3);
+            var o = Enumerable.Repeat(Untouched, rows).ToArray();
+            fixed (ushort* pw = w)
+            fixed (float* px = x, po = o)
+            {
+                if (width == 512) BFloat16Kernels.Rows<V512, Vector512<float>>(pw, cols, px, po, start, end);
+                else if (width == 128) BFloat16Kernels.Rows<V128, Vector128<float>>(pw, cols, px, po, start, end);
+                else BFloat16Kernels.Rows<V256, Vector256<float>>(pw, cols, px, po, start, end);
+            }
+            string what = $"BFloat16Kernels.Rows<{width}> {rows}x{cols} [{start},{end})";
+            for (int r = 0; r < rows; r++)
+            {
+                if (r < start || r >= end)
+                {
+                    Assert.True(o[r] == Untouched, $"{what}: row {r} outside the range was written");
+                    continue;
+                }
+                double expected = 0, magnitude = 0;
+                for (int c = 0; c < cols; c++)
+                {
+                    // The scalar reference widens by the definition: the bits as the top half of a float32.
+                    double wc = BitConverter.UInt32BitsToSingle((uint)w[r * cols + c] << 16);
+                    expected += wc * x[c];
+                    magnitude += Math.Abs(wc * x[c]);
+                }
+                Assert.True(Math.Abs(o[r] - expected) <= 1e-5 * magnitude + 1e-6, $"{what}: row {r}: {o[r]} vs {expected}");
+            }
+        }
+    }
+
+    [Fact]
+    public void BFloat16RoundsToNearestEvenAndWidensExactly()
+    {
+        Assert.Equal(0x3F80, BFloat16Kernels.FromFloat(1f));
+        // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even neighbour, 1.
+        Assert.Equal(0x3F80, BFloat16Kernels.FromFloat(1f + 1f / 256));
+        Assert.Equal(0x3F81, BFloat16Kernels.FromFloat(1f + 1f / 256 + 1f / 65536));
+        // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6: up to the even one.
+        Assert.Equal(0x3F82, BFloat16Kernels.FromFloat(1f + 3f / 256));
+        Assert.Equal(0xC000, BFloat16Kernels.FromFloat(-2f));
+        Assert.True(float.IsNaN(BFloat16Kernels.ToFloat(BFloat16Kernels.FromFloat(float.NaN))));
+        Assert.Equal(float.PositiveInfinity, BFloat16Kernels.ToFloat(BFloat16Kernels.FromFloat(float.PositiveInfinity)));
+
+        // Widen (every vector width the processor has, then the scalar tail) against the definition.
+        var bits = Enumerable.Range(0, 77).Select(i => BFloat16Kernels.FromFloat((i - 38) * 0.37f)).ToArray();
+        var wide = new float[bits.Length];
+        fixed (ushort* p = bits) BFloat16Kernels.Widen(p, wide);
+        for (int i = 0; i < bits.Length; i++) Assert.Equal(BitConverter.UInt32BitsToSingle((uint)bits[i] << 16), wide[i]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void Q8RowMajorRowsMatchTheScalarReferenceAtEachWidth(int width)
     {
         // Group sizes 8 (whole 256-bit vectors only), 16 and 32; 40 columns is not a multiple of 16.

@@ -212,7 +212,7 @@ internal static class BenchCommand
             DecodeTokensPerSecond = 1000 / msPerToken,
             MsPerToken = msPerToken,
             WeightBytesPerToken = bytes,
-            Weights = model.Weights.IsQuantized ? "q8" : "f32",
+            Weights = model.Weights.FormatName,
             GroupSize = model.Weights.GroupSize,
             AchievedGBs = bytes / (msPerToken / 1000) / 1e9,
         };

@@ -54,15 +54,15 @@ internal static class CommonOptions
     {
         var option = new Option<string>("--quant", "-q")
         {
-            Description = "Weights in memory: 'none' (as stored) or 'q8' (int8, one scale per group of 32, quantized at load)",
+            Description = "Weights in memory: 'none' (as stored: float32, bfloat16 or int8), 'q8' (int8, one scale per group of 32, quantized at load) or 'f32' (bfloat16 widened to float32 at load)",
             DefaultValueFactory = _ => "none",
         };
-        option.AcceptOnlyFromAmong("none", "q8");
+        option.AcceptOnlyFromAmong("none", "q8", "f32");
         return option;
     }
 
     public static ModelLoadOptions LoadOptions(string quant, string? adapter = null) =>
-        new() { Format = quant == "q8" ? WeightFormat.Q8 : WeightFormat.AsStored, Adapter = adapter is null ? null : Runtime.Adapters.LoraAdapter.Load(adapter) };
+        new() { Format = quant switch { "q8" => WeightFormat.Q8, "f32" => WeightFormat.F32, _ => WeightFormat.AsStored }, Adapter = adapter is null ? null : Runtime.Adapters.LoraAdapter.Load(adapter) };
 
     /// <summary>--adapter: LoRA adapters (from 'first-train train-routers --lora-rank') merged into the weights at load.</summary>
     public static Option<string?> Adapter() => new("--adapter") { Description = "LoRA adapters (.lora.bin from 'first-train train-routers --lora-rank') merged into the weights at load" };

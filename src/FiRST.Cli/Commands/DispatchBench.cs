@@ -99,7 +99,7 @@ internal static class DispatchBench
         return new DispatchBenchResult
         {
             Model = modelPath,
-            Weights = model.Weights.IsQuantized ? "q8" : "f32",
+            Weights = model.Weights.FormatName,
             Machine = Machine.Describe(),
             Threads = threads,
             Rounds = rounds,

@@ -37,6 +37,7 @@ internal static class InspectCommand
         o.WriteLine($"rope_scaling     {c.RopeScaling}");
         o.WriteLine($"classifier       {(c.SharedClassifier ? "shared with the embedding" : "separate")}");
         o.WriteLine($"parameters       {c.ParameterCount:N0}  ({Size(c.ParameterCount * 4)} as float32)");
+        o.WriteLine($"weights          {model.Weights.FormatName}");
         o.WriteLine($"bytes per layer  {layerBytes:N0}  ({Size(layerBytes)})");
         o.WriteLine($"KV bytes/token   {c.KvBytesPerTokenPerLayer * c.NLayers:N0}  ({c.KvBytesPerTokenPerLayer:N0} per layer; full context {Size(c.KvBytesPerTokenPerLayer * c.NLayers * c.MaxSeqLen)})");
     }

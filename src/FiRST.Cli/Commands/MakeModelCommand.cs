@@ -27,9 +27,15 @@ internal static class MakeModelCommand
             DefaultValueFactory = _ => "auto",
         };
         format.AcceptOnlyFromAmong("auto", "llama2c", "safetensors");
+        var dtype = new Option<string>("--dtype")
+        {
+            Description = "Element type of a safetensors model: F32, or BF16 (each weight rounded to the nearest bfloat16, as most published checkpoints are stored)",
+            DefaultValueFactory = _ => "F32",
+        };
+        dtype.AcceptOnlyFromAmong("F32", "BF16");
         var seed = new Option<ulong>("--seed", "-s") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var outPath = new Option<string>("--out", "-o") { Description = "Output .bin path (llama2c) or directory (safetensors)", Required = true };
-        var command = new Command("make-model", "Write a random-weight model (weights ~ N(0, 0.02), norms 1) as llama2.c .bin or Hugging Face safetensors") { shape, seed, outPath, format };
+        var command = new Command("make-model", "Write a random-weight model (weights ~ N(0, 0.02), norms 1) as llama2.c .bin or Hugging Face safetensors") { shape, seed, outPath, format, dtype };
         command.SetAction((parse, ct) =>
         {
             string spec = parse.GetValue(shape)!;
@@ -47,6 +53,8 @@ internal static class MakeModelCommand
                 "llama2c" => false,
                 _ => !Representable(config, path),
             };
+            bool bfloat16 = parse.GetValue(dtype) == "BF16";
+            if (bfloat16 && !safetensors) throw new ArgumentException("--dtype BF16 writes a safetensors model; llama2.c's .bin holds float32 (add --format safetensors)");
             int lastPercent = -1;
             var started = System.Diagnostics.Stopwatch.StartNew();
             try
@@ -61,7 +69,7 @@ internal static class MakeModelCommand
                         if (line) lastPercent = percent;
                         report(new PassProgress($"writing {path}", percent, 100) { Line = line ? $"writing {path}: {percent}%" : null });
                     });
-                    if (safetensors) RandomCheckpoint.WriteDirectory(config, parse.GetValue(seed), path, progress: progress, cancellationToken: ct);
+                    if (safetensors) RandomCheckpoint.WriteDirectory(config, parse.GetValue(seed), path, progress: progress, cancellationToken: ct, bfloat16: bfloat16);
                     else RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: progress, cancellationToken: ct);
                 });
             }

@@ -52,7 +52,7 @@ internal static class PathBench
         {
             progress.Write("\r" + new string(' ', 40) + "\r");
         }
-        return new PathBenchResult { Model = modelPath, Profile = profilePath, Weights = model.Weights.IsQuantized ? "q8" : "f32", Threads = threads, Rounds = rounds, Steps = steps, Paths = results };
+        return new PathBenchResult { Model = modelPath, Profile = profilePath, Weights = model.Weights.FormatName, Threads = threads, Rounds = rounds, Steps = steps, Paths = results };
     }
 
     /// <summary>One task's paired rounds: its compiled path, the generic loop on its mask and the full model.</summary>

@@ -87,7 +87,7 @@ internal static class SpeculationBench
         {
             Model = modelPath,
             Profile = profilePath,
-            Weights = model.Weights.IsQuantized ? "q8" : "f32",
+            Weights = model.Weights.FormatName,
             Machine = Machine.Describe(),
             Threads = threads,
             Rounds = rounds,

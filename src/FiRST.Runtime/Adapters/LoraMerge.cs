@@ -39,7 +39,8 @@ internal static class LoraMerge
         var buffer = NativeBuffer.Floats(w.Length);
         owned.Add(buffer);
         float* dst = buffer.Data;
-        new ReadOnlySpan<float>(w.Data, checked((int)w.Length)).CopyTo(new Span<float>(dst, checked((int)w.Length)));
+        // Row by row, so bfloat16 weights are widened on the way.
+        for (int r = 0; r < w.Rows; r++) w.CopyRow(r, new Span<float>(dst + (long)r * w.Cols, w.Cols));
         var a = adapter.A(layer, target);
         var b = adapter.B(layer, target);
         int rank = adapter.Rank, rows = w.Rows, cols = w.Cols;

@@ -146,7 +146,8 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
         // weights the cache must hold (measured on the demo's copy path at 1 thread: 1.35x the full model's speed
         // with the copy, 1.62x without).
         bool alone = _pool.Threads == 1;
-        bool Packs(Matrix m) => !alone && !m.IsQuantized && m.Bytes < MatVec.StreamingBytes;
+        // Float32 only: int8 rows are read in interleaved blocks, and bfloat16 was not measured packed.
+        bool Packs(Matrix m) => !alone && m.Data != null && m.Bytes < MatVec.StreamingBytes;
         long floats = 0;
         foreach (var l in _layers)
             foreach (var (get, start, end) in ranges)
@@ -314,7 +315,8 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
     private static void Rows<TV, TVec>(Matrix w, float* x, float* o, int start, int end, int cols) where TV : struct, IFloatVector<TVec> where TVec : struct
     {
         if (start >= end) return;
-        if (w.IsQuantized || w.Bytes >= MatVec.StreamingBytes) MatVec.Rows(w, x, o, start, end);
+        if (w.IsBFloat16) BFloat16Kernels.Rows<TV, TVec>(w.BFloat16, cols, x, o, start, end);
+        else if (w.IsQuantized || w.Bytes >= MatVec.StreamingBytes) MatVec.Rows(w, x, o, start, end);
         else DotKernels.Rows<TV, TVec>(w.Data, cols, x, o, start, end);
     }
 

@@ -31,6 +31,12 @@ internal unsafe interface IFloatVector<TVec> where TVec : struct
     /// <summary><see cref="Count"/> int8 values from <paramref name="p"/>, converted to float.</summary>
     static abstract TVec LoadWidened(sbyte* p);
 
+    /// <summary>
+    /// <see cref="Count"/> bfloat16 values from <paramref name="p"/> as float: each 16-bit lane zero-extended
+    /// to 32 bits and shifted left by 16, which is exact (bfloat16 is the top half of a float32).
+    /// </summary>
+    static abstract TVec LoadBFloat16(ushort* p);
+
     /// <summary><paramref name="value"/> in every lane.</summary>
     static abstract TVec Create(float value);
 
@@ -65,6 +71,15 @@ internal readonly unsafe struct V512 : IFloatVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadWidened(sbyte* p) =>
         Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
+
+    /// <summary>
+    /// One 256-bit load zero-extended to 512 bits (vpmovzxwd), then shifted. Written with the AVX-512 intrinsics:
+    /// the portable <c>Vector512.WidenLower</c> of a widened 256-bit vector ran the kernel at a third of the speed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadBFloat16(ushort* p) => Avx512F.IsSupported
+        ? Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle()
+        : Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Create(float value) => Vector512.Create(value);
@@ -101,6 +116,12 @@ internal readonly unsafe struct V256 : IFloatVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadWidened(sbyte* p) =>
         Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte()));
+
+    /// <summary>One 128-bit load zero-extended to 256 bits (vpmovzxwd with AVX2), then shifted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadBFloat16(ushort* p) => Avx2.IsSupported
+        ? Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.Load(p)), 16).AsSingle()
+        : Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Create(float value) => Vector256.Create(value);
@@ -140,6 +161,11 @@ internal readonly unsafe struct V128 : IFloatVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> LoadWidened(sbyte* p) =>
         Vector128.ConvertToSingle(Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(int*)p).AsSByte())));
+
+    /// <summary>Reads 4 bfloat16 values (8 bytes): each widened to 32 bits and shifted into a float's top half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LoadBFloat16(ushort* p) =>
+        Vector128.ShiftLeft(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsUInt16()), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Create(float value) => Vector128.Create(value);

@@ -9,7 +9,7 @@ namespace FiRST.Runtime.Kernels;
 /// Matrix product for a batch of tokens: <c>C[t, r] = dot(W[r, :], X[t, :])</c> for <c>T</c> token rows of
 /// <c>X [T, K]</c> and every row of <c>W [R, K]</c>. Prefill uses it so each weight is read once per batch
 /// instead of once per token: decode is bound by memory, this by arithmetic. Tiles of four weight rows by
-/// four tokens keep sixteen accumulators in registers; int8 weights are widened a tile at a time into a
+/// four tokens keep sixteen accumulators in registers; int8 and bfloat16 weights are widened a tile at a time into a
 /// per-thread scratch row block. Split by weight rows over the <see cref="WorkerPool"/>.
 /// </summary>
 internal sealed unsafe class MatMul : ParallelJob, IDisposable
@@ -69,10 +69,10 @@ internal sealed unsafe class MatMul : ParallelJob, IDisposable
         }
     }
 
-    /// <summary>The float32 rows <c>[r, r + rows)</c>: in place, or widened from int8 into <paramref name="scratch"/>.</summary>
+    /// <summary>The float32 rows <c>[r, r + rows)</c>: in place, or widened from int8 or bfloat16 into <paramref name="scratch"/>.</summary>
     private float* RowBlock(int r, int rows, float* scratch)
     {
-        if (!_w.IsQuantized) return _w.Data + (long)r * _w.Cols;
+        if (_w.Data != null) return _w.Data + (long)r * _w.Cols;
         for (int i = 0; i < rows; i++) _w.CopyRow(r + i, new Span<float>(scratch + (long)i * _w.Cols, _w.Cols));
         return scratch;
     }

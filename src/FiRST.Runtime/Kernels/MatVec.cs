@@ -124,7 +124,7 @@ internal sealed unsafe class MatVec : ParallelJob
 
     /// <summary>
     /// <c>o[r] = dot(w row r, x)</c> for rows <c>[start, end)</c>, with the kernel that suits the matrix: int8,
-    /// streaming for float32 matrices larger than the caches, four rows at a time otherwise. The one place
+    /// bfloat16, streaming for float32 matrices larger than the caches, four rows at a time otherwise. The one place
     /// that choice is made (the compiled decoder uses it too). For int8, <paramref name="start"/> must be a
     /// multiple of four.
     /// </summary>
@@ -132,6 +132,7 @@ internal sealed unsafe class MatVec : ParallelJob
     internal static void Rows(Matrix w, float* x, float* o, int start, int end)
     {
         if (w.IsQuantized) Q8Kernels.Rows(w, x, o, start, end);
+        else if (w.IsBFloat16) BFloat16Kernels.Rows(w.BFloat16, w.Cols, x, o, start, end);
         else if (w.Bytes >= StreamingBytes) DotKernels.RowsStreaming(w.Data, w.Cols, x, o, start, end);
         else DotKernels.Rows(w.Data, w.Cols, x, o, start, end);
     }

@@ -2,9 +2,10 @@ namespace FiRST.Runtime.Loading;
 
 /// <summary>
 /// A read-only, row-major matrix <c>[Rows, Cols]</c> in unmanaged memory (a memory-mapped file or a buffer
-/// owned by <see cref="ModelWeights"/>): either float32, or int8 with one float32 scale per group of
-/// <see cref="GroupSize"/> consecutive elements (symmetric "Q8_0": value = q * scale). A vector is a matrix
-/// with one row. Groups never straddle rows.
+/// owned by <see cref="ModelWeights"/>): float32; bfloat16 as a checkpoint stores it (the top half of a float32,
+/// so the kernels widen it in registers and decode reads half the bytes); or int8 with one float32 scale per
+/// group of <see cref="GroupSize"/> consecutive elements (symmetric "Q8_0": value = q * scale). A vector is a
+/// matrix with one row. Groups never straddle rows.
 /// </summary>
 internal readonly unsafe struct Matrix
 {
@@ -12,6 +13,14 @@ internal readonly unsafe struct Matrix
     public Matrix(float* data, int rows, int cols)
     {
         Data = data;
+        Rows = rows;
+        Cols = cols;
+    }
+
+    /// <summary>Wraps bfloat16 memory (2-byte aligned) that the caller keeps alive.</summary>
+    public Matrix(ushort* bf16, int rows, int cols)
+    {
+        BFloat16 = bf16;
         Rows = rows;
         Cols = cols;
     }
@@ -34,8 +43,14 @@ internal readonly unsafe struct Matrix
         GroupSize = groupSize;
     }
 
-    /// <summary>First element of a float32 matrix; null when quantized.</summary>
+    /// <summary>First element of a float32 matrix; null otherwise.</summary>
     public float* Data { get; }
+
+    /// <summary>First element of a bfloat16 matrix (raw bits); null otherwise.</summary>
+    public ushort* BFloat16 { get; }
+
+    /// <summary>True for bfloat16 weights.</summary>
+    public bool IsBFloat16 => BFloat16 != null;
 
     /// <summary>First int8 value of a quantized matrix; null when float32.</summary>
     public sbyte* Quantized { get; }
@@ -62,18 +77,29 @@ internal readonly unsafe struct Matrix
     public long Length => (long)Rows * Cols;
 
     /// <summary>Bytes the matrix occupies (values plus scales when quantized).</summary>
-    public long Bytes => IsQuantized ? Length + Length / GroupSize * sizeof(float) : Length * sizeof(float);
+    public long Bytes => IsQuantized ? Length + Length / GroupSize * sizeof(float) : IsBFloat16 ? Length * sizeof(ushort) : Length * sizeof(float);
+
+    /// <summary>The element type as a short name: f32, bf16 or q8.</summary>
+    public string FormatName => IsQuantized ? "q8" : IsBFloat16 ? "bf16" : "f32";
+
+    /// <summary>True when <paramref name="other"/> views the same memory (a classifier tied to the embedding).</summary>
+    public bool SameMemory(Matrix other) => Data == other.Data && BFloat16 == other.BFloat16 && Quantized == other.Quantized;
 
     /// <summary>One row of a float32 matrix as a span.</summary>
     public ReadOnlySpan<float> Row(int row)
     {
-        if (Data == null) throw new InvalidOperationException("Row() reads float32 matrices; use CopyRow for quantized ones");
+        if (Data == null) throw new InvalidOperationException("Row() reads float32 matrices; use CopyRow for int8 or bfloat16 ones");
         return new(Data + (long)row * Cols, Cols);
     }
 
-    /// <summary>Writes row <paramref name="row"/> as float32 into <paramref name="destination"/> (dequantizing if needed).</summary>
+    /// <summary>Writes row <paramref name="row"/> as float32 into <paramref name="destination"/> (widening or dequantizing if needed).</summary>
     public void CopyRow(int row, Span<float> destination)
     {
+        if (IsBFloat16)
+        {
+            Kernels.BFloat16Kernels.Widen(BFloat16 + (long)row * Cols, destination[..Cols]);
+            return;
+        }
         if (!IsQuantized)
         {
             Row(row).CopyTo(destination);

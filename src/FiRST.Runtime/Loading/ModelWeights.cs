@@ -32,6 +32,9 @@ internal sealed class ModelWeights : IDisposable
     /// <summary>True when the matrix products use int8 weights.</summary>
     public bool IsQuantized => Classifier.IsQuantized;
 
+    /// <summary>How the matrix products' weights are held: f32, bf16 or q8 (the classifier's format, as for <see cref="IsQuantized"/>).</summary>
+    public string FormatName => Classifier.FormatName;
+
     /// <summary>Quantization group size (0 for float32 weights).</summary>
     public int GroupSize => Classifier.GroupSize;
 

@@ -19,6 +19,9 @@ internal sealed unsafe class NativeBuffer : IDisposable
     /// <summary>Room for <paramref name="count"/> floats.</summary>
     public static NativeBuffer Floats(long count) => new(count * sizeof(float));
 
+    /// <summary>Room for <paramref name="count"/> 16-bit values.</summary>
+    public static NativeBuffer UShorts(long count) => new(count * sizeof(ushort));
+
     /// <summary>Room for <paramref name="count"/> signed bytes.</summary>
     public static NativeBuffer SBytes(long count) => new(count);
 
@@ -26,6 +29,9 @@ internal sealed unsafe class NativeBuffer : IDisposable
 
     /// <summary>The memory as floats.</summary>
     public float* Data => (float*)Pointer;
+
+    /// <summary>The memory as 16-bit values (bfloat16 bits).</summary>
+    public ushort* UShortData => (ushort*)Pointer;
 
     /// <summary>The memory as signed bytes.</summary>
     public sbyte* SByteData => (sbyte*)Pointer;

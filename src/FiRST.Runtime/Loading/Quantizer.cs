@@ -23,13 +23,20 @@ internal static unsafe class Quantizer
         return gs;
     }
 
-    /// <summary>Quantizes a float32 matrix into new buffers added to <paramref name="owned"/>.</summary>
+    /// <summary>Quantizes a float32 or bfloat16 matrix into new buffers added to <paramref name="owned"/>.</summary>
     internal static Matrix Quantize(Matrix m, int groupSize, List<IDisposable> owned)
     {
         if (m.IsQuantized) return Repack(m, owned);
         var q = NativeBuffer.SBytes(m.Length);
         var s = NativeBuffer.Floats(m.Length / groupSize);
-        Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
+        if (m.IsBFloat16)
+        {
+            // Widened one matrix at a time, so loading a bfloat16 file as int8 never holds it all as float32.
+            using var wide = NativeBuffer.Floats(m.Length);
+            for (int r = 0; r < m.Rows; r++) m.CopyRow(r, new Span<float>(wide.Data + (long)r * m.Cols, m.Cols));
+            Quantize(wide.Data, m.Length, groupSize, q.SByteData, s.Data);
+        }
+        else Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
         var quantized = new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize);
         var repacked = Repack(quantized, owned);
         if (repacked.IsInterleaved)
@@ -82,7 +89,7 @@ internal static unsafe class Quantizer
         try
         {
             var embedding = Quantize(weights.TokenEmbedding, groupSize, owned);
-            bool shared = weights.Classifier.Data == weights.TokenEmbedding.Data && weights.Classifier.Quantized == weights.TokenEmbedding.Quantized;
+            bool shared = weights.Classifier.SameMemory(weights.TokenEmbedding);
             var classifier = shared ? embedding : Quantize(weights.Classifier, groupSize, owned);
             var layers = new LayerWeights?[weights.Layers.Count];
             for (int l = 0; l < layers.Length; l++)

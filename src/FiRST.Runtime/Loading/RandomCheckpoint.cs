@@ -30,10 +30,11 @@ internal static class RandomCheckpoint
     /// Writes the model as a Hugging Face directory (<c>config.json</c> + float32 <c>model.safetensors</c>), with
     /// the weights <see cref="Write(ModelConfig, ulong, string, float, IProgress{double}?, CancellationToken)"/> gives
     /// for the same seed (query and key rows in Hugging Face's rotate-half order, as a converted checkpoint has
-    /// them). Cancelled or failed, it leaves neither file.
+    /// them). Cancelled or failed, it leaves neither file. With <paramref name="bfloat16"/>, every tensor is stored
+    /// as BF16 (each weight rounded to the nearest bfloat16), as most published checkpoints are.
     /// </summary>
     public static void WriteDirectory(ModelConfig config, ulong seed, string directory, float std = 0.02f, IProgress<double>? progress = null,
-                                      CancellationToken cancellationToken = default)
+                                      CancellationToken cancellationToken = default, bool bfloat16 = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate(directory);
@@ -43,7 +44,7 @@ internal static class RandomCheckpoint
         try
         {
             using (var file = new FileStream(weightsPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-                WriteSafetensors(config, seed, file, std, progress, cancellationToken);
+                WriteSafetensors(config, seed, file, std, progress, cancellationToken, bfloat16);
             // Last, so a directory with a config.json always has its whole weight file.
             File.WriteAllText(configPath, SafetensorsWriter.Config(config));
         }
@@ -59,8 +60,23 @@ internal static class RandomCheckpoint
     /// The tensors in llama2.c's order (so the random stream is the same), named and shaped as Hugging Face names
     /// them; the header lists each one's place, so their order in the file does not matter to a reader.
     /// </summary>
-    private static void WriteSafetensors(ModelConfig config, ulong seed, FileStream file, float std, IProgress<double>? progress, CancellationToken cancellationToken)
+    private static void WriteSafetensors(ModelConfig config, ulong seed, FileStream file, float std, IProgress<double>? progress, CancellationToken cancellationToken, bool bfloat16)
     {
+        var narrow = bfloat16 ? new ushort[1 << 16] : null;
+        void Write(ReadOnlySpan<float> values)
+        {
+            if (narrow is null)
+            {
+                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+                return;
+            }
+            for (int at = 0; at < values.Length; at += narrow.Length)
+            {
+                int n = Math.Min(narrow.Length, values.Length - at);
+                for (int i = 0; i < n; i++) narrow[i] = Kernels.BFloat16Kernels.FromFloat(values[at + i]);
+                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(narrow.AsSpan(0, n)));
+            }
+        }
         int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim, L = config.NLayers;
         var order = new List<(string Name, long[] Shape, bool Ones, int Heads)> { ("model.embed_tokens.weight", [config.VocabSize, dim], false, 0) };
         void PerLayer(string name, long[] shape, bool ones = false, int heads = 0)
@@ -77,7 +93,7 @@ internal static class RandomCheckpoint
         PerLayer("mlp.down_proj", [dim, hid]);
         PerLayer("mlp.up_proj", [hid, dim]);
         order.Add(("model.norm.weight", [dim], true, 0));
-        SafetensorsWriter.WriteHeader(file, order.Select(t => (t.Name, t.Shape)));
+        SafetensorsWriter.WriteHeader(file, order.Select(t => (t.Name, t.Shape)), bfloat16);
 
         long total = order.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b)), written = 0;
         var rng = new Gaussian(seed);
@@ -92,7 +108,7 @@ internal static class RandomCheckpoint
                     cancellationToken.ThrowIfCancellationRequested();
                     int n = (int)Math.Min(count - done, buffer.Length);
                     for (int i = 0; i < n; i++) buffer[i] = ones ? 1f : std * rng.Next();
-                    file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan(0, n)));
+                    Write(buffer.AsSpan(0, n));
                     done += n;
                     progress?.Report((double)(written + done) / total);
                 }
@@ -105,11 +121,10 @@ internal static class RandomCheckpoint
                 var m = new float[count];
                 for (long i = 0; i < count; i++) m[i] = std * rng.Next();
                 int rows = (int)shape[0], cols = (int)shape[1], hs = rows / heads, half = hs / 2;
-                var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(m.AsSpan());
                 for (int h = 0; h < heads; h++)
                     for (int j = 0; j < 2; j++)
                         for (int i = 0; i < half; i++)
-                            file.Write(bytes.Slice((h * hs + 2 * i + j) * cols * sizeof(float), cols * sizeof(float)));
+                            Write(m.AsSpan((h * hs + 2 * i + j) * cols, cols));
             }
             written += count;
             progress?.Report((double)written / total);

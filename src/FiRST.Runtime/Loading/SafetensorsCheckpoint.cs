@@ -4,7 +4,8 @@ namespace FiRST.Runtime.Loading;
 
 /// <summary>
 /// Loads a Hugging Face Llama checkpoint: <c>config.json</c> plus <c>model.safetensors</c> (or shards listed
-/// in <c>model.safetensors.index.json</c>). F32 tensors are used in place; F16 and BF16 are widened once.
+/// in <c>model.safetensors.index.json</c>). F32 and BF16 matrices are used in place (BF16 runs as bfloat16 unless
+/// the caller asks for float32); F16 tensors, norm vectors and anything misaligned are widened to float32 once.
 /// </summary>
 /// <remarks>
 /// Hugging Face stores the query and key rows of each head permuted for its "rotate half" RoPE, which pairs
@@ -16,7 +17,8 @@ internal static unsafe class SafetensorsCheckpoint
     /// <param name="directory">The model directory.</param>
     /// <param name="loadLayer">Which layers to read; null for all.</param>
     /// <param name="checkFinite">Whether to check, for this config, that every tensor read is finite (naming its shard if not).</param>
-    public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer, Func<ModelConfig, bool> checkFinite)
+    /// <param name="widen">Widen BF16 matrices to float32 instead of keeping them as stored.</param>
+    public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer, Func<ModelConfig, bool> checkFinite, bool widen = false)
     {
         string configPath = System.IO.Path.Combine(directory, "config.json");
         var config = HuggingFaceConfig.Read(configPath);
@@ -24,7 +26,7 @@ internal static unsafe class SafetensorsCheckpoint
         try
         {
             var tensors = OpenShards(directory, owned);
-            var loader = new TensorReader(tensors, owned, configPath, checkFinite(config));
+            var loader = new TensorReader(tensors, owned, configPath, checkFinite(config), widen);
             int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim;
 
             var embedding = loader.Get("model.embed_tokens.weight", config.VocabSize, dim);
@@ -120,8 +122,8 @@ internal static unsafe class SafetensorsCheckpoint
             return entries;
         });
 
-    /// <summary>Finds tensors, checks their shapes and returns float32 views, converting where needed.</summary>
-    private sealed class TensorReader(Tensors all, List<IDisposable> owned, string configPath, bool checkFinite)
+    /// <summary>Finds tensors, checks their shapes and returns float32 or bfloat16 views, converting where needed.</summary>
+    private sealed class TensorReader(Tensors all, List<IDisposable> owned, string configPath, bool checkFinite, bool widen)
     {
         private readonly Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors = all.Map;
 
@@ -134,6 +136,8 @@ internal static unsafe class SafetensorsCheckpoint
             Matrix m;
             if (entry.DType == SafetensorsDType.F32 && ((nuint)src % 4) == 0)
                 m = new Matrix((float*)src, rows, cols);
+            else if (KeepsBFloat16(entry, rows) && ((nuint)src % 2) == 0)
+                m = new Matrix((ushort*)src, rows, cols);
             else
             {
                 var buffer = NativeBuffer.Floats((long)rows * cols);
@@ -145,11 +149,18 @@ internal static unsafe class SafetensorsCheckpoint
             return m;
         }
 
+        /// <summary>
+        /// Norm vectors are tiny and read as float32 by every path, so they are always widened; matrices stay
+        /// bfloat16 unless the caller asked for float32.
+        /// </summary>
+        private bool KeepsBFloat16(SafetensorsEntry entry, int rows) => entry.DType == SafetensorsDType.BF16 && !widen && rows > 1;
+
         /// <summary>Reads a query or key projection and undoes Hugging Face's rotate-half row permutation.</summary>
         public Matrix GetRopeRows(string name, int heads, int headSize, int cols)
         {
             int rows = heads * headSize;
             var (file, entry) = Find(name, rows, cols);
+            if (KeepsBFloat16(entry, rows)) return GetRopeRowsBFloat16(file, entry, name, heads, headSize, cols);
             var wide = NativeBuffer.Floats((long)rows * cols);
             try
             {
@@ -174,6 +185,32 @@ internal static unsafe class SafetensorsCheckpoint
             {
                 wide.Dispose();
             }
+        }
+
+        /// <summary>
+        /// <see cref="GetRopeRows"/> for bfloat16: the rows are copied, as stored, into an owned 16-bit buffer in
+        /// Meta's order (a copy is needed anyway to permute them; widening it would double it).
+        /// </summary>
+        private Matrix GetRopeRowsBFloat16(SafetensorsFile file, SafetensorsEntry entry, string name, int heads, int headSize, int cols)
+        {
+            int rows = heads * headSize;
+            ushort* src = (ushort*)file.DataPointer(entry);
+            // Read element by element below, so alignment does not matter; checked before the permutation so an
+            // error's element index is the file's.
+            if (checkFinite) WeightValidation.Check(new Matrix(src, rows, cols), name, file.Path);
+            var result = NativeBuffer.UShorts((long)rows * cols);
+            owned.Add(result);
+            int half = headSize / 2;
+            long rowBytes = (long)cols * sizeof(ushort);
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < half; i++)
+                    for (int j = 0; j < 2; j++)
+                    {
+                        long from = (long)(h * headSize + j * half + i) * cols;
+                        long to = (long)(h * headSize + 2 * i + j) * cols;
+                        Buffer.MemoryCopy(src + from, result.UShortData + to, rowBytes, rowBytes);
+                    }
+            return new Matrix(result.UShortData, rows, cols);
         }
 
         private (SafetensorsFile, SafetensorsEntry) Find(string name, int rows, int cols)

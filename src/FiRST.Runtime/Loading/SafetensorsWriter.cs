@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace FiRST.Runtime.Loading;
 
 /// <summary>
-/// Saves a float32 model as a Hugging Face directory (<c>config.json</c> + one <c>model.safetensors</c>), with
+/// Saves a float32 (or bfloat16, widened) model as a float32 Hugging Face directory (<c>config.json</c> + one <c>model.safetensors</c>), with
 /// only the layers it has loaded: the weight file of a one-task build (<c>first export</c>), which
 /// <see cref="SafetensorsCheckpoint"/> reads back with the same layer mask. Query and key rows are written in
 /// Hugging Face's rotate-half order, the inverse of what the reader undoes, so the file is an ordinary checkpoint.
@@ -15,7 +15,7 @@ internal static unsafe class SafetensorsWriter
 {
     private readonly record struct Tensor(string Name, Matrix Matrix, int Heads = 0, int HeadSize = 0);
 
-    /// <summary>Writes <paramref name="model"/> (float32 weights) into <paramref name="directory"/>; returns the bytes written.</summary>
+    /// <summary>Writes <paramref name="model"/> (float32 or bfloat16 weights, written as float32) into <paramref name="directory"/>; returns the bytes written.</summary>
     public static long Write(LlamaModel model, string directory)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -53,11 +53,13 @@ internal static unsafe class SafetensorsWriter
     }
 
     /// <summary>
-    /// A safetensors header for float32 tensors stored in the order given, back to back: each tensor's dtype, shape
-    /// and byte range, padded to 8 bytes as the format recommends. The tensors' bytes follow it.
+    /// A safetensors header for float32 (or, with <paramref name="bfloat16"/>, BF16) tensors stored in the order given,
+    /// back to back: each tensor's dtype, shape and byte range, padded to 8 bytes as the format recommends. The
+    /// tensors' bytes follow it.
     /// </summary>
-    internal static void WriteHeader(Stream file, IEnumerable<(string Name, long[] Shape)> tensors)
+    internal static void WriteHeader(Stream file, IEnumerable<(string Name, long[] Shape)> tensors, bool bfloat16 = false)
     {
+        int elementBytes = bfloat16 ? sizeof(ushort) : sizeof(float);
         using var json = new MemoryStream();
         using (var h = new Utf8JsonWriter(json))
         {
@@ -69,7 +71,7 @@ internal static unsafe class SafetensorsWriter
             foreach (var (name, shape) in tensors)
             {
                 h.WriteStartObject(name);
-                h.WriteString("dtype", "F32");
+                h.WriteString("dtype", bfloat16 ? "BF16" : "F32");
                 h.WriteStartArray("shape");
                 long count = 1;
                 foreach (long d in shape)
@@ -80,7 +82,7 @@ internal static unsafe class SafetensorsWriter
                 h.WriteEndArray();
                 h.WriteStartArray("data_offsets");
                 h.WriteNumberValue(offset);
-                h.WriteNumberValue(offset += count * sizeof(float));
+                h.WriteNumberValue(offset += count * elementBytes);
                 h.WriteEndArray();
                 h.WriteEndObject();
             }
@@ -98,9 +100,25 @@ internal static unsafe class SafetensorsWriter
     {
         var m = t.Matrix;
         long rowBytes = (long)m.Cols * sizeof(float);
-        if (t.Heads == 0)
+        if (t.Heads == 0 && m.Data != null)
         {
             s.Write(new ReadOnlySpan<byte>(m.Data, checked((int)(m.Length * sizeof(float)))));
+            return;
+        }
+        // bfloat16 weights are written widened, row by row: the export is a float32 file.
+        var wide = m.Data == null ? new float[m.Cols] : null;
+        void Row(int r)
+        {
+            if (wide is null) s.Write(new ReadOnlySpan<byte>(m.Data + (long)r * m.Cols, checked((int)rowBytes)));
+            else
+            {
+                m.CopyRow(r, wide);
+                s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(wide.AsSpan()));
+            }
+        }
+        if (t.Heads == 0)
+        {
+            for (int r = 0; r < m.Rows; r++) Row(r);
             return;
         }
         // Hugging Face row h*hs + j*half + i holds what the runtime (Meta's layout) keeps at row h*hs + 2i + j.
@@ -108,7 +126,7 @@ internal static unsafe class SafetensorsWriter
         for (int h = 0; h < t.Heads; h++)
             for (int j = 0; j < 2; j++)
                 for (int i = 0; i < half; i++)
-                    s.Write(new ReadOnlySpan<byte>(m.Data + (long)(h * t.HeadSize + 2 * i + j) * m.Cols, checked((int)rowBytes)));
+                    Row(h * t.HeadSize + 2 * i + j);
     }
 
     /// <summary>

@@ -35,6 +35,11 @@ internal static unsafe class WeightValidation
     /// <summary>Throws naming <paramref name="path"/> and tensor <paramref name="name"/> if any weight of <paramref name="m"/> is NaN or infinite.</summary>
     public static void Check(Matrix m, string name, string path)
     {
+        if (m.IsBFloat16)
+        {
+            CheckBFloat16(m, name, path);
+            return;
+        }
         // Quantized values are integers; only their scales can be non-finite.
         float* p = m.IsQuantized ? m.Scales : m.Data;
         long count = m.IsQuantized ? m.Length / m.GroupSize : m.Length;
@@ -52,5 +57,14 @@ internal static unsafe class WeightValidation
                     throw new ModelLoadException(path, name, $"{what} {index} is {span[i]}; weights must be finite numbers");
                 }
         }
+    }
+
+    /// <summary>A bfloat16 value is NaN or infinite when its eight exponent bits are all ones, as in float32.</summary>
+    private static void CheckBFloat16(Matrix m, string name, string path)
+    {
+        ushort* p = m.BFloat16;
+        for (long i = 0; i < m.Length; i++)
+            if ((p[i] & 0x7F80) == 0x7F80)
+                throw new ModelLoadException(path, name, $"element {i} is {Kernels.BFloat16Kernels.ToFloat(p[i])}; weights must be finite numbers");
     }
 }

@@ -85,7 +85,7 @@ public sealed class TorchLlama : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(model);
         if (model.Config != _c) throw new ArgumentException("the runtime model has another shape");
         var w = model.Weights;
-        if (w.IsQuantized) throw new ArgumentException("load float32 weights (WeightFormat.AsStored) to train");
+        if (w.IsQuantized) throw new ArgumentException("load float32 or bfloat16 weights (WeightFormat.AsStored) to train");
         using var _ = no_grad();
         Copy(_embedding, w.TokenEmbedding);
         for (int l = 0; l < _c.NLayers; l++)
@@ -112,7 +112,9 @@ public sealed class TorchLlama : nn.Module<Tensor, Tensor>
 
     internal static unsafe void Copy(Tensor target, Matrix source)
     {
-        var values = new ReadOnlySpan<float>(source.Data, checked((int)source.Length)).ToArray();
+        // Row by row, so bfloat16 weights are widened on the way.
+        var values = new float[checked((int)source.Length)];
+        for (int r = 0; r < source.Rows; r++) source.CopyRow(r, values.AsSpan(r * source.Cols, source.Cols));
         // Disposed here, not by the finalizer: a temporary that only native code still uses can otherwise be
         // finalized in the middle of copy_ (seen here as a crash in TensorImpl::retain_ about once in five loads).
         using var flat = tensor(values);
