@@ -50,6 +50,17 @@ internal sealed class ByteLevelBpe : ITokenizerModel
     /// <summary>GPT-2's table: bytes that print as themselves keep their code point; the others move to 256 and up.</summary>
     public static readonly char[] ByteToChar = BuildByteTable();
 
+    /// <summary>The inverse of <see cref="ByteToChar"/>, indexed by character (all of them below 324); -1 elsewhere.</summary>
+    public static readonly short[] CharToByte = BuildInverse();
+
+    private static short[] BuildInverse()
+    {
+        var inverse = new short[ByteToChar.Max() + 1];
+        Array.Fill(inverse, (short)-1);
+        for (int b = 0; b < 256; b++) inverse[ByteToChar[b]] = (short)b;
+        return inverse;
+    }
+
     private static char[] BuildByteTable()
     {
         var table = new char[256];

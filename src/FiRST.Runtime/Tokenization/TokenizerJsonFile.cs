@@ -128,7 +128,8 @@ internal static class TokenizerJsonFile
         var bytes = new List<byte>(token.Length);
         foreach (char c in token)
         {
-            int b = System.Array.IndexOf(ByteLevelBpe.ByteToChar, c);
+            // A table lookup, not a search: Llama 3's 128,000 tokens are mapped at every load.
+            int b = c < ByteLevelBpe.CharToByte.Length ? ByteLevelBpe.CharToByte[c] : -1;
             if (b >= 0) bytes.Add((byte)b);
             else bytes.AddRange(Encoding.UTF8.GetBytes(c.ToString())); // not a byte-level character: as written
         }
