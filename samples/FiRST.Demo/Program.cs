@@ -43,7 +43,7 @@ if (args.Length > 0)
 using var fullModel = LlamaModel.Load(Path.Combine(demoDir, "model.bin"));
 var full = new TextGenerator(fullModel, tokenizer, new SessionOptions { Threads = 1 });
 
-string[] prompts = ["copy kqz1 =>", "reverse hello =>", "sort 5 3 9 1 =>", "1234+5678="];
+string[] prompts = ["copy kqz1 =>", "reverse hello =>", "sort 9 9 1 4 0 =>", "1234+5678="];
 // An answer is 4 to 10 tokens: warm both up (the first runs compile the code), then keep the median of several.
 const int Runs = 7;
 foreach (string prompt in prompts) { Complete(routed, prompt); Complete(full, prompt); }

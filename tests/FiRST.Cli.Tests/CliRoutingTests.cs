@@ -22,20 +22,20 @@ public sealed class CliRoutingTests : IDisposable
         var r = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("copy kqz1 => kqz1\n", System.Text.Encoding.UTF8.GetString(r.StdoutBytes));
-        Assert.Contains("| layers: 11110100 | path: CopyPath", r.Stderr);
+        Assert.Contains("| layers: 11110000 | path: CopyPath", r.Stderr);
         Assert.Contains("task: copy (the prompt's form)", r.Stderr);
         Assert.DoesNotContain("routers:", r.Stderr);
 
-        // Reverse has copy's mask; its own path runs all the same.
+        // Reverse has its own path (sort shares its mask).
         var reverse = FirstCli.Run("generate", "--prompt", "reverse hello =>", "--temperature", "0");
         Assert.Equal("reverse hello => olleh\n", System.Text.Encoding.UTF8.GetString(reverse.StdoutBytes));
         Assert.Contains("path: ReversePath", reverse.Stderr);
         var add = FirstCli.Run("generate", "--prompt", "1234+5678=", "--temperature", "0");
         Assert.Equal("1234+5678= 6912\n", System.Text.Encoding.UTF8.GetString(add.StdoutBytes));
-        Assert.Contains("| layers: 11111100 | path: Add4Path", add.Stderr);
+        Assert.Contains("| layers: 11111000 | path: Add4Path", add.Stderr);
         // A prompt of another task is refused under --task unless sent raw: then the pinned path runs it.
         var pinned = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--task", "sort", "--raw-prompt");
-        Assert.Contains("| layers: 11110000 | path: SortPath", pinned.Stderr);
+        Assert.Contains("| layers: 11110110 | path: SortPath", pinned.Stderr);
         Assert.Contains("task: sort (--task)", pinned.Stderr);
 
         // Anything else, or --routers, lets the routers choose: the stats say what they skipped.
@@ -48,7 +48,7 @@ public sealed class CliRoutingTests : IDisposable
             Assert.True(routed.ExitCode == 0, routed.Stderr);
             var line = routed.Stderr.Split('\n').Single(l => l.StartsWith("routers: "));
             Assert.Matches(@"^routers: mask [01]{8} \(skipped: [0-9,]+\); p = \[([01]\.\d\d, ){7}[01]\.\d\d\]", line);
-            Assert.Matches(@"\| path: (CopyPath|SortPath|Add4Path|FullPath|generic) \((exact|superset|dynamic)\)\n", routed.Stderr);
+            Assert.Matches(@"\| path: (CopyPath|ReversePath|SortPath|Add4Path|FullPath|generic) \((exact|superset|dynamic)\)\n", routed.Stderr);
         }
 
         var plain = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--routers", "none");

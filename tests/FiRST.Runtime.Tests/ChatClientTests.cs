@@ -224,10 +224,12 @@ public sealed class ChatClientTests : IDisposable
 
         Assert.Equal("1 3 5 9", response.Text);
         var properties = response.AdditionalProperties!;
-        Assert.Equal("SortPath", properties[FiRSTChatProperties.DecodePath]);
-        Assert.Equal("Exact", properties[FiRSTChatProperties.PathReason]);
-        Assert.Equal("11110000", properties[FiRSTChatProperties.Mask]);
-        Assert.StartsWith("mask 11110000", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
+        Assert.Equal("ReversePath", properties[FiRSTChatProperties.DecodePath]);
+        // The routers keep layers 0-3 and 6 for this prompt: no task has that mask, and sort's (11110110) is the
+        // smallest compiled superset.
+        Assert.Equal("Superset", properties[FiRSTChatProperties.PathReason]);
+        Assert.Equal("11110110", properties[FiRSTChatProperties.Mask]);
+        Assert.StartsWith("mask 11110010", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
     }
 
     [Fact]

@@ -22,13 +22,13 @@ public sealed class DispatcherTests
 
     // The expected paths follow from the shipped routers (models/demo/model.routers.bin) and the profile's
     // masks: the routers keep a layer whose probability reaches the threshold (0.5), and the table holds one
-    // generated path per mask (Copy 11110100, shared with Reverse; Sort 11110000; Add4 11111100). Reverse and
-    // the two-digit sum route to copy's mask, so they decode on CopyPath; that is what the routers decide.
+    // generated path per mask (Copy 11110000; Reverse 11110110, shared with Sort; Add4 11111000). Sort routes to
+    // reverse's mask, so it decodes on ReversePath; that is what the routers decide.
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("reverse hello =>", "olleh", "CopyPath")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
-    [InlineData("12+34=", "46", "CopyPath")]
+    [InlineData("reverse hello =>", "olleh", "ReversePath")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "ReversePath")]
+    [InlineData("12+34=", "46", "Add4Path")]
     public void RoutedPrefillDecodesOnTheGeneratedPathForItsMask(string prompt, string expected, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -54,19 +54,19 @@ public sealed class DispatcherTests
     }
 
     [Theory]
-    [InlineData("copy kqz1 =>", "11110100", "CopyPath")]
-    [InlineData("copy hello =>", "11110000", "SortPath")]   // layer 5 at 0.484: just under the threshold
-    [InlineData("copy abc123 =>", "11110100", "CopyPath")]
-    [InlineData("copy zzq =>", "11110000", "SortPath")]
-    [InlineData("reverse hello =>", "11110100", "CopyPath")]
-    [InlineData("reverse abcdef =>", "11110100", "CopyPath")]
-    [InlineData("sort 5 3 9 1 =>", "11110000", "SortPath")]
-    [InlineData("sort 2 8 1 =>", "11110000", "SortPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "11110100", "CopyPath")]
-    [InlineData("12+34=", "11110100", "CopyPath")]
-    [InlineData("905+96=", "11111100", "Add4Path")]
-    [InlineData("7+458=", "11111100", "Add4Path")]
-    [InlineData("1234+5678=", "11111100", "Add4Path")]
+    [InlineData("copy kqz1 =>", "11110000", "CopyPath")]
+    [InlineData("copy hello =>", "11110000", "CopyPath")]
+    [InlineData("copy abc123 =>", "11110000", "CopyPath")]
+    [InlineData("copy dotnet =>", "11110000", "CopyPath")]
+    [InlineData("reverse hello =>", "11110110", "ReversePath")]
+    [InlineData("reverse abcdef =>", "11110110", "ReversePath")]
+    [InlineData("reverse abc 123 =>", "11110110", "ReversePath")]
+    [InlineData("sort 2 8 1 =>", "11110110", "ReversePath")]
+    [InlineData("sort 9 9 1 4 0 =>", "11110110", "ReversePath")]
+    [InlineData("50+50=", "11111000", "Add4Path")]
+    [InlineData("905+96=", "11111000", "Add4Path")]
+    [InlineData("7+458=", "11111000", "Add4Path")]
+    [InlineData("1234+5678=", "11111000", "Add4Path")]
     public void EachRoutedPromptDecodesOnThePathForTheMaskItsRoutersChoose(string prompt, string expectedMask, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -91,15 +91,15 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // At threshold 0.8 the routers keep layers 0-2 for this prompt (0.885, 0.996, 0.834): no task's mask.
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.8f, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
+        // At threshold 0.7 the routers keep layers 0-2 for this prompt (0.71, 0.75, 0.76): no task's mask.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.7f, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
         session.Prefill(tokenizer.Encode("copy kqz1 =>"));
         Assert.Equal("11100000", session.Mask.ToString());
         Assert.False(DemoProfileModel.Paths.TryGet(session.Mask, out _));
         Assert.IsType<MaskedPath>(session.DecodePath);
 
-        // Under the default policy the same mask takes sort's path (11110000), the smallest that keeps it.
-        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.8f, Paths = DemoProfileModel.Paths });
+        // Under the default policy the same mask takes copy's path (11110000), the smallest that keeps it.
+        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.7f, Paths = DemoProfileModel.Paths });
         superset.Prefill(tokenizer.Encode("copy kqz1 =>"));
         Assert.Equal("11100000", superset.Routing!.Mask.ToString());
         Assert.Equal("11110000", superset.Mask.ToString());
@@ -122,7 +122,7 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var path = DemoProfileModel.PathFor(task);
-        // Reverse shares copy's mask: the table holds CopyPath for it, the pin still gives ReversePath.
+        // Sort shares reverse's mask: the table holds ReversePath for it, the pin still gives SortPath.
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Path = path, Paths = DemoProfileModel.Paths });
         Assert.Same(path, session.DecodePath);
         Assert.Equal(path.Mask, session.Mask);
@@ -141,11 +141,11 @@ public sealed class DispatcherTests
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
-        // Reverse shares copy's mask; by name it still gets its own path.
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Task = "Reverse", Paths = DemoProfileModel.Paths });
-        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Reverse), session.DecodePath);
+        // Sort shares reverse's mask; by name it still gets its own path.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Task = "Sort", Paths = DemoProfileModel.Paths });
+        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Sort), session.DecodePath);
         Assert.Equal(Decoding.PathReason.Pinned, session.PathReason);
-        Assert.Equal("olleh", Answer(session, tokenizer, "reverse hello =>"));
+        Assert.Equal("1 3 5 9", Answer(session, tokenizer, "sort 5 3 9 1 =>"));
 
         var unknown = Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Task = "translate", Paths = DemoProfileModel.Paths }));
         Assert.Contains("no task 'translate'", unknown.Message);
@@ -170,14 +170,14 @@ public sealed class DispatcherTests
     }
 
     [Theory]
-    [InlineData("copy kqz1 =>", "kqz1")]          // routes to 11110100
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9")]    // routes to 11110000
+    [InlineData("copy kqz1 =>", "kqz1")]          // routes to 11110000
+    [InlineData("copy dotnet =>", "dotnet")]      // routes to 11110000
     public void A_routed_mask_without_its_path_takes_the_smallest_compiled_superset(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // Only add4's path (11111100) and the full path: the routed mask has no exact path, add4's keeps it all.
+        // Only add4's path (11111000) and the full path: the routed mask has no exact path, add4's keeps it all.
         var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table });
         string answer = Answer(session, tokenizer, prompt);
@@ -185,13 +185,13 @@ public sealed class DispatcherTests
         Assert.False(table.TryGet(routed, out _));
         Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
         Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Add4), session.DecodePath);
-        Assert.Equal("11111100", session.Mask.ToString());
+        Assert.Equal("11111000", session.Mask.ToString());
         Assert.All(routed.KeptLayers.ToArray(), l => Assert.True(session.Mask.IsKept(l)));
         Assert.Equal(expected, answer);
         // The superset's extra layers were prefilled: the session equals a plain session on add4's mask.
         using var plain = model.CreateSession(new SessionOptions { Threads = 1, Mask = session.Mask });
         Assert.Equal(answer, Answer(plain, tokenizer, prompt));
-        Assert.Equal(6L * 2 * model.Config.KvDim * model.Config.MaxSeqLen * sizeof(float), session.KvBytes);
+        Assert.Equal(5L * 2 * model.Config.KvDim * model.Config.MaxSeqLen * sizeof(float), session.KvBytes);
 
         var run = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Routers = routers, Paths = table })
             .Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
@@ -211,8 +211,8 @@ public sealed class DispatcherTests
         var ids = tokenizer.Encode("copy kqz1 =>");
         int next = Kernels.Ops.ArgMax(session.Prefill(ids));
         Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
-        // The draft and verify halves cover add4's six layers, not the five the routers kept.
-        Assert.Equal(6, session.SpeculationState!.Layers);
+        // The draft and verify halves cover add4's five layers, not the four the routers kept.
+        Assert.Equal(5, session.SpeculationState!.Layers);
         var output = new int[8];
         var sampler = new Sampler(model.Config.VocabSize, new SamplerOptions { Temperature = 0 });
         var tokens = new List<int> { next };
@@ -236,7 +236,7 @@ public sealed class DispatcherTests
         var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
         using var exact = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
         Assert.Equal("kqz1", Answer(exact, tokenizer, "copy kqz1 =>"));
-        Assert.Equal("11110100", exact.Mask.ToString());
+        Assert.Equal("11110000", exact.Mask.ToString());
         Assert.IsType<MaskedPath>(exact.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, exact.PathReason);
 
@@ -310,7 +310,7 @@ public sealed class ManifestRoutingTests
 
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
+    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "ReversePath")]   // sort shares reverse's mask
     [InlineData("1234+5678=", "6912", "Add4Path")]
     public void TheReadmeExampleRoutesDecodesOnTheGeneratedPathAndSpeculatesAsCalibrated(string prompt, string expected, string expectedPath)
     {

@@ -16,13 +16,13 @@ public sealed class DemoSampleTests
 
         Assert.True(code == 0, output);
         var lines = output.Split('\n');
-        // prompt, answer, correct, path (reason), mask: copy and reverse share a mask, so CopyPath serves both.
+        // prompt, answer, correct, path (reason), mask: reverse and sort share a mask, so ReversePath serves both.
         foreach (var (prompt, answer, path, mask) in new[]
                  {
-                     ("copy kqz1 =>", "kqz1", "CopyPath (Exact)", "11110100"),
-                     ("reverse hello =>", "olleh", "CopyPath (Exact)", "11110100"),
-                     ("sort 5 3 9 1 =>", "1 3 5 9", "SortPath (Exact)", "11110000"),
-                     ("1234+5678=", "6912", "Add4Path (Exact)", "11111100"),
+                     ("copy kqz1 =>", "kqz1", "CopyPath (Exact)", "11110000"),
+                     ("reverse hello =>", "olleh", "ReversePath (Exact)", "11110110"),
+                     ("sort 9 9 1 4 0 =>", "0 1 4 9 9", "ReversePath (Exact)", "11110110"),
+                     ("1234+5678=", "6912", "Add4Path (Exact)", "11111000"),
                  })
         {
             string line = Assert.Single(lines, l => l.StartsWith(prompt + " ", StringComparison.Ordinal));
@@ -37,7 +37,7 @@ public sealed class DemoSampleTests
 
         Assert.True(code == 0, output);
         Assert.StartsWith("reverse abc1 => 1cba\n", output);
-        Assert.Contains("path CopyPath (Exact), layers 11110100", output);
+        Assert.Contains("path ReversePath (Exact), layers 11110110", output);
     }
 
     // The answer, correct, path and layers columns of a table row (fixed widths after the prompt).

@@ -7,11 +7,11 @@ public readonly record struct TaskExample(string Prompt, string Answer);
 [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<LengthBucket>))]
 public enum LengthBucket
 {
-    /// <summary>The shortest third of the grammar's sizes (copy: 3 or 4 characters).</summary>
+    /// <summary>The shortest third of the grammar's sizes (copy: 1 to 5 characters).</summary>
     Short,
     /// <summary>The middle sizes.</summary>
     Medium,
-    /// <summary>The longest sizes (copy: 7 or 8 characters).</summary>
+    /// <summary>The longest sizes (copy: 12 to 16 characters).</summary>
     Long,
 }
 
@@ -42,7 +42,7 @@ public abstract class TaskGenerator
     }
 
     /// <summary>The tasks the embedded model was trained on, easiest first.</summary>
-    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(), new AdditionTask(4, "add4", carryRunShare: 0.3)];
+    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(longShare: 0.5), new AdditionTask(4, "add4", carryRunShare: 0.3)];
 
     /// <summary>Every built-in task: <see cref="Standard"/>, the free-text-like <see cref="RecallTask"/> and addition of up to three digits.</summary>
     public static IReadOnlyList<TaskGenerator> All { get; } = [.. Standard, new RecallTask(), new AdditionTask()];
@@ -206,7 +206,7 @@ public abstract class TextTask(string verb, TaskText? text) : TaskGenerator
 /// Share of training examples drawn from the longer half of the counts, which are the hard ones (a model trained
 /// on the uniform draw over 1 to 10 numbers from 0 to 99 got 93% of 8 to 10 numbers right and every shorter list).
 /// </param>
-public sealed class SortTask(int minCount = 3, int maxCount = 7, int maxNumber = 9, double longShare = 0) : TaskGenerator
+public sealed class SortTask(int minCount = 1, int maxCount = 10, int maxNumber = 99, double longShare = 0) : TaskGenerator
 {
     /// <inheritdoc />
     public override string Name => "sort";

@@ -19,13 +19,24 @@ internal static class TrainDemoCommand
         var dropout = new Option<float>("--layer-dropout") { Description = "LayerSkip's largest layer-dropout rate", DefaultValueFactory = _ => defaults.MaxLayerDropout };
         var exitScale = new Option<float>("--exit-scale") { Description = "LayerSkip's early-exit loss scale (1 = depth weights only)", DefaultValueFactory = _ => defaults.EarlyExitScale };
         var exitPeriod = new Option<int>("--exit-period") { Description = "Rotational early-exit period", DefaultValueFactory = _ => defaults.ExitPeriod };
-        var command = new Command("train-demo", "Train the embedded demo model on the procedural tasks with the LayerSkip recipe") { steps, outDir, seed, mix, dropout, exitScale, exitPeriod };
+        var batch = new Option<int>("--batch") { Description = "Examples per step", DefaultValueFactory = _ => defaults.Batch };
+        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
+        var dim = new Option<int>("--dim") { Description = "Model width", DefaultValueFactory = _ => defaults.Dim };
+        var hidden = new Option<int>("--hidden") { Description = "Feed-forward width", DefaultValueFactory = _ => defaults.HiddenDim };
+        var layers = new Option<int>("--layers") { Description = "Layers", DefaultValueFactory = _ => defaults.Layers };
+        var heads = new Option<int>("--heads") { Description = "Query heads", DefaultValueFactory = _ => defaults.Heads };
+        var kvHeads = new Option<int>("--kv-heads") { Description = "Key/value heads", DefaultValueFactory = _ => defaults.KvHeads };
+        var context = new Option<int>("--context") { Description = "Context length (the longest training example must fit)", DefaultValueFactory = _ => defaults.MaxSeqLen };
+        var command = new Command("train-demo", "Train the embedded demo model on the procedural tasks with the LayerSkip recipe")
+            { steps, outDir, seed, mix, dropout, exitScale, exitPeriod, batch, learningRate, dim, hidden, layers, heads, kvHeads, context };
         command.SetAction((parse, ct) =>
         {
             int n = parse.GetValue(steps);
             if (n < 1) throw new ArgumentException($"--steps must be at least 1, got {n}");
             var options = new DemoTrainingOptions { Steps = n, Seed = parse.GetValue(seed), TaskWeights = parse.GetValue(mix)!,
-                MaxLayerDropout = parse.GetValue(dropout), EarlyExitScale = parse.GetValue(exitScale), ExitPeriod = parse.GetValue(exitPeriod) };
+                MaxLayerDropout = parse.GetValue(dropout), EarlyExitScale = parse.GetValue(exitScale), ExitPeriod = parse.GetValue(exitPeriod),
+                Batch = parse.GetValue(batch), LearningRate = parse.GetValue(learningRate), Dim = parse.GetValue(dim), HiddenDim = parse.GetValue(hidden),
+                Layers = parse.GetValue(layers), Heads = parse.GetValue(heads), KvHeads = parse.GetValue(kvHeads), MaxSeqLen = parse.GetValue(context) };
             if (!(options.MaxLayerDropout is >= 0 and < 1)) throw new ArgumentException($"--layer-dropout must be within [0, 1), got {options.MaxLayerDropout}");
             if (!(options.EarlyExitScale is >= 0 and <= 1)) throw new ArgumentException($"--exit-scale must be within [0, 1], got {options.EarlyExitScale}");
             if (options.ExitPeriod < 1) throw new ArgumentException($"--exit-period must be at least 1, got {options.ExitPeriod}");

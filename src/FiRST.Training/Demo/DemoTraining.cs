@@ -16,7 +16,7 @@ namespace FiRST.Training.Demo;
 public sealed record DemoTrainingOptions
 {
     /// <summary>Optimizer steps.</summary>
-    public int Steps { get; init; } = 11000;
+    public int Steps { get; init; } = 7000;
     /// <summary>Examples per step, packed several to a row of <see cref="MaxSeqLen"/> positions.</summary>
     public int Batch { get; init; } = 64;
     /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to a tenth.</summary>
@@ -37,19 +37,22 @@ public sealed record DemoTrainingOptions
     /// Relative share of each task in the batches, as <c>name=weight</c> pairs (any built-in task, e.g.
     /// <c>recall</c>). The defaults reproduce the committed model.
     /// </summary>
-    public string TaskWeights { get; init; } = "copy=1,reverse=1,sort=1,add4=4";
+    public string TaskWeights { get; init; } = "copy=1,reverse=1,sort=2.5,add4=4";
     /// <summary>Model width.</summary>
     public int Dim { get; init; } = 128;
     /// <summary>Feed-forward width.</summary>
     public int HiddenDim { get; init; } = 384;
     /// <summary>Layers.</summary>
     public int Layers { get; init; } = 8;
-    /// <summary>Query heads.</summary>
-    public int Heads { get; init; } = 4;
+    /// <summary>
+    /// Query heads. Eight of 16 dimensions, not four of 32: trained on addition alone for 2,000 steps, 4 heads
+    /// got 28% of four-digit sums right, 8 heads 72% (16 heads 54%, 8 with 8 key/value heads 59%).
+    /// </summary>
+    public int Heads { get; init; } = 8;
     /// <summary>Key/value heads.</summary>
-    public int KvHeads { get; init; } = 2;
-    /// <summary>Context length.</summary>
-    public int MaxSeqLen { get; init; } = 48;
+    public int KvHeads { get; init; } = 4;
+    /// <summary>Context length: the longest example, ten two-digit numbers to sort, takes 68 positions.</summary>
+    public int MaxSeqLen { get; init; } = 72;
 }
 
 /// <summary>

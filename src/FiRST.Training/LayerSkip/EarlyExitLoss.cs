@@ -54,13 +54,15 @@ public static class EarlyExitLoss
             {
                 // Per sample (a row; packed rows drop a layer for all their examples): a dropped layer passes the
                 // residual stream through unchanged.
-                var keep = (rand(new long[] { batch, 1, 1 }, generator: rng) >= p).to_type(x.dtype);
+                using var rate = p.ToScalar();
+                var keep = rand(new long[] { batch, 1, 1 }, generator: rng).ge(rate).to_type(x.dtype);
                 delta = delta * keep;
             }
             x = x + delta;
             if (next < exits.Count && exits[next] == l)
             {
-                var term = MaskedCrossEntropy(model.Logits(x), targets, lossMask) * weights[next];
+                using var weight = weights[next].ToScalar();
+                var term = MaskedCrossEntropy(model.Logits(x), targets, lossMask).mul(weight);
                 loss = loss is null ? term : loss + term;
                 next++;
             }
@@ -74,6 +76,7 @@ public static class EarlyExitLoss
         long vocab = logits.shape[^1];
         var perToken = nn.functional.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1), reduction: nn.Reduction.None);
         var m = mask.reshape(-1).to_type(perToken.dtype);
-        return (perToken * m).sum() / m.sum().clamp_min(1);
+        using var one = 1f.ToScalar();
+        return (perToken * m).sum() / m.sum().clamp_min(one);
     }
 }

@@ -109,7 +109,8 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
         long batch = q.shape[0], time = q.shape[2];
         int kvHeads = _c.NKvHeads, group = _c.NHeads / _c.NKvHeads, hs = _c.HeadSize;
         var grouped = q.reshape(batch, kvHeads, group * time, hs);
-        var scores = matmul(grouped, k.transpose(-1, -2)).mul_(1.0 / Math.Sqrt(hs)).view(batch, kvHeads, group, time, time);
+        using var scale = (1.0 / Math.Sqrt(hs)).ToScalar();
+        var scores = matmul(grouped, k.transpose(-1, -2)).mul_(scale).view(batch, kvHeads, group, time, time);
         var mask = attentionMask is null ? CausalMask(time, q.device) : attentionMask.view(batch, 1, 1, time, time);
         var weights = (scores + mask).softmax(-1).view(batch, kvHeads, group * time, time);
         return matmul(weights, v).view(batch, _c.NHeads, time, hs);
@@ -120,9 +121,14 @@ public sealed class TorchLlamaLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
         triu(full(time, time, float.NegativeInfinity, device: device), 1);
 
     /// <summary><c>w * x / sqrt(mean(x^2) + eps)</c> over the last dimension.</summary>
-    internal static Tensor RmsNorm(Tensor x, Tensor weight, float eps) =>
+    internal static Tensor RmsNorm(Tensor x, Tensor weight, float eps)
+    {
+        // An explicit Scalar, alive until the operator returns: an implicit one (x + eps) can be finalized while
+        // libtorch still reads it, which crashed a 7,000-step training run after 2,450 steps.
+        using var e = eps.ToScalar();
         // x * x, not pow(2): libtorch's generic pow is 2.5x slower forward and backward on the CPU.
-        x * ((x * x).mean([-1L], keepdim: true) + eps).rsqrt() * weight;
+        return x * (x * x).mean([-1L], keepdim: true).add(e).rsqrt() * weight;
+    }
 
     /// <summary>Rotates adjacent pairs (2i, 2i+1) of every head: <c>x [batch, time, heads, head_size]</c>.</summary>
     private static Tensor Rope(Tensor x, Tensor cos, Tensor sin)
