@@ -31,10 +31,15 @@ internal static unsafe class Quantizer
         var s = NativeBuffer.Floats(m.Length / groupSize);
         if (m.IsBFloat16)
         {
-            // Widened one matrix at a time, so loading a bfloat16 file as int8 never holds it all as float32.
-            using var wide = NativeBuffer.Floats(m.Length);
-            for (int r = 0; r < m.Rows; r++) m.CopyRow(r, new Span<float>(wide.Data + (long)r * m.Cols, m.Cols));
-            Quantize(wide.Data, m.Length, groupSize, q.SByteData, s.Data);
+            // Widened a row at a time (groups never straddle rows), so quantizing a bfloat16 matrix holds one row
+            // of float32 beside it, not a float32 copy twice its size (512 MiB for a 7B's embedding).
+            using var wide = NativeBuffer.Floats(m.Cols);
+            long groupsPerRow = m.Cols / groupSize;
+            for (int r = 0; r < m.Rows; r++)
+            {
+                m.CopyRow(r, new Span<float>(wide.Data, m.Cols));
+                Quantize(wide.Data, m.Cols, groupSize, q.SByteData + (long)r * m.Cols, s.Data + r * groupsPerRow);
+            }
         }
         else Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
         var quantized = new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize);
