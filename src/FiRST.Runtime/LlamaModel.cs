@@ -112,10 +112,13 @@ public sealed class LlamaModel : IDisposable
         // Safetensors tensors are checked as they are read, so an error names the shard that holds them.
         bool safetensors = true;
         bool widen = options?.Format == WeightFormat.F32;
+        // A safetensors model is quantized tensor by tensor as it is read, so int8 loading never holds the file's
+        // weights and their int8 copy at once; an adapter merges into float32 first, so then it is quantized after.
+        int? quantize = options is { Format: WeightFormat.Q8, Adapter: null } ? options.GroupSize : null;
         if (Directory.Exists(path))
-            loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite, widen);
+            loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite, widen, quantize);
         else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite, widen);
+            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite, widen, quantize);
         else if (IsGguf(path))
         {
             loaded = GgufCheckpoint.Load(path, loadLayer);

@@ -17,13 +17,14 @@ internal static class MakeModelCommand
     {
         var shape = new Option<string>("--shape")
         {
-            Description = "15M, 110M, llama3-1B (Llama 3.2 1B), or a JSON file {dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, max_seq_len" +
+            Description = "15M, 110M, 1B (TinyLlama 1.1B), 7B (Llama 2 7B), llama3-1B (Llama 3.2 1B), or a JSON file {dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, max_seq_len" +
                           "[, norm_eps, rope_theta, rope_scaling]} (rope_scaling as in a profile's model block)",
             Required = true,
         };
         var format = new Option<string>("--format")
         {
-            Description = "llama2c (.bin), safetensors (a directory: config.json + model.safetensors, F32), or auto: llama2c unless the shape needs safetensors",
+            Description = "llama2c (.bin), safetensors (a directory: config.json + model.safetensors, or 5 GB shards and model.safetensors.index.json when larger), " +
+                          "or auto: llama2c unless the shape needs safetensors",
             DefaultValueFactory = _ => "auto",
         };
         format.AcceptOnlyFromAmong("auto", "llama2c", "safetensors");
@@ -43,6 +44,8 @@ internal static class MakeModelCommand
             {
                 "15M" => RandomCheckpoint.Shape15M,
                 "110M" => RandomCheckpoint.Shape110M,
+                "1B" => RandomCheckpoint.ShapeTinyLlama1B,
+                "7B" => RandomCheckpoint.ShapeLlama2_7B,
                 "LLAMA3-1B" => RandomCheckpoint.ShapeLlama3_1B,
                 _ => ReadShape(spec),
             };
@@ -57,6 +60,7 @@ internal static class MakeModelCommand
             if (bfloat16 && !safetensors) throw new ArgumentException("--dtype BF16 writes a safetensors model; llama2.c's .bin holds float32 (add --format safetensors)");
             int lastPercent = -1;
             var started = System.Diagnostics.Stopwatch.StartNew();
+            long bytes = 0;
             try
             {
                 ProgressReporter.For(error).Run(report =>
@@ -69,8 +73,12 @@ internal static class MakeModelCommand
                         if (line) lastPercent = percent;
                         report(new PassProgress($"writing {path}", percent, 100) { Line = line ? $"writing {path}: {percent}%" : null });
                     });
-                    if (safetensors) RandomCheckpoint.WriteDirectory(config, parse.GetValue(seed), path, progress: progress, cancellationToken: ct, bfloat16: bfloat16);
-                    else RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: progress, cancellationToken: ct);
+                    if (safetensors) bytes = RandomCheckpoint.WriteDirectory(config, parse.GetValue(seed), path, progress: progress, cancellationToken: ct, bfloat16: bfloat16);
+                    else
+                    {
+                        RandomCheckpoint.Write(config, parse.GetValue(seed), path, progress: progress, cancellationToken: ct);
+                        bytes = new FileInfo(path).Length;
+                    }
                 });
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -79,7 +87,6 @@ internal static class MakeModelCommand
                 CliErrors.NotWritten(error, path); // the writer removed what it had written
                 throw;
             }
-            long bytes = safetensors ? new FileInfo(Path.Combine(path, "model.safetensors")).Length : new FileInfo(path).Length;
             output.WriteLine($"wrote {path}: {config.ParameterCount:N0} parameters, {bytes:N0} bytes, {started.Elapsed.TotalSeconds:F1} s");
             return Task.FromResult(0);
         });
@@ -102,7 +109,7 @@ internal static class MakeModelCommand
 
     private static ModelConfig ReadShape(string path)
     {
-        if (!File.Exists(path)) throw new ModelLoadException(path, "", "shape file not found (expected 15M, 110M or a JSON file)");
+        if (!File.Exists(path)) throw new ModelLoadException(path, "", "shape file not found (expected 15M, 110M, 1B, 7B, llama3-1B or a JSON file)");
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));

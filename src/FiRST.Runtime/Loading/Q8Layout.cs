@@ -35,16 +35,20 @@ internal static unsafe class Q8Layout
     public static void Interleave(sbyte* q, float* s, int rows, int cols, int groupSize, sbyte* dq, float* ds)
     {
         int groups = cols / groupSize;
-        for (int row = 0; row < rows; row++)
-        {
-            for (int c = 0; c < cols; c += ChunkCols)
-            {
-                long to = Offsets(true, rows, cols, groupSize, row, c).Value;
-                Buffer.MemoryCopy(q + (long)row * cols + c, dq + to, ChunkCols, ChunkCols);
-            }
-            for (int g = 0; g < groups; g++)
-                ds[Offsets(true, rows, cols, groupSize, row, g * groupSize).Scale] = s[(long)row * groups + g];
-        }
+        for (int row = 0; row < rows; row++) PlaceRow(q + (long)row * cols, s + (long)row * groups, true, rows, cols, groupSize, row, dq, ds);
+    }
+
+    /// <summary>
+    /// Stores one row's int8 values and scales (row-major, as quantized) at their places in a matrix of either
+    /// order, so a matrix can be quantized straight into the interleaved order a row at a time.
+    /// </summary>
+    public static void PlaceRow(sbyte* values, float* scales, bool interleaved, int rows, int cols, int groupSize, int row, sbyte* dq, float* ds)
+    {
+        int step = interleaved ? ChunkCols : cols;
+        for (int c = 0; c < cols; c += step)
+            Buffer.MemoryCopy(values + c, dq + Offsets(interleaved, rows, cols, groupSize, row, c).Value, step, step);
+        for (int g = 0; g < cols / groupSize; g++)
+            ds[Offsets(interleaved, rows, cols, groupSize, row, g * groupSize).Scale] = scales[g];
     }
 
     /// <summary>Copies one row's int8 values and scales out of a matrix in either order, row-major.</summary>

@@ -23,33 +23,35 @@ internal static unsafe class Quantizer
         return gs;
     }
 
-    /// <summary>Quantizes a float32 or bfloat16 matrix into new buffers added to <paramref name="owned"/>.</summary>
+    /// <summary>
+    /// Quantizes a float32 or bfloat16 matrix into new buffers added to <paramref name="owned"/>, in the interleaved
+    /// order where the shape allows. A row at a time (groups never straddle rows): a row is widened (bfloat16),
+    /// quantized and stored at its place, so nothing but the result and one row is held (no float32 copy of a
+    /// bfloat16 matrix, 512 MiB for a 7B's embedding, nor a row-major int8 copy to reorder).
+    /// </summary>
     internal static Matrix Quantize(Matrix m, int groupSize, List<IDisposable> owned)
     {
         if (m.IsQuantized) return Repack(m, owned);
+        bool interleaved = Q8Layout.CanInterleave(m.Cols, groupSize);
         var q = NativeBuffer.SBytes(m.Length);
+        owned.Add(q);
         var s = NativeBuffer.Floats(m.Length / groupSize);
-        if (m.IsBFloat16)
+        owned.Add(s);
+        using var wide = NativeBuffer.Floats(m.Cols);
+        using var rowValues = NativeBuffer.SBytes(m.Cols);
+        using var rowScales = NativeBuffer.Floats(m.Cols / groupSize);
+        for (int r = 0; r < m.Rows; r++)
         {
-            // Widened one matrix at a time, so loading a bfloat16 file as int8 never holds it all as float32.
-            using var wide = NativeBuffer.Floats(m.Length);
-            for (int r = 0; r < m.Rows; r++) m.CopyRow(r, new Span<float>(wide.Data + (long)r * m.Cols, m.Cols));
-            Quantize(wide.Data, m.Length, groupSize, q.SByteData, s.Data);
+            float* row = m.Data + (long)r * m.Cols;
+            if (m.IsBFloat16)
+            {
+                m.CopyRow(r, new Span<float>(wide.Data, m.Cols));
+                row = wide.Data;
+            }
+            Quantize(row, m.Cols, groupSize, rowValues.SByteData, rowScales.Data);
+            Q8Layout.PlaceRow(rowValues.SByteData, rowScales.Data, interleaved, m.Rows, m.Cols, groupSize, r, q.SByteData, s.Data);
         }
-        else Quantize(m.Data, m.Length, groupSize, q.SByteData, s.Data);
-        var quantized = new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize);
-        var repacked = Repack(quantized, owned);
-        if (repacked.IsInterleaved)
-        {
-            q.Dispose();
-            s.Dispose();
-        }
-        else
-        {
-            owned.Add(q);
-            owned.Add(s);
-        }
-        return repacked;
+        return new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize, interleaved);
     }
 
     /// <summary>

@@ -4,9 +4,9 @@ namespace FiRST.Runtime.Loading;
 
 /// <summary>
 /// Writes seeded random-weight models, for benchmarks, where only the shape matters: matrices ~ N(0, std), norm
-/// gains 1, shared classifier. In llama2.c v0 format, so any llama2.c-compatible program can run the very same
-/// file, or as a Hugging Face directory (float32) for what llama2.c's header cannot hold (RoPE base and scaling,
-/// norm epsilon). The same seed gives the same weights in both.
+/// gains 1, the classifier shared or not as the shape says. In llama2.c v0 format, so any llama2.c-compatible
+/// program can run the very same file, or as a Hugging Face directory (float32 or bfloat16, sharded when large) for
+/// what llama2.c's header cannot hold (RoPE base and scaling, norm epsilon). The same seed gives the same weights in both.
 /// </summary>
 internal static class RandomCheckpoint
 {
@@ -15,6 +15,26 @@ internal static class RandomCheckpoint
 
     /// <summary>llama2.c's "110M" shape: dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000, seq 1024.</summary>
     public static ModelConfig Shape110M => new() { Dim = 768, HiddenDim = 2048, NLayers = 12, NHeads = 12, NKvHeads = 12, VocabSize = 32000, MaxSeqLen = 1024 };
+
+    /// <summary>
+    /// The shape of TinyLlama 1.1B: dim 2048, hidden 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000, context
+    /// 2048, RoPE base 10000, norm epsilon 1e-5, its own classifier (1,100,048,384 parameters).
+    /// </summary>
+    public static ModelConfig ShapeTinyLlama1B => new()
+    {
+        Dim = 2048, HiddenDim = 5632, NLayers = 22, NHeads = 32, NKvHeads = 4, VocabSize = 32000, MaxSeqLen = 2048,
+        NormEps = 1e-5f, RopeTheta = 10000, SharedClassifier = false,
+    };
+
+    /// <summary>
+    /// The shape of Llama 2 7B: dim 4096, hidden 11008, 32 layers, 32 heads (no grouped queries), vocab 32000,
+    /// context 4096, RoPE base 10000, norm epsilon 1e-5, its own classifier (6,738,415,616 parameters).
+    /// </summary>
+    public static ModelConfig ShapeLlama2_7B => new()
+    {
+        Dim = 4096, HiddenDim = 11008, NLayers = 32, NHeads = 32, NKvHeads = 32, VocabSize = 32000, MaxSeqLen = 4096,
+        NormEps = 1e-5f, RopeTheta = 10000, SharedClassifier = false,
+    };
 
     /// <summary>
     /// The shape of Llama 3.2 1B: dim 2048, hidden 8192, 16 layers, 32 heads, 8 KV heads, vocab 128256, context
@@ -30,58 +50,80 @@ internal static class RandomCheckpoint
     /// Writes the model as a Hugging Face directory (<c>config.json</c> + float32 <c>model.safetensors</c>), with
     /// the weights <see cref="Write(ModelConfig, ulong, string, float, IProgress{double}?, CancellationToken)"/> gives
     /// for the same seed (query and key rows in Hugging Face's rotate-half order, as a converted checkpoint has
-    /// them). Cancelled or failed, it leaves neither file. With <paramref name="bfloat16"/>, every tensor is stored
-    /// as BF16 (each weight rounded to the nearest bfloat16), as most published checkpoints are.
+    /// them). With <paramref name="bfloat16"/>, every tensor is stored as BF16 (each weight rounded to the nearest
+    /// bfloat16), as most published checkpoints are. Weights larger than <paramref name="maxShardBytes"/> are split
+    /// into shards with an index, as transformers splits them; either way the file is written a tensor at a time,
+    /// so a 7B model never has to fit in memory. Cancelled or failed, it leaves none of its files. Returns the
+    /// bytes of weight files written.
     /// </summary>
-    public static void WriteDirectory(ModelConfig config, ulong seed, string directory, float std = 0.02f, IProgress<double>? progress = null,
-                                      CancellationToken cancellationToken = default, bool bfloat16 = false)
+    public static long WriteDirectory(ModelConfig config, ulong seed, string directory, float std = 0.02f, IProgress<double>? progress = null,
+                                      CancellationToken cancellationToken = default, bool bfloat16 = false, long maxShardBytes = SafetensorsShards.DefaultMaxBytes)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate(directory);
-        if (!config.SharedClassifier) throw new ArgumentException("random checkpoints share the classifier with the embedding", nameof(config));
         Directory.CreateDirectory(directory);
-        string configPath = Path.Combine(directory, "config.json"), weightsPath = Path.Combine(directory, "model.safetensors");
+        var tensors = HuggingFaceTensors(config);
+        int elementBytes = bfloat16 ? sizeof(ushort) : sizeof(float);
+        var shards = Shards(config, bfloat16, maxShardBytes);
+        string configPath = Path.Combine(directory, "config.json"), indexPath = Path.Combine(directory, SafetensorsShards.IndexFile);
+        var written = new List<string>();
         try
         {
-            using (var file = new FileStream(weightsPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-                WriteSafetensors(config, seed, file, std, progress, cancellationToken, bfloat16);
-            // Last, so a directory with a config.json always has its whole weight file.
-            File.WriteAllText(configPath, SafetensorsWriter.Config(config));
+            // A model written here before in the other layout would shadow this one or leave a stale index.
+            File.Delete(Path.Combine(directory, SafetensorsShards.SingleFile));
+            File.Delete(indexPath);
+            var emitter = new Emitter(seed, std, bfloat16, config.ParameterCount, progress, cancellationToken);
+            long bytes = 0;
+            foreach (var (name, first, count) in shards)
+            {
+                string path = Path.Combine(directory, name);
+                written.Add(path);
+                using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+                var own = tensors.GetRange(first, count);
+                SafetensorsWriter.WriteHeader(file, own.Select(t => (t.Name, t.Shape)), bfloat16);
+                foreach (var t in own) emitter.Emit(file, t);
+                bytes += file.Length;
+            }
+            if (shards.Count > 1)
+            {
+                written.Add(indexPath);
+                SafetensorsShards.WriteIndex(indexPath, tensors.Sum(t => t.Count * elementBytes),
+                    shards.SelectMany(s => tensors.GetRange(s.First, s.Count).Select(t => (t.Name, s.File))));
+            }
+            // Last, so a directory with a config.json always has all its weight files.
+            written.Add(configPath);
+            File.WriteAllText(configPath, SafetensorsWriter.Config(config, bfloat16 ? "bfloat16" : "float32"));
+            return bytes;
         }
         catch
         {
-            File.Delete(weightsPath);
-            File.Delete(configPath);
+            foreach (string path in written) File.Delete(path);
             throw;
         }
     }
 
-    /// <summary>
-    /// The tensors in llama2.c's order (so the random stream is the same), named and shaped as Hugging Face names
-    /// them; the header lists each one's place, so their order in the file does not matter to a reader.
-    /// </summary>
-    private static void WriteSafetensors(ModelConfig config, ulong seed, FileStream file, float std, IProgress<double>? progress, CancellationToken cancellationToken, bool bfloat16)
+    /// <summary>The files <see cref="WriteDirectory"/> splits the model into: each one's name, first tensor and tensor count.</summary>
+    internal static List<(string File, int First, int Count)> Shards(ModelConfig config, bool bfloat16, long maxShardBytes) =>
+        SafetensorsShards.Plan(HuggingFaceTensors(config).Select(t => t.Count * (bfloat16 ? sizeof(ushort) : sizeof(float))).ToList(), maxShardBytes);
+
+    /// <summary>One tensor of a Hugging Face checkpoint: norm gains are ones; query and key rows are permuted per head.</summary>
+    private sealed record HfTensor(string Name, long[] Shape, bool Ones, int Heads)
     {
-        var narrow = bfloat16 ? new ushort[1 << 16] : null;
-        void Write(ReadOnlySpan<float> values)
-        {
-            if (narrow is null)
-            {
-                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
-                return;
-            }
-            for (int at = 0; at < values.Length; at += narrow.Length)
-            {
-                int n = Math.Min(narrow.Length, values.Length - at);
-                for (int i = 0; i < n; i++) narrow[i] = Kernels.BFloat16Kernels.FromFloat(values[at + i]);
-                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(narrow.AsSpan(0, n)));
-            }
-        }
+        public long Count => Shape.Aggregate(1L, (a, b) => a * b);
+    }
+
+    /// <summary>
+    /// The tensors in llama2.c's order (so the random stream is the same; an unshared classifier comes last, as
+    /// it does there), named and shaped as Hugging Face names them; each shard's header lists its tensors' places,
+    /// so their order in the files does not matter to a reader.
+    /// </summary>
+    private static List<HfTensor> HuggingFaceTensors(ModelConfig config)
+    {
         int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim, L = config.NLayers;
-        var order = new List<(string Name, long[] Shape, bool Ones, int Heads)> { ("model.embed_tokens.weight", [config.VocabSize, dim], false, 0) };
+        var order = new List<HfTensor> { new("model.embed_tokens.weight", [config.VocabSize, dim], false, 0) };
         void PerLayer(string name, long[] shape, bool ones = false, int heads = 0)
         {
-            for (int l = 0; l < L; l++) order.Add(($"model.layers.{l}.{name}.weight", shape, ones, heads));
+            for (int l = 0; l < L; l++) order.Add(new($"model.layers.{l}.{name}.weight", shape, ones, heads));
         }
         PerLayer("input_layernorm", [dim], ones: true);
         PerLayer("self_attn.q_proj", [dim, dim], heads: config.NHeads);
@@ -92,42 +134,64 @@ internal static class RandomCheckpoint
         PerLayer("mlp.gate_proj", [hid, dim]);
         PerLayer("mlp.down_proj", [dim, hid]);
         PerLayer("mlp.up_proj", [hid, dim]);
-        order.Add(("model.norm.weight", [dim], true, 0));
-        SafetensorsWriter.WriteHeader(file, order.Select(t => (t.Name, t.Shape)), bfloat16);
+        order.Add(new("model.norm.weight", [dim], true, 0));
+        if (!config.SharedClassifier) order.Add(new("lm_head.weight", [config.VocabSize, dim], false, 0));
+        return order;
+    }
 
-        long total = order.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b)), written = 0;
-        var rng = new Gaussian(seed);
-        var buffer = new float[1 << 16];
-        foreach (var (_, shape, ones, heads) in order)
+    /// <summary>Draws tensors from one random stream and writes them as float32 or bfloat16, 64 Ki values at a time.</summary>
+    private sealed class Emitter(ulong seed, float std, bool bfloat16, long total, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
+        private readonly Gaussian _rng = new(seed);
+        private readonly float[] _buffer = new float[1 << 16];
+        private readonly ushort[]? _narrow = bfloat16 ? new ushort[1 << 16] : null;
+        private long _written;
+
+        public void Emit(Stream file, HfTensor t)
         {
-            long count = shape.Aggregate(1L, (a, b) => a * b);
-            if (heads == 0)
+            long count = t.Count;
+            if (t.Heads == 0)
             {
                 for (long done = 0; done < count;)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    int n = (int)Math.Min(count - done, buffer.Length);
-                    for (int i = 0; i < n; i++) buffer[i] = ones ? 1f : std * rng.Next();
-                    Write(buffer.AsSpan(0, n));
+                    int n = (int)Math.Min(count - done, _buffer.Length);
+                    for (int i = 0; i < n; i++) _buffer[i] = t.Ones ? 1f : std * _rng.Next();
+                    Write(file, _buffer.AsSpan(0, n));
                     done += n;
-                    progress?.Report((double)(written + done) / total);
+                    progress?.Report((double)(_written + done) / total);
                 }
             }
             else
             {
                 // Query or key rows: drawn in Meta's (interleaved) order, stored in Hugging Face's rotate-half order,
-                // the permutation SafetensorsCheckpoint undoes.
+                // the permutation SafetensorsCheckpoint undoes. One matrix is held (64 MiB for a 7B's query).
                 cancellationToken.ThrowIfCancellationRequested();
                 var m = new float[count];
-                for (long i = 0; i < count; i++) m[i] = std * rng.Next();
-                int rows = (int)shape[0], cols = (int)shape[1], hs = rows / heads, half = hs / 2;
-                for (int h = 0; h < heads; h++)
+                for (long i = 0; i < count; i++) m[i] = std * _rng.Next();
+                int rows = (int)t.Shape[0], cols = (int)t.Shape[1], hs = rows / t.Heads, half = hs / 2;
+                for (int h = 0; h < t.Heads; h++)
                     for (int j = 0; j < 2; j++)
                         for (int i = 0; i < half; i++)
-                            Write(m.AsSpan((h * hs + 2 * i + j) * cols, cols));
+                            Write(file, m.AsSpan((h * hs + 2 * i + j) * cols, cols));
             }
-            written += count;
-            progress?.Report((double)written / total);
+            _written += count;
+            progress?.Report((double)_written / total);
+        }
+
+        private void Write(Stream file, ReadOnlySpan<float> values)
+        {
+            if (_narrow is null)
+            {
+                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+                return;
+            }
+            for (int at = 0; at < values.Length; at += _narrow.Length)
+            {
+                int n = Math.Min(_narrow.Length, values.Length - at);
+                for (int i = 0; i < n; i++) _narrow[i] = Kernels.BFloat16Kernels.FromFloat(values[at + i]);
+                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_narrow.AsSpan(0, n)));
+            }
         }
     }
 
@@ -140,7 +204,6 @@ internal static class RandomCheckpoint
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate(path);
-        if (!config.SharedClassifier) throw new ArgumentException("random checkpoints share the classifier with the embedding", nameof(config));
         Llama2cCheckpoint.EnsureRepresentable(config, path);
         var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         try
@@ -159,7 +222,9 @@ internal static class RandomCheckpoint
         long total = Llama2cCheckpoint.FloatCount(config);
         var rng = new Gaussian(seed);
         Span<byte> header = stackalloc byte[28];
-        int[] fields = [config.Dim, config.HiddenDim, config.NLayers, config.NHeads, config.NKvHeads, config.VocabSize, config.MaxSeqLen];
+        int[] fields = [config.Dim, config.HiddenDim, config.NLayers, config.NHeads, config.NKvHeads,
+                         // llama2.c's v0 header says "the classifier is stored separately" with a negative vocabulary size.
+                         config.SharedClassifier ? config.VocabSize : -config.VocabSize, config.MaxSeqLen];
         for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(header[(i * 4)..], fields[i]);
         file.Write(header);
 
@@ -189,6 +254,7 @@ internal static class RandomCheckpoint
         Emit(L * hid * dim * 3, false);          // w1, w2, w3
         Emit(dim, true);                         // rms_final
         Emit((long)config.MaxSeqLen * config.HeadSize, true); // legacy RoPE tables, never read
+        if (!config.SharedClassifier) Emit(config.VocabSize * dim, false); // classifier
     }
 
     /// <summary>Standard normal numbers from xoshiro256** and Box-Muller; the same seed gives the same stream everywhere.</summary>

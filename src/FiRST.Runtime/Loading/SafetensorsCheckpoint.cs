@@ -5,7 +5,9 @@ namespace FiRST.Runtime.Loading;
 /// <summary>
 /// Loads a Hugging Face Llama checkpoint: <c>config.json</c> plus <c>model.safetensors</c> (or shards listed
 /// in <c>model.safetensors.index.json</c>). F32 and BF16 matrices are used in place (BF16 runs as bfloat16 unless
-/// the caller asks for float32); F16 tensors, norm vectors and anything misaligned are widened to float32 once.
+/// the caller asks for float32 or int8); F16 tensors, norm vectors and anything misaligned are widened to float32
+/// once. A tensor copied out of the mapping (widened, permuted or quantized) gives its mapped pages back at once, so
+/// memory holds the weights as they run and, while loading, about one tensor more.
 /// </summary>
 /// <remarks>
 /// Hugging Face stores the query and key rows of each head permuted for its "rotate half" RoPE, which pairs
@@ -18,7 +20,12 @@ internal static unsafe class SafetensorsCheckpoint
     /// <param name="loadLayer">Which layers to read; null for all.</param>
     /// <param name="checkFinite">Whether to check, for this config, that every tensor read is finite (naming its shard if not).</param>
     /// <param name="widen">Widen BF16 matrices to float32 instead of keeping them as stored.</param>
-    public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer, Func<ModelConfig, bool> checkFinite, bool widen = false)
+    /// <param name="quantizeGroupSize">
+    /// Quantize every matrix to int8 as it is read, with this preferred group size (see
+    /// <see cref="Quantizer.GroupSizeFor"/>); null keeps them as stored (or widened).
+    /// </param>
+    public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer, Func<ModelConfig, bool> checkFinite, bool widen = false,
+                                                                   int? quantizeGroupSize = null)
     {
         string configPath = System.IO.Path.Combine(directory, "config.json");
         var config = HuggingFaceConfig.Read(configPath);
@@ -26,7 +33,8 @@ internal static unsafe class SafetensorsCheckpoint
         try
         {
             var tensors = OpenShards(directory, owned);
-            var loader = new TensorReader(tensors, owned, configPath, checkFinite(config), widen);
+            int groupSize = quantizeGroupSize is { } preferred ? Quantizer.GroupSizeFor(config, preferred) : 0;
+            var loader = new TensorReader(tensors, owned, configPath, checkFinite(config), widen, groupSize);
             int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim;
 
             var embedding = loader.Get("model.embed_tokens.weight", config.VocabSize, dim);
@@ -122,30 +130,61 @@ internal static unsafe class SafetensorsCheckpoint
             return entries;
         });
 
-    /// <summary>Finds tensors, checks their shapes and returns float32 or bfloat16 views, converting where needed.</summary>
-    private sealed class TensorReader(Tensors all, List<IDisposable> owned, string configPath, bool checkFinite, bool widen)
+    /// <summary>
+    /// Finds tensors, checks their shapes and returns float32 or bfloat16 views, converting where needed; with a
+    /// group size, int8 matrices quantized from those views.
+    /// </summary>
+    private sealed class TensorReader(Tensors all, List<IDisposable> owned, string configPath, bool checkFinite, bool widen, int groupSize)
     {
         private readonly Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors = all.Map;
 
+        /// <summary>Buffers of the matrix being read that quantization replaces (freed once it is quantized).</summary>
+        private readonly List<IDisposable> _scratch = [];
+
         public bool Has(string name) => tensors.ContainsKey(name);
+
+        /// <summary>Where a converted copy of a tensor lives: the model's buffers, or scratch when it is about to be quantized.</summary>
+        private List<IDisposable> Holder(int rows) => Quantizes(rows) ? _scratch : owned;
+
+        /// <summary>Norm vectors stay float32 in every format; matrices are quantized when a group size was given.</summary>
+        private bool Quantizes(int rows) => groupSize > 0 && rows > 1;
 
         public Matrix Get(string name, int rows, int cols)
         {
             var (file, entry) = Find(name, rows, cols);
             byte* src = file.DataPointer(entry);
             Matrix m;
+            bool inPlace = true;
             if (entry.DType == SafetensorsDType.F32 && ((nuint)src % 4) == 0)
                 m = new Matrix((float*)src, rows, cols);
-            else if (KeepsBFloat16(entry, rows) && ((nuint)src % 2) == 0)
+            else if ((KeepsBFloat16(entry, rows) || (Quantizes(rows) && entry.DType == SafetensorsDType.BF16)) && ((nuint)src % 2) == 0)
                 m = new Matrix((ushort*)src, rows, cols);
             else
             {
                 var buffer = NativeBuffer.Floats((long)rows * cols);
-                owned.Add(buffer);
+                Holder(rows).Add(buffer);
                 Widen(entry.DType, src, buffer.Data, (long)rows * cols);
                 m = new Matrix(buffer.Data, rows, cols);
+                inPlace = false;
             }
             if (checkFinite) WeightValidation.Check(m, name, file.Path);
+            return Finish(m, file, entry, inPlace);
+        }
+
+        /// <summary>
+        /// Quantizes the matrix when asked to, then gives back the mapped pages of a tensor that is no longer read
+        /// in place: what was read of them would otherwise stay resident beside the copy for the model's lifetime.
+        /// </summary>
+        private Matrix Finish(Matrix m, SafetensorsFile file, SafetensorsEntry entry, bool inPlace)
+        {
+            if (Quantizes(m.Rows))
+            {
+                m = Quantizer.Quantize(m, groupSize, owned);
+                foreach (var d in _scratch) d.Dispose();
+                _scratch.Clear();
+                inPlace = false;
+            }
+            if (!inPlace) file.Release(entry);
             return m;
         }
 
@@ -155,12 +194,15 @@ internal static unsafe class SafetensorsCheckpoint
         /// </summary>
         private bool KeepsBFloat16(SafetensorsEntry entry, int rows) => entry.DType == SafetensorsDType.BF16 && !widen && rows > 1;
 
+        /// <summary>Whether query and key rows are permuted as bfloat16: kept so, or quantized next (half the copy's bytes of widening first).</summary>
+        private bool PermutesBFloat16(SafetensorsEntry entry, int rows) => KeepsBFloat16(entry, rows) || (Quantizes(rows) && entry.DType == SafetensorsDType.BF16);
+
         /// <summary>Reads a query or key projection and undoes Hugging Face's rotate-half row permutation.</summary>
         public Matrix GetRopeRows(string name, int heads, int headSize, int cols)
         {
             int rows = heads * headSize;
             var (file, entry) = Find(name, rows, cols);
-            if (KeepsBFloat16(entry, rows)) return GetRopeRowsBFloat16(file, entry, name, heads, headSize, cols);
+            if (PermutesBFloat16(entry, rows)) return Finish(GetRopeRowsBFloat16(file, entry, name, heads, headSize, cols), file, entry, inPlace: false);
             var wide = NativeBuffer.Floats((long)rows * cols);
             try
             {
@@ -168,7 +210,7 @@ internal static unsafe class SafetensorsCheckpoint
                 // Checked before the permutation, so an error's element index is the file's.
                 if (checkFinite) WeightValidation.Check(new Matrix(wide.Data, rows, cols), name, file.Path);
                 var result = NativeBuffer.Floats((long)rows * cols);
-                owned.Add(result);
+                Holder(rows).Add(result);
                 int half = headSize / 2;
                 for (int h = 0; h < heads; h++)
                     for (int i = 0; i < half; i++)
@@ -179,7 +221,7 @@ internal static unsafe class SafetensorsCheckpoint
                             long to = (long)(h * headSize + 2 * i + j) * cols;
                             Buffer.MemoryCopy(wide.Data + from, result.Data + to, (long)cols * 4, (long)cols * 4);
                         }
-                return new Matrix(result.Data, rows, cols);
+                return Finish(new Matrix(result.Data, rows, cols), file, entry, inPlace: false);
             }
             finally
             {
@@ -199,7 +241,7 @@ internal static unsafe class SafetensorsCheckpoint
             // error's element index is the file's.
             if (checkFinite) WeightValidation.Check(new Matrix(src, rows, cols), name, file.Path);
             var result = NativeBuffer.UShorts((long)rows * cols);
-            owned.Add(result);
+            Holder(rows).Add(result);
             int half = headSize / 2;
             long rowBytes = (long)cols * sizeof(ushort);
             for (int h = 0; h < heads; h++)

@@ -106,5 +106,8 @@ internal sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Pointer to the first byte of a tensor's data (range already validated).</summary>
     public byte* DataPointer(in SafetensorsEntry entry) => _file.Pointer + _dataStart + entry.Begin;
 
+    /// <summary>Drops the tensor's pages from the process once it has been copied elsewhere (see <see cref="ResidentPages"/>).</summary>
+    public void Release(in SafetensorsEntry entry) => ResidentPages.Release(DataPointer(entry), entry.End - entry.Begin);
+
     public void Dispose() => _file.Dispose();
 }

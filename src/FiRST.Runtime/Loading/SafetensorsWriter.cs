@@ -152,8 +152,11 @@ internal static unsafe class SafetensorsWriter
         j.WriteEndObject();
     }
 
-    /// <summary>A Llama <c>config.json</c> holding the numbers of <paramref name="c"/>, in the transformers 4 layout.</summary>
-    internal static string Config(ModelConfig c)
+    /// <summary>
+    /// A Llama <c>config.json</c> holding the numbers of <paramref name="c"/>, in the transformers 4 layout;
+    /// <paramref name="torchDtype"/> names the weights' type as transformers does (read by nothing here).
+    /// </summary>
+    internal static string Config(ModelConfig c, string torchDtype = "float32")
     {
         using var stream = new MemoryStream();
         using (var j = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -178,7 +181,7 @@ internal static unsafe class SafetensorsWriter
             WriteRopeScaling(j, c.RopeScaling);
             j.WriteBoolean("tie_word_embeddings", c.SharedClassifier);
             j.WriteString("hidden_act", "silu");
-            j.WriteString("torch_dtype", "float32");
+            j.WriteString("torch_dtype", torchDtype);
             j.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
