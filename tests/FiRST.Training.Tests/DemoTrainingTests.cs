@@ -41,4 +41,21 @@ public sealed class DemoTrainingTests : IDisposable
         Assert.Matches(@"^step +2/2  loss ", lines[1]);
         Assert.StartsWith($"wrote {Path.Combine(dir, "model.bin")}", r.Stdout);
     }
+
+    [Theory]
+    [InlineData("--batch", "0", "--batch must be at least 1")]
+    [InlineData("--lr", "0", "--lr must be a positive number")]
+    [InlineData("--heads", "5", "--heads 5 must divide --dim 128")]
+    [InlineData("--kv-heads", "3", "--kv-heads 3 must divide --heads")]
+    [InlineData("--context", "40", "--context must be at least 68")]
+    public void BadShapeOptionsAreOneLineErrors(string option, string value, string expected)
+    {
+        var r = FiRST.Runtime.Tests.Support.FirstCli.RunWith((a, output, error, _) => FiRST.Training.Cli.Program.Run(a, output, error),
+                                                             "train-demo", "--steps", "1", "--out", Path.Combine(_dir, "bad"), option, value);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(expected, r.Stderr);
+        Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.False(File.Exists(Path.Combine(_dir, "bad", "model.bin")));
+    }
+
 }

@@ -40,6 +40,16 @@ internal static class TrainDemoCommand
             if (!(options.MaxLayerDropout is >= 0 and < 1)) throw new ArgumentException($"--layer-dropout must be within [0, 1), got {options.MaxLayerDropout}");
             if (!(options.EarlyExitScale is >= 0 and <= 1)) throw new ArgumentException($"--exit-scale must be within [0, 1], got {options.EarlyExitScale}");
             if (options.ExitPeriod < 1) throw new ArgumentException($"--exit-period must be at least 1, got {options.ExitPeriod}");
+            if (options.Batch < 1) throw new ArgumentException($"--batch must be at least 1, got {options.Batch}");
+            if (!(options.LearningRate > 0) || double.IsInfinity(options.LearningRate)) throw new ArgumentException($"--lr must be a positive number, got {options.LearningRate}");
+            if (options.Dim < 1 || options.HiddenDim < 1 || options.Layers < 1 || options.Heads < 1 || options.KvHeads < 1)
+                throw new ArgumentException("--dim, --hidden, --layers, --heads and --kv-heads must be at least 1");
+            if (options.Dim % options.Heads != 0 || options.Heads % options.KvHeads != 0 || options.Dim / options.Heads % 2 != 0)
+                throw new ArgumentException($"--heads {options.Heads} must divide --dim {options.Dim} into even head sizes, and --kv-heads {options.KvHeads} must divide --heads");
+            // Examples longer than the context are redrawn, so a short one would silently leave sort's longest lists
+            // (ten two-digit numbers: 68 positions) out of training.
+            if (options.MaxSeqLen < 68 && TaskMix.Parse(options.TaskWeights).Tasks.Any(t => t.Name == "sort"))
+                throw new ArgumentException($"--context must be at least 68 to hold sort's longest example, got {options.MaxSeqLen}");
             string dir = parse.GetValue(outDir)!;
             try
             {
