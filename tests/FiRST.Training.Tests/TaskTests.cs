@@ -53,7 +53,17 @@ public sealed class TaskTests
         Assert.InRange(uniformLong, 900, 1100);
         Assert.InRange(trainingLong, 1400, 1600);
 
+        // Addition draws 40% of its other training sums with both operands of 3 or 4 digits, where the longest
+        // carries run: with digit counts drawn uniformly about 22% of sums have both.
+        static int LongSums(IEnumerable<TaskExample> examples) =>
+            examples.Count(e => e.Prompt.TrimEnd('=').Split('+').All(operand => operand.Length >= 3));
+        int uniformLongSums = LongSums(add4.Samples(2000, seed: 5)), trainingLongSums = LongSums(Training(add4, 2000));
+        Assert.InRange(uniformLongSums, 400, 600);
+        Assert.InRange(trainingLongSums, 1000, 1200);
+        Assert.All(Training(new AdditionTask(4, "add4", longShare: 1), 200), e => Assert.All(e.Prompt.TrimEnd('=').Split('+'), operand => Assert.InRange(operand.Length, 3, 4)));
+
         Assert.Throws<ArgumentOutOfRangeException>(() => new AdditionTask(4, "add4", carryRunShare: 1.5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AdditionTask(4, "add4", longShare: -0.1));
 
         static TaskExample[] Training(TaskGenerator task, int count, int seed = 21)
         {

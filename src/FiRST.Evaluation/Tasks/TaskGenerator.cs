@@ -42,7 +42,7 @@ public abstract class TaskGenerator
     }
 
     /// <summary>The tasks the embedded model was trained on, easiest first.</summary>
-    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(longShare: 0.5), new AdditionTask(4, "add4", carryRunShare: 0.3)];
+    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(longShare: 0.5), new AdditionTask(4, "add4", carryRunShare: 0.3, longShare: 0.4)];
 
     /// <summary>Every built-in task: <see cref="Standard"/>, the free-text-like <see cref="RecallTask"/> and addition of up to three digits.</summary>
     public static IReadOnlyList<TaskGenerator> All { get; } = [.. Standard, new RecallTask(), new AdditionTask()];
@@ -273,13 +273,21 @@ public sealed class SortTask(int minCount = 1, int maxCount = 10, int maxNumber 
 /// Share of training examples drawn with many digit pairs that sum to 9, where whether a carry runs on depends
 /// on the digits below (<c>1234+8766=</c>, <c>34+4162=</c>): with operands drawn uniformly long runs are rare,
 /// and the embedded model's recipe trained only on those got about 5% of four-digit sums wrong, nearly all
-/// such runs. Evaluation keeps the uniform draw.
+/// such runs; half the runs have a shorter operand, above whose digits the longer one's 9s carry on.
+/// Evaluation keeps the uniform draw.
 /// </param>
-public sealed class AdditionTask(int maxDigits = 3, string name = "add", double carryRunShare = 0) : TaskGenerator
+/// <param name="longShare">
+/// Share of the other training examples drawn with both operands of the two longest lengths: with digit counts
+/// drawn uniformly only 3 in 16 sums have seven or eight digits, and those are where the carries run longest.
+/// </param>
+public sealed class AdditionTask(int maxDigits = 3, string name = "add", double carryRunShare = 0, double longShare = 0) : TaskGenerator
 {
     private readonly double _carryRunShare = carryRunShare is >= 0 and <= 1
         ? carryRunShare
         : throw new ArgumentOutOfRangeException(nameof(carryRunShare), carryRunShare, "a share must be within [0, 1]");
+    private readonly double _longShare = longShare is >= 0 and <= 1
+        ? longShare
+        : throw new ArgumentOutOfRangeException(nameof(longShare), longShare, "a share must be within [0, 1]");
 
     /// <inheritdoc />
     public override string Name => name;
@@ -295,16 +303,35 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
     public override TaskExample TrainingSample(Random rng)
     {
         // Without a share no extra number is drawn, so the training stream of a task without one is unchanged.
-        if (_carryRunShare == 0 || rng.NextDouble() >= _carryRunShare) return Sample(rng);
+        if (_carryRunShare == 0 || rng.NextDouble() >= _carryRunShare)
+        {
+            if (_longShare == 0 || rng.NextDouble() >= _longShare) return Sample(rng);
+            return Sum(Operand(rng, rng.Next(Math.Max(1, maxDigits - 1), maxDigits + 1)), Operand(rng, rng.Next(Math.Max(1, maxDigits - 1), maxDigits + 1)));
+        }
         // Digit pairs that sum to 9 pass a carry on exactly when one arrives from below: half the positions get
         // such a pair, so runs of them meet both a carry and none (4162+34=4196, 4162+38=4200, 1234+8766=10000).
-        int digits = rng.Next(2, maxDigits + 1), a = 0, b = 0;
+        // Half the runs have a shorter operand, whose digit pairs sum to 9 or 10 (a carry passed on or made), and
+        // above whose digits the longer operand's 9s (three in four) carry it on: 9999+1=10000, 4999+1=5000,
+        // 991+9=1000, which a uniform draw almost never shows two nines deep.
+        int digits = rng.Next(2, maxDigits + 1), shorter = rng.Next(2) == 0 ? digits : rng.Next(1, digits), a = 0, b = 0;
         for (int i = 0, place = 1; i < digits; i++, place *= 10)
         {
-            int x = rng.Next(10), y = rng.Next(2) == 0 ? 9 - x : rng.Next(10);
+            int x, y = 0;
+            if (shorter == digits)
+            {
+                x = rng.Next(10);
+                y = rng.Next(2) == 0 ? 9 - x : rng.Next(10);
+            }
+            else if (i < shorter)
+            {
+                x = rng.Next(10);
+                y = x > 0 && rng.Next(2) == 0 ? 10 - x : 9 - x;
+            }
+            else x = rng.Next(4) > 0 ? 9 : rng.Next(10);
             a += x * place;
             b += y * place;
         }
+        if (rng.Next(2) == 0) (a, b) = (b, a);
         return Sum(a, b);
     }
 
@@ -344,6 +371,9 @@ public sealed class AdditionTask(int maxDigits = 3, string name = "add", double 
             && prompt.AsSpan(0, plus).IndexOfAnyExceptInRange('0', '9') < 0
             && prompt.AsSpan(plus + 1, prompt.Length - plus - 2).IndexOfAnyExceptInRange('0', '9') < 0;
     }
+
+    private static int Operand(Random rng, int digits) =>
+        digits == 1 ? rng.Next(10) : rng.Next((int)Math.Pow(10, digits - 1), (int)Math.Pow(10, digits));
 
     private static TaskExample Sum(int a, int b) =>
         new($"{a}+{b}=", (a + b).ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -16,7 +16,7 @@ namespace FiRST.Training.Demo;
 public sealed record DemoTrainingOptions
 {
     /// <summary>Optimizer steps.</summary>
-    public int Steps { get; init; } = 7000;
+    public int Steps { get; init; } = 7400;
     /// <summary>Examples per step, packed several to a row of <see cref="MaxSeqLen"/> positions.</summary>
     public int Batch { get; init; } = 64;
     /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to a tenth.</summary>
@@ -37,7 +37,7 @@ public sealed record DemoTrainingOptions
     /// Relative share of each task in the batches, as <c>name=weight</c> pairs (any built-in task, e.g.
     /// <c>recall</c>). The defaults reproduce the committed model.
     /// </summary>
-    public string TaskWeights { get; init; } = "copy=1,reverse=1,sort=2.5,add4=4";
+    public string TaskWeights { get; init; } = "copy=1,reverse=1.25,sort=3,add4=7";
     /// <summary>Model width.</summary>
     public int Dim { get; init; } = 128;
     /// <summary>Feed-forward width.</summary>
