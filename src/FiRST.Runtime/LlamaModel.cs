@@ -177,6 +177,29 @@ public sealed class LlamaModel : IDisposable
         return new LlamaModel(path, loaded.config, loaded.weights, options?.Adapter is { } a ? a.Path ?? "" : null);
     }
 
+    /// <summary>
+    /// A float32 model of <paramref name="config"/>'s shape whose weights are all zero, every matrix a view of one
+    /// small buffer: any path over that shape runs on it, so its code can be compiled before the real weights are
+    /// loaded (under the JIT, the first decode step otherwise pays for it). Its outputs mean nothing.
+    /// </summary>
+    internal static unsafe LlamaModel Blank(ModelConfig config)
+    {
+        int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim;
+        long largest = Math.Max((long)config.VocabSize * dim, Math.Max((long)hid * dim, (long)dim * dim));
+        var zeros = NativeBuffer.Floats(largest);
+        System.Runtime.InteropServices.NativeMemory.Clear(zeros.Data, (nuint)zeros.Bytes);
+        Matrix M(int rows, int cols) => new(zeros.Data, rows, cols);
+        var layers = new LayerWeights?[config.NLayers];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new LayerWeights
+            {
+                RmsAtt = M(1, dim), Wq = M(dim, dim), Wk = M(kv, dim), Wv = M(kv, dim), Wo = M(dim, dim),
+                RmsFfn = M(1, dim), W1 = M(hid, dim), W2 = M(dim, hid), W3 = M(hid, dim),
+            };
+        var embedding = M(config.VocabSize, dim);
+        return new LlamaModel("(blank)", config, new ModelWeights(embedding, layers, M(1, dim), embedding, [zeros]), null);
+    }
+
     /// <summary>Reads only the configuration of a model file or directory (nothing is kept mapped).</summary>
     public static ModelConfig ReadConfig(string path)
     {

@@ -55,6 +55,31 @@ public sealed class BFloat16Tests
     }
 
     [Fact]
+    public unsafe void BothReadersWidenSixteenBitValuesExactly()
+    {
+        // 37 values: two 16-wide vectors and a tail; specials, subnormals and both signs among random ones.
+        var rng = new Random(7);
+        ushort[] bits = [0x3F80, 0xBF80, 0x0000, 0x8000, 0x7F80, 0xFF80, 0x0001, .. Enumerable.Range(0, 30).Select(_ => (ushort)rng.Next(0x10000))];
+        var bf16 = new float[bits.Length];
+        var f16 = new float[bits.Length];
+        fixed (ushort* b = bits)
+        fixed (float* w = bf16, h = f16)
+        {
+            Widening.BF16((byte*)b, w, bits.Length);
+            Widening.F16((byte*)b, h, bits.Length);
+        }
+        for (int i = 0; i < bits.Length; i++)
+        {
+            // bfloat16 is a float32's top half; IEEE half as .NET converts it. NaN bit patterns stay NaN.
+            Assert.Equal(BitConverter.UInt32BitsToSingle((uint)bits[i] << 16), bf16[i]);
+            Assert.Equal((float)BitConverter.UInt16BitsToHalf(bits[i]), f16[i]);
+        }
+        Assert.Equal(1f, bf16[0]);
+        Assert.Equal(float.NegativeInfinity, bf16[5]);
+        Assert.Equal(1.875f, f16[0]);
+    }
+
+    [Fact]
     public void MatricesTakeHalfTheBytesOfFloat32()
     {
         using var dir = new TempDir();

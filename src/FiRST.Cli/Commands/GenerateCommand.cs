@@ -69,8 +69,6 @@ internal static class GenerateCommand
             string modelPath = parse.GetValue(model)!;
             var decoding = GenerateDecoding.From(parse.GetValue(speculate), parse.GetValue(earlyExit), parse.GetValue(policy));
             string tokenizerPath = parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath);
-            var tok = TextTokenizer.Load(tokenizerPath);
-            using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!, parse.GetValue(adapter)));
             bool demo = CommonOptions.IsDefaultModel(modelPath);
             string promptText = parse.GetValue(prompt)!;
             // The embedded model knows its four tasks only: anything else gets an answer that looks like one and
@@ -78,6 +76,15 @@ internal static class GenerateCommand
             if (demo && parse.GetValue(profile) is null && !parse.GetValue(rawPrompt)
                 && TaskGrammar.Refusal(promptText, TaskGenerator.Standard, parse.GetValue(task) is { } named ? TaskGenerator.Standard.FirstOrDefault(t => t.Name == named) : null) is { } refusal)
                 throw new ArgumentException($"{refusal}; 'first tasks' says what each accepts, --raw-prompt sends it anyway");
+            // The embedded model's float32 task path is known from the prompt alone: its decode step compiles on a
+            // spare core while the model loads and the prompt prefills (see DecodeWarmUp).
+            using var earlyWarmUp = demo && parse.GetValue(profile) is null && parse.GetValue(routers) is null && decoding.EarlyExit is null
+                                    && decoding.Policy != Runtime.Decoding.PathPolicy.Dynamic && parse.GetValue(quant) != "q8" && parse.GetValue(adapter) is null
+                                    && DemoTask(parse.GetValue(task), promptText) is { } early
+                ? DecodeWarmUp.StartBlank(modelPath, DemoModel.PathFor(early))
+                : null;
+            var tok = TextTokenizer.Load(tokenizerPath);
+            using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!, parse.GetValue(adapter)));
             LayerMask? mask = null;
             RouterSet? routerSet = null;
             Runtime.Paths.IDecodePath? taskPath = null;
@@ -147,8 +154,8 @@ internal static class GenerateCommand
                 MaxSteps = stepCount,
                 StopTokens = eos ? [.. tok.DefaultStopTokens, tok.EosId] : null,
             };
-            // The pinned path's decode step compiles on a spare core while prefill runs (see DecodeWarmUp).
-            using var warmUp = DecodeWarmUp.Start(llama, taskPath, threadCount, tok.BosId);
+            // Otherwise the pinned path's decode step compiles on a spare core while prefill runs.
+            using var warmUp = earlyWarmUp is null ? DecodeWarmUp.Start(llama, taskPath, tok.BosId) : null;
             var run = generator.Generate(promptText, options, ct);
 
             using var stdout = openStdout();

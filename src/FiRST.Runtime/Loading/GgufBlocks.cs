@@ -24,11 +24,10 @@ internal static unsafe class GgufBlocks
                 Buffer.MemoryCopy(src, dst, count * 4, count * 4);
                 break;
             case GgufTensorType.F16:
-                for (long i = 0; i < count; i++) dst[i] = (float)Half16(src + 2 * i);
+                Widening.F16(src, dst, count);
                 break;
             case GgufTensorType.BF16:
-                // bfloat16 is the top half of a float32.
-                for (long i = 0; i < count; i++) ((uint*)dst)[i] = (uint)BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(src + 2 * i, 2)) << 16;
+                Widening.BF16(src, dst, count);
                 break;
             case GgufTensorType.Q8_0:
                 for (long b = 0; b < count / BlockSize; b++)

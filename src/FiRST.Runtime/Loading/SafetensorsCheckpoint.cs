@@ -275,11 +275,10 @@ internal static unsafe class SafetensorsCheckpoint
                     Buffer.MemoryCopy(src, dst, count * 4, count * 4);
                     break;
                 case SafetensorsDType.F16:
-                    for (long i = 0; i < count; i++) dst[i] = (float)System.Buffers.Binary.BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(src + 2 * i, 2));
+                    Widening.F16(src, dst, count);
                     break;
                 case SafetensorsDType.BF16:
-                    // bfloat16 is the top half of a float32.
-                    for (long i = 0; i < count; i++) ((uint*)dst)[i] = (uint)((ushort*)src)[i] << 16;
+                    Widening.BF16(src, dst, count);
                     break;
             }
         }
