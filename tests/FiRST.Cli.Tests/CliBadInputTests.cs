@@ -161,7 +161,7 @@ public sealed class CliBadInputTests : IDisposable
 
     [Theory]
     [InlineData("generate --routers none --speculate 8:4", "--speculate 8:4", "keeps 8")]
-    [InlineData("generate --speculate 4:4", "--speculate 4:4", "keeps 4")]
+    [InlineData("generate --speculate 5:4", "--speculate 5:4", "keeps 5")]
     [InlineData("generate --speculate 3:0", "--speculate 3:0", "lookahead")]
     [InlineData("generate --speculate x", "--speculate", "'x' is not E:k")]
     [InlineData("generate --early-exit 0", "--early-exit", "(0, 1]")]

@@ -55,7 +55,7 @@ public sealed class CliDecodingBenchTests
         var r = FirstCli.Run("bench", "--speculate", "2:3", "--rounds", "1", "--threads", "1");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("speculation 2:3 (E:k); lossless: yes", r.Stdout);
-        Assert.Contains("| copy | path + speculate | CopyPath (pinned) | 11110000 | 2:3 |", r.Stdout);
+        Assert.Contains("| copy | path + speculate | CopyPath (pinned) | 11110100 | 2:3 |", r.Stdout);
     }
 
     [Fact]

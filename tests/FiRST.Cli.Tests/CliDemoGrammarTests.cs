@@ -61,12 +61,12 @@ public sealed class CliDemoGrammarTests
     public void TheHandWrittenPromptsAreAnsweredOnTheirTaskPathsOrRefusedAsListed()
     {
         // What eval.md's hand-written table measures on the full model, here as users get it: first generate,
-        // greedy, on the generated path of the prompt's task (its calibrated layers). Five sums with a carry
-        // running through nines and the longest sort are wrong (eval.md: add4 is 96.4% over its grammar, 90.5% in
-        // its long bucket); the list keeps their right answers, and this test fails when that changes either way.
-        string[] knownWrong = ["sort 31 41 59 26 53 58 97 93 23 84 =>", "1+999=", "9999+1=", "1+9999=", "4096+4096=", "4162+38="];
-        // On the full model (eval's table) two of them are right.
-        string[] fullModelWrong = ["sort 31 41 59 26 53 58 97 93 23 84 =>", "9999+1=", "1+9999=", "4162+38="];
+        // greedy, on the generated path of the prompt's task (its calibrated layers). One sum (4162+38= gives 4100)
+        // and, on sort's four layers, the longest sort are wrong (eval.md: add4 is 98.0% over its grammar, sort's
+        // long bucket 97.8%); the list keeps their right answers, and this test fails when that changes either way.
+        string[] knownWrong = ["sort 31 41 59 26 53 58 97 93 23 84 =>", "4162+38="];
+        // On the full model (eval's table) the sort is right.
+        string[] fullModelWrong = ["4162+38="];
         var wrong = new List<string>();
         var unexpected = new List<string>();
         foreach (var p in PromptList.Load(Path.Combine(AppContext.BaseDirectory, "demo", "prompts.jsonl")))

@@ -220,16 +220,16 @@ public sealed class ChatClientTests : IDisposable
             Paths = DemoProfileModel.Paths,
         });
         var client = new FiRSTChatClient(generator);
-        var response = await client.GetResponseAsync(Sort, Greedy);
+        var response = await client.GetResponseAsync("reverse hello =>", Greedy);
 
-        Assert.Equal("1 3 5 9", response.Text);
+        Assert.Equal("olleh", response.Text);
         var properties = response.AdditionalProperties!;
         Assert.Equal("ReversePath", properties[FiRSTChatProperties.DecodePath]);
-        // The routers keep layers 0-3 and 6 for this prompt: no task has that mask, and sort's (11110110) is the
-        // smallest compiled superset.
+        // The routers keep layers 0, 2-5 and 7 for this prompt: no task has that mask, and reverse's (11111101) is
+        // the smallest compiled superset.
         Assert.Equal("Superset", properties[FiRSTChatProperties.PathReason]);
-        Assert.Equal("11110110", properties[FiRSTChatProperties.Mask]);
-        Assert.StartsWith("mask 11110010", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
+        Assert.Equal("11111101", properties[FiRSTChatProperties.Mask]);
+        Assert.StartsWith("mask 10111101", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
     }
 
     [Fact]

@@ -22,13 +22,13 @@ public sealed class DispatcherTests
 
     // The expected paths follow from the shipped routers (models/demo/model.routers.bin) and the profile's
     // masks: the routers keep a layer whose probability reaches the threshold (0.5), and the table holds one
-    // generated path per mask (Copy 11110000; Reverse 11110110, shared with Sort; Add4 11111000). Sort routes to
-    // reverse's mask, so it decodes on ReversePath; that is what the routers decide.
+    // generated path per mask (Copy 11110100; Reverse 11111101; Sort 11110000, shared with Add4). Additions route
+    // to sort's mask, so they decode on SortPath, the table's entry for it; that is what the routers decide.
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
     [InlineData("reverse hello =>", "olleh", "ReversePath")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "ReversePath")]
-    [InlineData("12+34=", "46", "Add4Path")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
+    [InlineData("12+34=", "46", "SortPath")]
     public void RoutedPrefillDecodesOnTheGeneratedPathForItsMask(string prompt, string expected, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -54,19 +54,19 @@ public sealed class DispatcherTests
     }
 
     [Theory]
-    [InlineData("copy kqz1 =>", "11110000", "CopyPath")]
-    [InlineData("copy hello =>", "11110000", "CopyPath")]
-    [InlineData("copy abc123 =>", "11110000", "CopyPath")]
-    [InlineData("copy dotnet =>", "11110000", "CopyPath")]
-    [InlineData("reverse hello =>", "11110110", "ReversePath")]
-    [InlineData("reverse abcdef =>", "11110110", "ReversePath")]
-    [InlineData("reverse abc 123 =>", "11110110", "ReversePath")]
-    [InlineData("sort 2 8 1 =>", "11110110", "ReversePath")]
-    [InlineData("sort 9 9 1 4 0 =>", "11110110", "ReversePath")]
-    [InlineData("50+50=", "11111000", "Add4Path")]
-    [InlineData("905+96=", "11111000", "Add4Path")]
-    [InlineData("7+458=", "11111000", "Add4Path")]
-    [InlineData("1234+5678=", "11111000", "Add4Path")]
+    [InlineData("copy kqz1 =>", "11110100", "CopyPath")]
+    [InlineData("copy hello =>", "11110100", "CopyPath")]
+    [InlineData("copy abc123 =>", "11110100", "CopyPath")]
+    [InlineData("copy dotnet =>", "11110100", "CopyPath")]
+    [InlineData("reverse dotnet =>", "11111101", "ReversePath")]
+    [InlineData("reverse hello world =>", "11111101", "ReversePath")]
+    [InlineData("reverse abc 123 =>", "11111101", "ReversePath")]
+    [InlineData("sort 2 8 1 =>", "11110000", "SortPath")]
+    [InlineData("sort 9 9 1 4 0 =>", "11110000", "SortPath")]
+    [InlineData("50+50=", "11110000", "SortPath")]
+    [InlineData("905+96=", "11110000", "SortPath")]
+    [InlineData("7+458=", "11110000", "SortPath")]
+    [InlineData("1234+5678=", "11110000", "SortPath")]
     public void EachRoutedPromptDecodesOnThePathForTheMaskItsRoutersChoose(string prompt, string expectedMask, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -91,17 +91,17 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // At threshold 0.7 the routers keep layers 0-2 for this prompt (0.71, 0.75, 0.76): no task's mask.
+        // At threshold 0.7 the routers keep layers 0, 2 and 3 for this prompt (0.78, 0.86, 0.92): no task's mask.
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.7f, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
         session.Prefill(tokenizer.Encode("copy kqz1 =>"));
-        Assert.Equal("11100000", session.Mask.ToString());
+        Assert.Equal("10110000", session.Mask.ToString());
         Assert.False(DemoProfileModel.Paths.TryGet(session.Mask, out _));
         Assert.IsType<MaskedPath>(session.DecodePath);
 
-        // Under the default policy the same mask takes copy's path (11110000), the smallest that keeps it.
+        // Under the default policy the same mask takes sort's path (11110000), the smallest that keeps it.
         using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.7f, Paths = DemoProfileModel.Paths });
         superset.Prefill(tokenizer.Encode("copy kqz1 =>"));
-        Assert.Equal("11100000", superset.Routing!.Mask.ToString());
+        Assert.Equal("10110000", superset.Routing!.Mask.ToString());
         Assert.Equal("11110000", superset.Mask.ToString());
         Assert.Equal(Decoding.PathReason.Superset, superset.PathReason);
 
@@ -122,7 +122,7 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var path = DemoProfileModel.PathFor(task);
-        // Sort shares reverse's mask: the table holds ReversePath for it, the pin still gives SortPath.
+        // Add4 shares sort's mask: the table holds SortPath for it, the pin still gives Add4Path.
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Path = path, Paths = DemoProfileModel.Paths });
         Assert.Same(path, session.DecodePath);
         Assert.Equal(path.Mask, session.Mask);
@@ -141,11 +141,11 @@ public sealed class DispatcherTests
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
-        // Sort shares reverse's mask; by name it still gets its own path.
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Task = "Sort", Paths = DemoProfileModel.Paths });
-        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Sort), session.DecodePath);
+        // Add4 shares sort's mask; by name it still gets its own path.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Task = "Add4", Paths = DemoProfileModel.Paths });
+        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Add4), session.DecodePath);
         Assert.Equal(Decoding.PathReason.Pinned, session.PathReason);
-        Assert.Equal("1 3 5 9", Answer(session, tokenizer, "sort 5 3 9 1 =>"));
+        Assert.Equal("6912", Answer(session, tokenizer, "1234+5678="));
 
         var unknown = Assert.Throws<ArgumentException>(() => model.CreateSession(new SessionOptions { Task = "translate", Paths = DemoProfileModel.Paths }));
         Assert.Contains("no task 'translate'", unknown.Message);
@@ -170,25 +170,25 @@ public sealed class DispatcherTests
     }
 
     [Theory]
-    [InlineData("copy kqz1 =>", "kqz1")]          // routes to 11110000
-    [InlineData("copy dotnet =>", "dotnet")]      // routes to 11110000
+    [InlineData("12+34=", "46")]            // routes to 11110000
+    [InlineData("sort 2 8 1 =>", "1 2 8")]  // routes to 11110000
     public void A_routed_mask_without_its_path_takes_the_smallest_compiled_superset(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // Only add4's path (11111000) and the full path: the routed mask has no exact path, add4's keeps it all.
-        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
+        // Only copy's path (11110100) and the full path: the routed mask has no exact path, copy's keeps it all.
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]);
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table });
         string answer = Answer(session, tokenizer, prompt);
         var routed = session.Routing!.Mask;
         Assert.False(table.TryGet(routed, out _));
         Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
-        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Add4), session.DecodePath);
-        Assert.Equal("11111000", session.Mask.ToString());
+        Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Copy), session.DecodePath);
+        Assert.Equal("11110100", session.Mask.ToString());
         Assert.All(routed.KeptLayers.ToArray(), l => Assert.True(session.Mask.IsKept(l)));
         Assert.Equal(expected, answer);
-        // The superset's extra layers were prefilled: the session equals a plain session on add4's mask.
+        // The superset's extra layers were prefilled: the session equals a plain session on copy's mask.
         using var plain = model.CreateSession(new SessionOptions { Threads = 1, Mask = session.Mask });
         Assert.Equal(answer, Answer(plain, tokenizer, prompt));
         Assert.Equal(5L * 2 * model.Config.KvDim * model.Config.MaxSeqLen * sizeof(float), session.KvBytes);
@@ -197,7 +197,7 @@ public sealed class DispatcherTests
             .Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
         _ = run.ToList();
         Assert.Equal(Decoding.PathReason.Superset, run.Stats.PathReason);
-        Assert.Equal("Add4Path", run.Stats.DecodePath);
+        Assert.Equal("CopyPath", run.Stats.DecodePath);
     }
 
     [Fact]
@@ -206,12 +206,12 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]);
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Speculation = new(2, 3) });
-        var ids = tokenizer.Encode("copy kqz1 =>");
+        var ids = tokenizer.Encode("12+34=");
         int next = Kernels.Ops.ArgMax(session.Prefill(ids));
         Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
-        // The draft and verify halves cover add4's five layers, not the four the routers kept.
+        // The draft and verify halves cover copy's five layers, not the four the routers kept.
         Assert.Equal(5, session.SpeculationState!.Layers);
         var output = new int[8];
         var sampler = new Sampler(model.Config.VocabSize, new SamplerOptions { Temperature = 0 });
@@ -221,7 +221,7 @@ public sealed class DispatcherTests
             int n = session.Speculate(tokens[^1], sampler, output);
             tokens.AddRange(output.Take(n));
         }
-        // The same tokens as a plain session on add4's mask.
+        // The same tokens as a plain session on copy's mask.
         using var plain = model.CreateSession(new SessionOptions { Threads = 1, Mask = session.Mask });
         var expected = Greedy.Decode(plain, ids, maxTokens: tokens.Count, stopToken: tokenizer.EosId);
         Assert.Equal(expected, tokens.Take(expected.Count).ToList());
@@ -233,21 +233,21 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]);
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]);
         using var exact = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
-        Assert.Equal("kqz1", Answer(exact, tokenizer, "copy kqz1 =>"));
+        Assert.Equal("46", Answer(exact, tokenizer, "12+34="));
         Assert.Equal("11110000", exact.Mask.ToString());
         Assert.IsType<MaskedPath>(exact.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, exact.PathReason);
 
         using var dynamic = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Dynamic });
-        Assert.Equal("kqz1", Answer(dynamic, tokenizer, "copy kqz1 =>"));
+        Assert.Equal("46", Answer(dynamic, tokenizer, "12+34="));
         Assert.True(DemoProfileModel.Paths.TryGet(dynamic.Mask, out _));
         Assert.IsType<MaskedPath>(dynamic.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, dynamic.PathReason);
 
         using var routed = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths });
-        routed.Prefill(tokenizer.Encode("copy kqz1 =>"));
+        routed.Prefill(tokenizer.Encode("12+34="));
         Assert.Equal(Decoding.PathReason.Exact, routed.PathReason);
     }
 
@@ -257,16 +257,16 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // The full path needs layers 6 and 7, which the manifest did not load: never a candidate.
+        // The full path needs layer 6, which the manifest did not load: never a candidate.
         using var fullOnly = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance]) });
-        Assert.Equal("kqz1", Answer(fullOnly, tokenizer, "copy kqz1 =>"));
+        Assert.Equal("46", Answer(fullOnly, tokenizer, "12+34="));
         Assert.Equal(Decoding.PathReason.Dynamic, fullOnly.PathReason);
         Assert.IsType<MaskedPath>(fullOnly.DecodePath);
 
-        using var withAdd4 = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Add4)]) });
-        Assert.Equal("kqz1", Answer(withAdd4, tokenizer, "copy kqz1 =>"));
-        Assert.Equal(Decoding.PathReason.Superset, withAdd4.PathReason);
-        Assert.Equal("Add4Path", withAdd4.DecodePath.GetType().Name);
+        using var withCopy = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]) });
+        Assert.Equal("46", Answer(withCopy, tokenizer, "12+34="));
+        Assert.Equal(Decoding.PathReason.Superset, withCopy.PathReason);
+        Assert.Equal("CopyPath", withCopy.DecodePath.GetType().Name);
     }
 
     private static string Answer(InferenceSession session, TextTokenizer tokenizer, string prompt)
@@ -310,8 +310,8 @@ public sealed class ManifestRoutingTests
 
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "ReversePath")]   // sort shares reverse's mask
-    [InlineData("1234+5678=", "6912", "Add4Path")]
+    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "SortPath")]
+    [InlineData("1234+5678=", "6912", "SortPath")]   // add4 shares sort's mask
     public void TheReadmeExampleRoutesDecodesOnTheGeneratedPathAndSpeculatesAsCalibrated(string prompt, string expected, string expectedPath)
     {
         // The README's example, line for line (Demo is DemoProfileModel here).

@@ -16,13 +16,14 @@ public sealed class DemoSampleTests
 
         Assert.True(code == 0, output);
         var lines = output.Split('\n');
-        // prompt, answer, correct, path (reason), mask: reverse and sort share a mask, so ReversePath serves both.
+        // prompt, answer, correct, path (reason), mask: sort and add4 share a mask, so SortPath serves both; the
+        // routers keep fewer layers than reverse's mask for "reverse hello", and reverse's path covers them.
         foreach (var (prompt, answer, path, mask) in new[]
                  {
-                     ("copy kqz1 =>", "kqz1", "CopyPath (Exact)", "11110000"),
-                     ("reverse hello =>", "olleh", "ReversePath (Exact)", "11110110"),
-                     ("sort 9 9 1 4 0 =>", "0 1 4 9 9", "ReversePath (Exact)", "11110110"),
-                     ("1234+5678=", "6912", "Add4Path (Exact)", "11111000"),
+                     ("copy kqz1 =>", "kqz1", "CopyPath (Exact)", "11110100"),
+                     ("reverse hello =>", "olleh", "ReversePath (Superset)", "11111101"),
+                     ("sort 9 9 1 4 0 =>", "0 1 4 9 9", "SortPath (Exact)", "11110000"),
+                     ("1234+5678=", "6912", "SortPath (Exact)", "11110000"),
                  })
         {
             string line = Assert.Single(lines, l => l.StartsWith(prompt + " ", StringComparison.Ordinal));
@@ -37,13 +38,15 @@ public sealed class DemoSampleTests
 
         Assert.True(code == 0, output);
         Assert.StartsWith("reverse abc1 => 1cba\n", output);
-        Assert.Contains("path ReversePath (Exact), layers 11110110", output);
+        Assert.Contains("path ReversePath (Superset), layers 11111101", output);
     }
 
-    // The answer, correct, path and layers columns of a table row (fixed widths after the prompt).
+    // The answer, correct, path and layers columns of a table row: the prompt's 18 characters and a space, then
+    // fields of 10, 8, 22 and 9 characters, each followed by a space. (Starting one character early cut the last
+    // character of a 22-character path such as "ReversePath (Superset)".)
     private static string[] Columns(string line, string prompt)
     {
-        string rest = line[18..];
+        string rest = line[19..];
         return [rest[..10].Trim(), rest[11..19].Trim(), rest[20..42].Trim(), rest[43..52].Trim()];
     }
 }
