@@ -27,11 +27,12 @@ internal sealed class DecodeWarmUp : IDisposable
     /// <summary>Starts the step, or returns null where it would not pay.</summary>
     public static DecodeWarmUp? Start(LlamaModel model, IDecodePath? path, int token)
     {
-        if (path is null || Environment.ProcessorCount < 2 || !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled) return null;
-        var c = model.Config;
-        long kvBytes = (long)path.Mask.KeptCount * c.MaxSeqLen * c.KvDim * 2 * sizeof(float);
-        if (c.ParameterCount * sizeof(float) > MaxBytes || kvBytes > MaxBytes) return null;
-        return new DecodeWarmUp(Task.Run(() => Run(model, path, token)));
+        if (!CanCompile(path) || !Small(model.Config, path)) return null;
+        return new DecodeWarmUp(Task.Run(() =>
+        {
+            Softmax();
+            Step(model, path, token);
+        }));
     }
 
     /// <summary>
@@ -42,35 +43,44 @@ internal sealed class DecodeWarmUp : IDisposable
     /// </summary>
     public static DecodeWarmUp? StartBlank(string modelPath, IDecodePath? path)
     {
-        if (path is null || Environment.ProcessorCount < 2 || !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled) return null;
+        if (!CanCompile(path)) return null;
         return new DecodeWarmUp(Task.Run(() =>
         {
             // The softmax first: it needs no model, and its compilation otherwise sometimes ended after the
             // answer's third step had started waiting for it.
             Softmax();
             var c = LlamaModel.ReadConfig(modelPath);
-            long kvBytes = (long)path.Mask.KeptCount * c.MaxSeqLen * c.KvDim * 2 * sizeof(float);
-            if (c.ParameterCount * sizeof(float) > MaxBytes || kvBytes > MaxBytes) return;
+            if (!Small(c, path)) return;
             using var model = LlamaModel.Blank(c);
-            Run(model, path, 0);
+            Step(model, path, 0);
         }));
     }
 
+    /// <summary>A compiled path, a spare core and a JIT to compile it: NativeAOT builds have nothing to compile.</summary>
+    private static bool CanCompile([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] IDecodePath? path) =>
+        path is not null && Environment.ProcessorCount >= 2 && System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled;
+
+    /// <summary>Weights and the throwaway session's KV cache of at most <see cref="MaxBytes"/> each.</summary>
+    private static bool Small(ModelConfig c, IDecodePath path) =>
+        c.ParameterCount * sizeof(float) <= MaxBytes && (long)path.Mask.KeptCount * c.MaxSeqLen * c.KvDim * 2 * sizeof(float) <= MaxBytes;
+
     /// <summary>
-    /// One decode step, then the attention's softmax over a row a whole 512-bit vector long: that vectorised
-    /// branch is only taken, and so only compiled, from position 15 on. A step at position 0 alone left it to
-    /// compile during the real answer's third step (1.1 ms/token instead of 0.17 for a 4-token answer); stepping the
-    /// session up to that position delayed the step's own compilation past the real prefill's start, and a
-    /// prefill first made the warm-up compile what the real prefill compiles anyway (4 ms/token). One thread, whatever
-    /// the run's: two sessions' spinning workers on two cores slowed some answers to 3 ms/token.
+    /// One decode step on a session of its own, on one thread whatever the run's: two sessions' spinning workers
+    /// on two cores slowed some answers to 3 ms/token. Stepping the session further (to position 17) delayed the
+    /// step's own compilation past the real prefill's start, and a prefill first made the warm-up compile what the
+    /// real prefill compiles anyway (4 ms/token).
     /// </summary>
-    private static void Run(LlamaModel model, IDecodePath path, int token)
+    private static void Step(LlamaModel model, IDecodePath path, int token)
     {
-        using (var session = model.CreateSession(new SessionOptions { Path = path, Threads = 1 }))
-            session.Forward(token);
-        Softmax();
+        using var session = model.CreateSession(new SessionOptions { Path = path, Threads = 1 });
+        session.Forward(token);
     }
 
+    /// <summary>
+    /// The attention's softmax over a row a whole 512-bit vector long: that vectorised branch is only taken, and so
+    /// only compiled, from position 15 on. A step at position 0 alone left it to compile during the real answer's
+    /// third step (1.1 ms/token instead of 0.17 for a 4-token answer).
+    /// </summary>
     private static void Softmax()
     {
         Span<float> row = stackalloc float[32];
