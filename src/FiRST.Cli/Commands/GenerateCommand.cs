@@ -76,11 +76,16 @@ internal static class GenerateCommand
             if (demo && parse.GetValue(profile) is null && !parse.GetValue(rawPrompt)
                 && TaskGrammar.Refusal(promptText, TaskGenerator.Standard, parse.GetValue(task) is { } named ? TaskGenerator.Standard.FirstOrDefault(t => t.Name == named) : null) is { } refusal)
                 throw new ArgumentException($"{refusal}; 'first tasks' says what each accepts, --raw-prompt sends it anyway");
-            // The embedded model's float32 task path is known from the prompt alone: its decode step compiles on a
-            // spare core while the model loads and the prompt prefills (see DecodeWarmUp).
-            using var earlyWarmUp = demo && parse.GetValue(profile) is null && parse.GetValue(routers) is null && decoding.EarlyExit is null
-                                    && decoding.Policy != Runtime.Decoding.PathPolicy.Dynamic && parse.GetValue(quant) != "q8" && parse.GetValue(adapter) is null
-                                    && DemoTask(parse.GetValue(task), promptText) is { } early
+            // The embedded model's tasks were compiled into this tool: a prompt of a task's form (or --task) pins
+            // that task, unless a profile or routers choose the layers. With early exit only --task pins one
+            // (without it the full model runs: exits are what skip layers then).
+            var demoTask = demo && parse.GetValue(profile) is null && parse.GetValue(routers) is null && (decoding.EarlyExit is null || parse.GetValue(task) is not null)
+                ? DemoTask(parse.GetValue(task), promptText)
+                : null;
+            // A pinned float32 task path is known from the prompt alone: its decode step compiles on a spare core
+            // while the model loads and the prompt prefills (see DecodeWarmUp).
+            using var earlyWarmUp = demoTask is { } early && decoding.EarlyExit is null && decoding.Policy != Runtime.Decoding.PathPolicy.Dynamic
+                                    && parse.GetValue(quant) != "q8" && parse.GetValue(adapter) is null
                 ? DecodeWarmUp.StartBlank(modelPath, DemoModel.PathFor(early))
                 : null;
             var tok = TextTokenizer.Load(tokenizerPath);
@@ -98,15 +103,12 @@ internal static class GenerateCommand
                 p.EnsureFits(llama.Config, modelPath);
                 mask = p.Task(taskName).Mask(llama.Config.NLayers);
             }
-            else if (demo && parse.GetValue(routers) is null && (decoding.EarlyExit is null || parse.GetValue(task) is not null)
-                     && DemoTask(parse.GetValue(task), promptText) is { } demoTask)
+            else if (demoTask is { } pinnedTask)
             {
-                // The embedded model's tasks were compiled into this tool: a prompt of a task's form (or --task)
-                // runs that task's generated path, on the mask its calibration chose. Early exit runs on the
-                // generic loop only, so there the task's mask runs on it (and without --task the full model:
-                // exits are what skip layers then).
-                taskPath = DemoModel.PathFor(demoTask);
-                string name = demoTask.ToString().ToLowerInvariant();
+                // The pinned task's generated path, on the mask its calibration chose. Early exit runs on the
+                // generic loop only, so there the task's mask runs on it.
+                taskPath = DemoModel.PathFor(pinnedTask);
+                string name = pinnedTask.ToString().ToLowerInvariant();
                 pinned = parse.GetValue(task) is null ? $"{name} (the prompt's form)" : $"{name} (--task)";
                 if (decoding.Policy == Runtime.Decoding.PathPolicy.Dynamic)
                 {
