@@ -1,13 +1,14 @@
 namespace FiRST.Runtime.Inference;
 
 /// <summary>
-/// Scratch buffers of a batched prefill step over up to <c>capacity</c> tokens (token-major rows),
+/// Scratch buffers of a batched prefill step over up to <see cref="Capacity"/> tokens (token-major rows),
 /// allocated the first time a session prefills.
 /// </summary>
 internal sealed class BatchState
 {
     public BatchState(ModelConfig c, int capacity)
     {
+        Capacity = capacity;
         X = AlignedBuffer.Floats(capacity * c.Dim);
         Xb = AlignedBuffer.Floats(capacity * c.Dim);
         Xb2 = AlignedBuffer.Floats(capacity * c.Dim);
@@ -16,6 +17,8 @@ internal sealed class BatchState
         Hb2 = AlignedBuffer.Floats(capacity * c.HiddenDim);
     }
 
+    /// <summary>Most tokens a batch may hold.</summary>
+    public int Capacity { get; }
     /// <summary>Residual streams <c>[T, dim]</c>.</summary>
     public ArraySegment<float> X { get; }
     /// <summary>Normed inputs, then attention outputs <c>[T, dim]</c>.</summary>
