@@ -28,6 +28,35 @@ public sealed class DemoTrainingTests : IDisposable
     }
 
     [Fact]
+    public void ModelBinHoldsTheWeightsMovingAverageAndTheLastStepIsWrittenBesideIt()
+    {
+        var tiny = new DemoTrainingOptions { Steps = 1, Batch = 4, WarmupSteps = 1, Dim = 32, HiddenDim = 64, Layers = 2, Heads = 2, KvHeads = 1, TaskWeights = "copy=1", EmaDecay = 0.5 };
+        float[] Weights(string name, string file = "model.bin")
+        {
+            // llama2.c layout: seven int32 header fields, then float32 weights.
+            var bytes = File.ReadAllBytes(Path.Combine(_dir, name, file));
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(28)).ToArray();
+        }
+        DemoTraining.Run(tiny with { Steps = 0, EmaDecay = 0 }, Path.Combine(_dir, "init"), _ => { });
+        DemoTraining.Run(tiny with { EmaDecay = 0 }, Path.Combine(_dir, "plain"), _ => { });
+        DemoTraining.Run(tiny, Path.Combine(_dir, "ema"), _ => { });
+        float[] init = Weights("init"), plain = Weights("plain"), last = Weights("ema", "model.last-step.bin"), average = Weights("ema");
+        // Averaging does not change training: the last step's weights are those of a run without it.
+        Assert.Equal(plain, last);
+        Assert.False(File.Exists(Path.Combine(_dir, "plain", "model.last-step.bin")));
+        // After one step the decay is ramped to min(0.5, (1 + 0) / (10 + 0)) = 0.1: a tenth of the initial
+        // weights and nine tenths of the trained ones.
+        Assert.NotEqual(last, average);
+        int moved = 0;
+        for (int i = 0; i < init.Length; i++)
+        {
+            Assert.Equal(0.1f * init[i] + 0.9f * last[i], average[i], 1e-6f);
+            if (init[i] != last[i]) moved++;
+        }
+        Assert.True(moved > init.Length / 2, $"one step moved only {moved} of {init.Length} weights");
+    }
+
+    [Fact]
     public void TheCommandReportsItsStepsAsPlainLinesWhenNotOnATerminal()
     {
         string dir = Path.Combine(_dir, "cli");
@@ -48,6 +77,7 @@ public sealed class DemoTrainingTests : IDisposable
     [InlineData("--heads", "5", "--heads 5 must divide --dim 128")]
     [InlineData("--kv-heads", "3", "--kv-heads 3 must divide --heads")]
     [InlineData("--context", "40", "--context must be at least 68")]
+    [InlineData("--ema", "1", "--ema must be within [0, 1)")]
     public void BadShapeOptionsAreOneLineErrors(string option, string value, string expected)
     {
         var r = FiRST.Runtime.Tests.Support.FirstCli.RunWith((a, output, error, _) => FiRST.Training.Cli.Program.Run(a, output, error),

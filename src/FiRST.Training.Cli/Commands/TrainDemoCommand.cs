@@ -26,9 +26,10 @@ internal static class TrainDemoCommand
         var layers = new Option<int>("--layers") { Description = "Layers", DefaultValueFactory = _ => defaults.Layers };
         var heads = new Option<int>("--heads") { Description = "Query heads", DefaultValueFactory = _ => defaults.Heads };
         var kvHeads = new Option<int>("--kv-heads") { Description = "Key/value heads", DefaultValueFactory = _ => defaults.KvHeads };
+        var ema = new Option<double>("--ema") { Description = "Decay of the weights' moving average written as model.bin (0: the last step's weights)", DefaultValueFactory = _ => defaults.EmaDecay };
         var context = new Option<int>("--context") { Description = "Context length (the longest training example must fit)", DefaultValueFactory = _ => defaults.MaxSeqLen };
         var command = new Command("train-demo", "Train the embedded demo model on the procedural tasks with the LayerSkip recipe")
-            { steps, outDir, seed, mix, dropout, exitScale, exitPeriod, batch, learningRate, dim, hidden, layers, heads, kvHeads, context };
+            { steps, outDir, seed, mix, dropout, exitScale, exitPeriod, batch, learningRate, dim, hidden, layers, heads, kvHeads, context, ema };
         command.SetAction((parse, ct) =>
         {
             int n = parse.GetValue(steps);
@@ -36,10 +37,11 @@ internal static class TrainDemoCommand
             var options = new DemoTrainingOptions { Steps = n, Seed = parse.GetValue(seed), TaskWeights = parse.GetValue(mix)!,
                 MaxLayerDropout = parse.GetValue(dropout), EarlyExitScale = parse.GetValue(exitScale), ExitPeriod = parse.GetValue(exitPeriod),
                 Batch = parse.GetValue(batch), LearningRate = parse.GetValue(learningRate), Dim = parse.GetValue(dim), HiddenDim = parse.GetValue(hidden),
-                Layers = parse.GetValue(layers), Heads = parse.GetValue(heads), KvHeads = parse.GetValue(kvHeads), MaxSeqLen = parse.GetValue(context) };
+                Layers = parse.GetValue(layers), Heads = parse.GetValue(heads), KvHeads = parse.GetValue(kvHeads), MaxSeqLen = parse.GetValue(context), EmaDecay = parse.GetValue(ema) };
             if (!(options.MaxLayerDropout is >= 0 and < 1)) throw new ArgumentException($"--layer-dropout must be within [0, 1), got {options.MaxLayerDropout}");
             if (!(options.EarlyExitScale is >= 0 and <= 1)) throw new ArgumentException($"--exit-scale must be within [0, 1], got {options.EarlyExitScale}");
             if (options.ExitPeriod < 1) throw new ArgumentException($"--exit-period must be at least 1, got {options.ExitPeriod}");
+            if (!(options.EmaDecay is >= 0 and < 1)) throw new ArgumentException($"--ema must be within [0, 1), got {options.EmaDecay}");
             if (options.Batch < 1) throw new ArgumentException($"--batch must be at least 1, got {options.Batch}");
             if (!(options.LearningRate > 0) || double.IsInfinity(options.LearningRate)) throw new ArgumentException($"--lr must be a positive number, got {options.LearningRate}");
             if (options.Dim < 1 || options.HiddenDim < 1 || options.Layers < 1 || options.Heads < 1 || options.KvHeads < 1)
