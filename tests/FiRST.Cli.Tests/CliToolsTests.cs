@@ -123,6 +123,8 @@ public sealed class CliToolsTests(ITestOutputHelper output)
         Assert.Equal(achieved / ceiling, r.GetProperty("bandwidth_share").GetDouble(), 1e-12);
         Assert.InRange(r.GetProperty("bandwidth_share").GetDouble(), 0, 1);
         Assert.Contains("per thread", r.GetProperty("probe_pattern").GetString());
+        var patterns = r.GetProperty("probe_patterns").EnumerateArray().Select(p => p.GetString()!).ToList();
+        Assert.Contains(patterns, p => p.StartsWith(r.GetProperty("probe_pattern").GetString() + ": ", StringComparison.Ordinal));
         Assert.Equal(1, r.GetProperty("threads").GetInt32());
         Assert.Equal(8, r.GetProperty("prompt_tokens").GetInt32());
         Assert.Equal(8, r.GetProperty("decode_steps").GetInt32());

@@ -129,8 +129,14 @@ internal static class BenchCommand
             }
             ct.ThrowIfCancellationRequested();
             error.WriteLine("measuring memory bandwidth");
-            var best = MemoryBandwidth.Probe(t).MaxBy(p => p.BytesPerSecond);
-            result = result with { MemoryBandwidthGBs = best.BytesPerSecond / 1e9, ProbePattern = best.ToString() };
+            var patterns = MemoryBandwidth.Probe(t);
+            var best = patterns.MaxBy(p => p.BytesPerSecond);
+            result = result with
+            {
+                MemoryBandwidthGBs = best.BytesPerSecond / 1e9,
+                ProbePattern = best.ToString(),
+                ProbePatterns = [.. patterns.Select(p => FormattableString.Invariant($"{p}: {p.BytesPerSecond / 1e9:F2} GB/s"))],
+            };
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result, BenchJson.Default.BenchResult));
             else Print(output, result);
             Draw(parse, "Decode tokens/s (first bench)", BenchChart.Values(result));
@@ -244,6 +250,7 @@ internal static class BenchCommand
         o.WriteLine($"weights read per token {r.WeightBytesPerToken,10:N0} bytes ({r.Weights})");
         o.WriteLine($"achieved bandwidth     {r.AchievedGBs,10:F2} GB/s");
         o.WriteLine($"memory bandwidth       {r.MemoryBandwidthGBs,10:F2} GB/s   (read probe, {r.Threads} threads; fastest pattern: {r.ProbePattern})");
+        o.WriteLine($"  every read pattern   {string.Join("; ", r.ProbePatterns)}");
         o.WriteLine($"fastest decode run     {r.BestRunGBs,10:F2} GB/s");
         o.WriteLine($"share of bandwidth     {r.BandwidthShare,10:P1}   (of {r.CeilingGBs:F2} GB/s, the faster of the probe and the fastest decode run)");
         if (r.Quantization is { } q)
@@ -271,6 +278,8 @@ internal sealed record BenchResult
     /// <summary>The read probe's fastest pattern (<see cref="ProbePattern"/>).</summary>
     public double MemoryBandwidthGBs { get; init; }
     public string ProbePattern { get; init; } = "";
+    /// <summary>Every pattern the probe tried, with its rate.</summary>
+    public string[] ProbePatterns { get; init; } = [];
     /// <summary>Weights read per second by the fastest decode run.</summary>
     public double BestRunGBs { get; init; }
     public string Weights { get; init; } = "f32";
