@@ -9,7 +9,7 @@ public class MemoryBandwidthTests
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
-    public void ProbeMeasuresEveryPatternAndMeasureKeepsTheFastest(int threads)
+    public void ProbeMeasuresEveryPatternOverTheWholeBuffer(int threads)
     {
         // A small buffer and one repeat: rates are the benchmark's business; here every pattern runs over the
         // whole buffer without reading outside it (an odd size is rounded to whole lines of every stream).

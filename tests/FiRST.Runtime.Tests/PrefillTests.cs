@@ -35,6 +35,24 @@ public sealed class PrefillTests
     }
 
     [Fact]
+    public void TheBatchBuffersGrowWithTheLongestBatchInStepsOf16UpToAChunk()
+    {
+        var config = new ModelConfig { Dim = 32, HiddenDim = 48, NLayers = 1, NHeads = 2, NKvHeads = 1, VocabSize = 20, MaxSeqLen = 128 };
+        using var dir = new TempDir();
+        string path = dir.File("m.bin");
+        TestModel.Random(config, seed: 3).WriteLlama2c(path);
+        using var model = LlamaModel.Load(path);
+        using var session = model.CreateSession(new SessionOptions { Threads = 1 });
+        Assert.Equal(0, session.Transformer.BatchCapacity);
+        int[] Tokens(int n) => Enumerable.Range(0, n).Select(i => i % config.VocabSize).ToArray();
+        foreach (var (tokens, capacity) in new[] { (5, 16), (21, 32), (3, 32), (70, 64), (9, 64) })
+        {
+            session.Prefill(Tokens(tokens));
+            Assert.Equal(capacity, session.Transformer.BatchCapacity);
+        }
+    }
+
+    [Fact]
     public void Stories260KPrefillMatchesReference()
     {
         SharedModels.Require();

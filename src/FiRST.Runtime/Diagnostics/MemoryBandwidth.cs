@@ -33,13 +33,6 @@ internal static unsafe class MemoryBandwidth
     private static readonly int[] StreamCounts = [1, 2, 4, 8];
 
     /// <summary>
-    /// The fastest pattern's median rate over <paramref name="repeats"/> full reads of a <paramref name="bytes"/>
-    /// buffer, in bytes per second (see <see cref="Probe"/>).
-    /// </summary>
-    public static double Measure(int threads, long bytes = 512L << 20, int repeats = 7) =>
-        Probe(threads, bytes, repeats).MaxBy(p => p.BytesPerSecond).BytesPerSecond;
-
-    /// <summary>
     /// Every pattern's median rate over <paramref name="repeats"/> full reads of a <paramref name="bytes"/> buffer.
     /// The median, as for the decode timings it is set against: on a shared virtual machine single runs swing
     /// by half in both directions.

@@ -164,6 +164,9 @@ public sealed class Transformer
         return _batch.X.AsSpan(0, count * _c.Dim);
     }
 
+    /// <summary>Tokens the batch buffers hold now (0 before the first batch).</summary>
+    internal int BatchCapacity => _batch?.Capacity ?? 0;
+
     /// <summary>Loads the embeddings of up to <see cref="PrefillChunk"/> tokens for <see cref="LayerBatch"/>.</summary>
     internal void EmbedBatch(ReadOnlySpan<int> tokens)
     {
