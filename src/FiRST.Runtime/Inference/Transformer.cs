@@ -156,8 +156,8 @@ public sealed class Transformer
     {
         if (count > PrefillChunk) throw new ArgumentException($"at most {PrefillChunk} tokens per batch", nameof(count));
         // Sized for the longest batch so far, in steps of 16 tokens, rather than for a whole chunk: a short
-        // prompt's prefill then holds a short prompt's buffers (the embedded model and a 21-token prompt: 160 KiB
-        // instead of 320, which a one-task binary's resident memory counts).
+        // prompt's prefill then allocates a short prompt's buffers (the embedded model and a 21-token prompt:
+        // 160 KiB instead of 320; the one-task binary's peak resident memory did not move with it, measured).
         if (_batch is null || _batch.Capacity < count)
             _batch = new BatchState(_c, Math.Min(PrefillChunk, (count + 15) / 16 * 16));
         _matMul ??= new MatMul(_pool, Math.Max(_c.Dim, _c.HiddenDim));
