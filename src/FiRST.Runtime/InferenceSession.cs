@@ -83,7 +83,7 @@ public sealed class InferenceSession : IDisposable
         // A routed session allocates KV layer by layer as the routers keep them.
         _cache = new KvCache(config, _dispatcher.Routes ? _ => false : mask.IsKept);
         (_path, PathReason) = _dispatcher.Choose(mask, model.LoadedLayers, routed: false);
-        Transformer = new Transformer(config, model.Weights, model.Rope, _pool, model.WeightsPath, model.AdapterPath);
+        Transformer = new Transformer(config, model.Weights, model.Rope, _pool, model.WeightsPath, model.AdapterPath) { QuantizesActivations = options.QuantizeActivations };
         // A pinned path made for another model's shape fails here, not at the first token.
         if (pinnedPath is not null) DecoderFor(_path);
         if (Speculation is { } speculation) SpeculationFor(speculation);

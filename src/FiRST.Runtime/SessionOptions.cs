@@ -9,6 +9,14 @@ public sealed class SessionOptions
     public int Threads { get; init; } = WorkerPool.DefaultThreads;
 
     /// <summary>
+    /// Int8 weights (<see cref="WeightFormat.Q8"/>) multiply activations quantized to int8 in the weights' groups,
+    /// as llama.cpp's Q8_0 path does: integer dot products, so decode is bound by reading the weights rather than
+    /// by widening them. False keeps activations in float32: exactly the float math of the dequantized weights,
+    /// and slower. Default true; no effect on float32 or bfloat16 weights, or where the processor lacks AVX2.
+    /// </summary>
+    public bool QuantizeActivations { get; init; } = true;
+
+    /// <summary>
     /// Layers the session runs; <c>null</c> runs all. Skipped layers get no KV storage and pass the residual
     /// stream through unchanged.
     /// </summary>

@@ -111,6 +111,45 @@ internal static unsafe class KernelComparison
         return 0;
     }
 
+    /// <summary>
+    /// <c>-- int8 [--rounds N]</c>: interleaved int8 weights times float32 activations (<see cref="Q8Kernels"/>, old)
+    /// against times int8 activations (<see cref="Int8DotKernels"/>, new, the activations' quantization included),
+    /// paired as above; one thread, 110M's matrix shapes and its classifier.
+    /// </summary>
+    public static int RunInt8(string[] args)
+    {
+        int rounds = 200;
+        for (int i = 0; i < args.Length - 1; i++)
+            if (args[i] == "--rounds" && (!int.TryParse(args[i + 1], out rounds) || rounds < 20))
+            {
+                Console.Error.WriteLine($"--rounds must be a whole number of at least 20, got '{args[i + 1]}'");
+                return 2;
+            }
+        Console.WriteLine($"int8 weights: float32 activations (old) vs int8 activations (new): {rounds} paired rounds, 1 thread.");
+        Console.WriteLine($"Avx512F={Avx512F.IsSupported}, Avx2={Avx2.IsSupported}, AvxVnni={AvxVnni.IsSupported}");
+        Console.WriteLine();
+        Console.WriteLine("| kernel | rows x cols | calls/timing | old µs/call | new µs/call | new / old (median, 95% CI) | min – max |");
+        Console.WriteLine("|---|---|---:|---:|---:|---|---|");
+        var owned = new List<IDisposable>();
+        try
+        {
+            var activations = new Int8Activations(8192);
+            foreach (var (rows, cols) in new[] { (768, 768), (2048, 768), (768, 2048), (32000, 768) })
+            {
+                Matrix m = Quantized(rows, cols, 32, true, owned);
+                float* x = RandomFloats(cols, 7, owned), o = RandomFloats(rows, 8, owned);
+                Report("int8 rows", rows, cols, rounds, m.Bytes,
+                    () => Q8Kernels.Rows(m, x, o, 0, rows),
+                    () => Int8DotKernels.Rows(m, activations.Quantize(x, cols, 32), x, o, 0, rows));
+            }
+        }
+        finally
+        {
+            foreach (var d in owned) d.Dispose();
+        }
+        return 0;
+    }
+
     private static void Report(string kernel, int rows, int cols, int rounds, long bytes, Action old, Action @new)
     {
         int calls = (int)Math.Max(1, BytesPerTiming / bytes);

@@ -73,6 +73,9 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
     private readonly int _normedStride;
     // Held so the pinned array behind _normed lives as long as the decoder (a pointer alone does not keep it).
     private readonly ArraySegment<float> _normedBuffer;
+    // Per thread, where the weights are int8 the integer kernels multiply: the thread's inputs quantized to int8.
+    private readonly Int8Activations?[] _activations;
+    private readonly int _groupSize;
     private int _pos;
     private ExceptionDispatchInfo? _failure;
 
@@ -114,6 +117,13 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
         _dimRows = Split(Dim, threads, RowAlign);
         _hiddenRows = Split(Hidden, threads, RowAlign);
         _vocabRows = Split(TShape.VocabSize, threads, RowAlign);
+
+        _activations = new Int8Activations?[threads];
+        if (transformer.QuantizesActivations && _layers.Length > 0 && Int8DotKernels.Supports(_layers[0].Wq))
+        {
+            _groupSize = _layers[0].Wq.GroupSize;
+            for (int t = 0; t < threads; t++) _activations[t] = new Int8Activations(Math.Max(Dim, Hidden));
+        }
 
         _threadLayers = new LayerWeights[threads][];
         _threadClassifier = new Matrix[threads];
@@ -273,9 +283,10 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
             RmsNorm(xn, x, lw.RmsAtt.Data);
             if (kv1 > kv0)
             {
-                Rows<TV, TVec>(lw.Wq, xn, _q, h0 * hs, h1 * hs, Dim);
-                Rows<TV, TVec>(lw.Wk, xn, k, kv0 * hs, kv1 * hs, Dim);
-                Rows<TV, TVec>(lw.Wv, xn, v, kv0 * hs, kv1 * hs, Dim);
+                var xq = Quantize(t, xn, Dim);
+                Rows<TV, TVec>(lw.Wq, xn, _q, h0 * hs, h1 * hs, Dim, xq);
+                Rows<TV, TVec>(lw.Wk, xn, k, kv0 * hs, kv1 * hs, Dim, xq);
+                Rows<TV, TVec>(lw.Wv, xn, v, kv0 * hs, kv1 * hs, Dim, xq);
                 Ops.Rope(new Span<float>(_q + h0 * hs, (h1 - h0) * hs), hs, cos, sin);
                 Ops.Rope(new Span<float>(k + kv0 * hs, (kv1 - kv0) * hs), hs, cos, sin);
                 for (int h = h0; h < h1; h++)
@@ -287,7 +298,7 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
             _barrier.Wait();
 
             // x += Wo · attention, on this thread's residual rows.
-            Rows<TV, TVec>(lw.Wo, _attOut, _proj, d0, d1, Dim);
+            if (d1 > d0) Rows<TV, TVec>(lw.Wo, _attOut, _proj, d0, d1, Dim, Quantize(t, _attOut, Dim));
             AddRows(x, _proj, d0, d1);
             _barrier.Wait();
 
@@ -295,28 +306,34 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
             RmsNorm(xn, x, lw.RmsFfn.Data);
             if (f1 > f0)
             {
-                Rows<TV, TVec>(lw.W1, xn, _hb, f0, f1, Dim);
-                Rows<TV, TVec>(lw.W3, xn, _hb2, f0, f1, Dim);
+                var xq = Quantize(t, xn, Dim);
+                Rows<TV, TVec>(lw.W1, xn, _hb, f0, f1, Dim, xq);
+                Rows<TV, TVec>(lw.W3, xn, _hb2, f0, f1, Dim, xq);
                 Ops.SwiGlu(new Span<float>(_hb + f0, f1 - f0), new ReadOnlySpan<float>(_hb2 + f0, f1 - f0));
             }
             _barrier.Wait();
-            Rows<TV, TVec>(lw.W2, _hb, _proj, d0, d1, Hidden);
+            if (d1 > d0) Rows<TV, TVec>(lw.W2, _hb, _proj, d0, d1, Hidden, Quantize(t, _hb, Hidden));
             AddRows(x, _proj, d0, d1);
             _barrier.Wait();
         }
 
         // Final norm and this thread's block of the vocabulary. The pool's join ends the token.
         RmsNorm(xn, x, _rmsFinal.Data);
-        Rows<TV, TVec>(_threadClassifier[t], xn, _logitsPtr, _vocabRows[t], _vocabRows[t + 1], Dim);
+        Rows<TV, TVec>(_threadClassifier[t], xn, _logitsPtr, _vocabRows[t], _vocabRows[t + 1], Dim, Quantize(t, xn, Dim));
     }
+
+    /// <summary>Thread <paramref name="t"/>'s copy of <paramref name="x"/> in int8, where the weights are int8; else nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private QuantizedVector Quantize(int t, float* x, int length) =>
+        _activations[t] is { } a ? a.Quantize(x, length, _groupSize) : default;
 
     /// <summary>Rows <c>[start, end)</c> of <c>w · x</c>, where <paramref name="cols"/> is a constant of the shape.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Rows<TV, TVec>(Matrix w, float* x, float* o, int start, int end, int cols) where TV : struct, IFloatVector<TVec> where TVec : struct
+    private static void Rows<TV, TVec>(Matrix w, float* x, float* o, int start, int end, int cols, in QuantizedVector xq) where TV : struct, IFloatVector<TVec> where TVec : struct
     {
         if (start >= end) return;
         if (w.IsBFloat16) BFloat16Kernels.Rows<TV, TVec>(w.BFloat16, cols, x, o, start, end);
-        else if (w.IsQuantized || w.Bytes >= MatVec.StreamingBytes) MatVec.Rows(w, x, o, start, end);
+        else if (w.IsQuantized || w.Bytes >= MatVec.StreamingBytes) MatVec.Rows(w, x, o, start, end, xq);
         else DotKernels.Rows<TV, TVec>(w.Data, cols, x, o, start, end);
     }
 

@@ -42,6 +42,16 @@ public sealed class Transformer
     /// <summary>The model's shape.</summary>
     internal ModelConfig Config => _c;
 
+    /// <summary>
+    /// Whether int8 weights multiply int8 activations (<see cref="SessionOptions.QuantizeActivations"/>); the
+    /// compiled decoder reads it too.
+    /// </summary>
+    internal bool QuantizesActivations
+    {
+        get => _matVec.QuantizeActivations;
+        init => _matVec.QuantizeActivations = value;
+    }
+
     /// <summary>The weights the layers read.</summary>
     internal ModelWeights Weights => _w;
 

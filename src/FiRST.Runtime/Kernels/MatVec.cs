@@ -25,9 +25,14 @@ internal sealed unsafe class MatVec : ParallelJob
     private readonly int[] _firstRow = new int[MaxParts + 1];
     private int _parts;
     private float* _x;
+    private QuantizedVector _xq;
+    private Int8Activations? _activations;
 
     /// <summary>Creates the kernel on a pool.</summary>
     public MatVec(WorkerPool pool) => _pool = pool;
+
+    /// <summary>Whether int8 weights multiply the input quantized to int8 (where the integer kernels run). Default true.</summary>
+    public bool QuantizeActivations { get; set; } = true;
 
     /// <summary>Computes <c>output[r] = dot(w row r, x)</c> for every row.</summary>
     public void Run(Span<float> output, ReadOnlySpan<float> x, Matrix w)
@@ -89,6 +94,7 @@ internal sealed unsafe class MatVec : ParallelJob
                 aligned &= _w[i].Rows % 4 == 0;
             }
             int rows = _firstRow[parts];
+            _xq = QuantizeFor(xp, x.Length, parts);
             if (work < ParallelThreshold) Execute(0, rows);
             // Chunks of four rows must not straddle two matrices (the kernels work in blocks of four); for the
             // rare shape where a row count is not a multiple of four, one job per matrix.
@@ -106,7 +112,23 @@ internal sealed unsafe class MatVec : ParallelJob
                 }
             }
             _x = null;
+            _xq = default;
         }
+    }
+
+    /// <summary>
+    /// The input quantized to int8 once for the whole job when a matrix in it is int8 that the integer kernels
+    /// can multiply; otherwise nothing (the float kernels run). The buffer grows to the longest input once.
+    /// </summary>
+    private QuantizedVector QuantizeFor(float* x, int length, int parts)
+    {
+        for (int i = 0; i < parts && QuantizeActivations; i++)
+        {
+            if (!Int8DotKernels.Supports(_w[i])) continue;
+            if (_activations is null || _activations.Capacity < length) _activations = new Int8Activations(length);
+            return _activations.Quantize(x, length, _w[i].GroupSize);
+        }
+        return default;
     }
 
     /// <inheritdoc />
@@ -117,7 +139,7 @@ internal sealed unsafe class MatVec : ParallelJob
             int first = _firstRow[i], last = _firstRow[i + 1];
             if (start >= last) continue;
             int s = start - first, e = Math.Min(end, last) - first;
-            Rows(_w[i], _x, (float*)_out[i], s, e);
+            Rows(_w[i], _x, (float*)_out[i], s, e, _xq);
             start = last;
         }
     }
@@ -126,12 +148,17 @@ internal sealed unsafe class MatVec : ParallelJob
     /// <c>o[r] = dot(w row r, x)</c> for rows <c>[start, end)</c>, with the kernel that suits the matrix: int8,
     /// bfloat16, streaming for float32 matrices larger than the caches, four rows at a time otherwise. The one place
     /// that choice is made (the compiled decoder uses it too). For int8, <paramref name="start"/> must be a
-    /// multiple of four.
+    /// multiple of four. Int8 weights multiply <paramref name="xq"/>, the same vector quantized to int8, where it
+    /// is given in the matrix's groups and the processor runs the integer kernels.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Rows(Matrix w, float* x, float* o, int start, int end)
+    internal static void Rows(Matrix w, float* x, float* o, int start, int end, in QuantizedVector xq = default)
     {
-        if (w.IsQuantized) Q8Kernels.Rows(w, x, o, start, end);
+        if (w.IsQuantized)
+        {
+            if (xq.IsSet && xq.GroupSize == w.GroupSize && Int8DotKernels.Supports(w)) Int8DotKernels.Rows(w, xq, x, o, start, end);
+            else Q8Kernels.Rows(w, x, o, start, end);
+        }
         else if (w.IsBFloat16) BFloat16Kernels.Rows(w.BFloat16, w.Cols, x, o, start, end);
         else if (w.Bytes >= StreamingBytes) DotKernels.RowsStreaming(w.Data, w.Cols, x, o, start, end);
         else DotKernels.Rows(w.Data, w.Cols, x, o, start, end);
