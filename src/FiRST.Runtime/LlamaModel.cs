@@ -16,7 +16,7 @@ public sealed class ModelLoadOptions
     /// Weight format to run with. <see cref="WeightFormat.AsStored"/> keeps float32, bfloat16 and int8 as the
     /// file holds them; <see cref="WeightFormat.F32"/> widens bfloat16 to float32; <see cref="WeightFormat.Q8"/>
     /// quantizes float32 or bfloat16 weights at load (int8 with a float32 scale per group of
-    /// <see cref="GroupSize"/>). A file that is already quantized stays as it is.
+    /// <see cref="GroupSize"/>); <see cref="WeightFormat.Q4"/> to 4 bits. A file that is already quantized stays as it is.
     /// </summary>
     public WeightFormat Format { get; init; } = WeightFormat.AsStored;
 
@@ -48,6 +48,11 @@ public enum WeightFormat
     Q8,
     /// <summary>Float32: bfloat16 matrices widened once at load (twice the memory and bytes per token); an int8 file stays int8.</summary>
     F32,
+    /// <summary>
+    /// 4-bit (llama.cpp's Q4_0 values: groups of 32, value = (nibble - 8) * scale, with a float32 scale) for every
+    /// matrix product whose rows are whole groups of 32; any other matrix int8 as <see cref="Q8"/>. Norms stay float32.
+    /// </summary>
+    Q4,
 }
 
 /// <summary>
@@ -114,11 +119,12 @@ public sealed class LlamaModel : IDisposable
         bool widen = options?.Format == WeightFormat.F32;
         // A safetensors model is quantized tensor by tensor as it is read, so int8 loading never holds the file's
         // weights and their int8 copy at once; an adapter merges into float32 first, so then it is quantized after.
-        int? quantize = options is { Format: WeightFormat.Q8, Adapter: null } ? options.GroupSize : null;
+        int? quantize = options is { Format: WeightFormat.Q8 or WeightFormat.Q4, Adapter: null } ? options.GroupSize : null;
+        var format = options?.Format ?? WeightFormat.AsStored;
         if (Directory.Exists(path))
-            loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite, widen, quantize);
+            loaded = SafetensorsCheckpoint.Load(path, loadLayer, checkFinite, widen, quantize, format);
         else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite, widen, quantize);
+            loaded = SafetensorsCheckpoint.Load(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, loadLayer, checkFinite, widen, quantize, format);
         else if (IsGguf(path))
         {
             loaded = GgufCheckpoint.Load(path, loadLayer);
@@ -162,11 +168,12 @@ public sealed class LlamaModel : IDisposable
         }
         // Int8 weights are repacked into the interleaved order the kernels read fastest, whether they were
         // quantized here or read from a quantized file.
-        if (options?.Format == WeightFormat.Q8 || loaded.weights.IsQuantized)
+        if (format is WeightFormat.Q8 or WeightFormat.Q4 || loaded.weights.IsQuantized)
         {
             try
             {
-                loaded.weights = Quantizer.QuantizeAll(loaded.weights, loaded.weights.IsQuantized ? loaded.weights.GroupSize : Quantizer.GroupSizeFor(loaded.config, options!.GroupSize), [loaded.weights]);
+                int groupSize = loaded.weights.IsInt8 ? loaded.weights.GroupSize : Quantizer.GroupSizeFor(loaded.config, options?.GroupSize ?? Quantizer.DefaultGroupSize);
+                loaded.weights = Quantizer.QuantizeAll(loaded.weights, format == WeightFormat.Q4 ? WeightFormat.Q4 : WeightFormat.Q8, groupSize, [loaded.weights]);
             }
             catch
             {

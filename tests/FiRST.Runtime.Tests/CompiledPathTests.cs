@@ -7,7 +7,7 @@ namespace FiRST.Runtime.Tests;
 /// <summary>
 /// The compiled decoder (<see cref="CompiledPath{TShape}"/>) against the generic masked loop: every generated
 /// path of the embedded model's profile and of two hand-written shapes (what the generator would emit for
-/// them), float32 and int8 at 1, 2 and 3 threads, bfloat16 at 1 and 2. The contract: logits within 1e-4 of their RMS
+/// them), float32, int8 and 4-bit (int8 activations) at 1, 2 and 3 threads, bfloat16 at 1 and 2. The contract: logits within 1e-4 of their RMS
 /// over a greedy decode; the generic loop keeps byte parity with run.c, the compiled one only this.
 /// </summary>
 public sealed class CompiledPathTests
@@ -17,7 +17,7 @@ public sealed class CompiledPathTests
     public static TheoryData<string, int, WeightFormat> DemoCases()
     {
         var data = new TheoryData<string, int, WeightFormat>();
-        foreach (var format in new[] { WeightFormat.AsStored, WeightFormat.Q8 })
+        foreach (var format in new[] { WeightFormat.AsStored, WeightFormat.Q8, WeightFormat.Q4 })
             foreach (int threads in new[] { 1, 2, 3 })
                 foreach (var path in DemoPaths)
                     data.Add(path.Key, threads, format);
@@ -44,7 +44,7 @@ public sealed class CompiledPathTests
     public static TheoryData<string, int, WeightFormat> RandomCases()
     {
         var data = new TheoryData<string, int, WeightFormat>();
-        foreach (var format in new[] { WeightFormat.AsStored, WeightFormat.Q8 })
+        foreach (var format in new[] { WeightFormat.AsStored, WeightFormat.Q8, WeightFormat.Q4 })
             foreach (int threads in new[] { 1, 2, 3 })
                 foreach (string shape in new[] { "narrow", "wide" })
                     data.Add(shape, threads, format);

@@ -122,24 +122,28 @@ public sealed class ShardedRandomCheckpointTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void QuantizingAsTheCheckpointIsReadGivesTheWeightsOfQuantizingAfterLoad(bool bfloat16)
+    [InlineData(false, WeightFormat.Q8)]
+    [InlineData(true, WeightFormat.Q8)]
+    [InlineData(true, WeightFormat.Q4)]
+    public void QuantizingAsTheCheckpointIsReadGivesTheWeightsOfQuantizingAfterLoad(bool bfloat16, WeightFormat format)
     {
         using var dir = new TempDir();
         RandomCheckpoint.WriteDirectory(Small, 5, dir.Path, bfloat16: bfloat16, maxShardBytes: LimitFor(Small, bfloat16, 2));
-        var (_, streamed) = SafetensorsCheckpoint.Load(dir.Path, null, _ => true, quantizeGroupSize: 32);
+        var (_, streamed) = SafetensorsCheckpoint.Load(dir.Path, null, _ => true, quantizeGroupSize: 32, format: format);
         var (_, stored) = SafetensorsCheckpoint.Load(dir.Path, null, _ => true);
         using (streamed)
         using (stored)
-        using (var after = Quantizer.QuantizeAll(stored, Quantizer.GroupSizeFor(Small), []))
+        using (var after = Quantizer.QuantizeAll(stored, format, Quantizer.GroupSizeFor(Small), []))
         {
             Assert.True(streamed.IsQuantized);
+            // 4-bit where rows are whole groups of 32 (the down projection's 96), int8 elsewhere (rows of 48).
+            if (format == WeightFormat.Q4)
+                Assert.All(streamed.Layers, l => Assert.Equal(("q4", "q8"), (l!.W2.FormatName, l.W1.FormatName)));
             static IEnumerable<Matrix> All(ModelWeights w) =>
                 new[] { w.TokenEmbedding, w.Classifier, w.RmsFinal }.Concat(w.Layers.SelectMany(l => new[] { l!.RmsAtt, l.Wq, l.Wk, l.Wv, l.Wo, l.RmsFfn, l.W1, l.W2, l.W3 }));
             foreach (var (x, y) in All(streamed).Zip(All(after)))
             {
-                Assert.Equal((x.Rows, x.Cols, x.GroupSize, x.IsInterleaved), (y.Rows, y.Cols, y.GroupSize, y.IsInterleaved));
+                Assert.Equal((x.Rows, x.Cols, x.GroupSize, x.IsInterleaved, x.FormatName), (y.Rows, y.Cols, y.GroupSize, y.IsInterleaved, y.FormatName));
                 float[] rx = new float[x.Cols], ry = new float[y.Cols];
                 for (int r = 0; r < x.Rows; r++)
                 {

@@ -116,7 +116,7 @@ internal static class BenchCommand
             error.WriteLine($"loading {path}");
             using var llama = LlamaModel.Load(path, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var result = Measure(llama, t, n, p, r, error, ct);
-            if (parse.GetValue(quant) == "q8")
+            if (parse.GetValue(quant) is "q8" or "q4")
             {
                 // Quantized at load: set it against the weights as stored, unless the file was int8 already.
                 using var reference = LlamaModel.Load(path);
@@ -255,7 +255,7 @@ internal static class BenchCommand
         o.WriteLine($"share of bandwidth     {r.BandwidthShare,10:P1}   (of {r.CeilingGBs:F2} GB/s, the faster of the probe and the fastest decode run)");
         if (r.Quantization is { } q)
         {
-            o.WriteLine($"weights                int8, groups of {r.GroupSize}");
+            o.WriteLine($"weights                {(r.Weights == "q4" ? "4-bit" : "int8")}, groups of {r.GroupSize}");
             o.WriteLine($"logits RMS error       {q.LogitsRmsError,10:F4}   (logits RMS {q.LogitsRms:F3}, {q.Steps} greedy steps vs float32)");
             o.WriteLine($"greedy agreement       {q.TeacherForcedAgreement,10:P1}   (same context; free-running {q.FreeRunningAgreement:P1}, first difference at token {q.FirstDivergence})");
         }

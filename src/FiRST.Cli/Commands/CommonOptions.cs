@@ -50,19 +50,26 @@ internal static class CommonOptions
         return Runtime.Routing.RouterSet.Load(value);
     }
 
-    public static Option<string> Quant()
+    /// <summary>--quant; <paramref name="fourBit"/> offers q4 (not where the weights are written in a format without it).</summary>
+    public static Option<string> Quant(bool fourBit = true)
     {
         var option = new Option<string>("--quant", "-q")
         {
-            Description = "Weights in memory: 'none' (as stored: float32, bfloat16 or int8), 'q8' (int8, one scale per group of 32, quantized at load) or 'f32' (bfloat16 widened to float32 at load)",
+            Description = "Weights in memory: 'none' (as stored: float32, bfloat16, int8 or 4-bit), 'q8' (int8, one scale per group of 32, quantized at load)"
+                          + (fourBit ? ", 'q4' (4-bit, llama.cpp's Q4_0 values with a float32 scale per group of 32, quantized at load)" : "")
+                          + " or 'f32' (bfloat16 widened to float32 at load)",
             DefaultValueFactory = _ => "none",
         };
-        option.AcceptOnlyFromAmong("none", "q8", "f32");
+        option.AcceptOnlyFromAmong(fourBit ? ["none", "q8", "q4", "f32"] : ["none", "q8", "f32"]);
         return option;
     }
 
     public static ModelLoadOptions LoadOptions(string quant, string? adapter = null) =>
-        new() { Format = quant switch { "q8" => WeightFormat.Q8, "f32" => WeightFormat.F32, _ => WeightFormat.AsStored }, Adapter = adapter is null ? null : Runtime.Adapters.LoraAdapter.Load(adapter) };
+        new()
+        {
+            Format = quant switch { "q8" => WeightFormat.Q8, "q4" => WeightFormat.Q4, "f32" => WeightFormat.F32, _ => WeightFormat.AsStored },
+            Adapter = adapter is null ? null : Runtime.Adapters.LoraAdapter.Load(adapter),
+        };
 
     /// <summary>--adapter: LoRA adapters (from 'first-train train-routers --lora-rank') merged into the weights at load.</summary>
     public static Option<string?> Adapter() => new("--adapter") { Description = "LoRA adapters (.lora.bin from 'first-train train-routers --lora-rank') merged into the weights at load" };

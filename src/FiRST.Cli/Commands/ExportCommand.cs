@@ -21,7 +21,7 @@ internal static class ExportCommand
         var task = new Option<string>("--task", "-t") { Description = "The task to build for: its name in the profile", Required = true };
         var model = new Option<string?>("--model", "-m") { Description = "The model the profile was calibrated on (default: the embedded demo model; required with --profile)" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer (default: tokenizer.model or tokenizer.bin beside the model)" };
-        var quant = CommonOptions.Quant();
+        var quant = CommonOptions.Quant(fourBit: false);
         quant.Description = "Weights of the built program: 'none' (float32, as written) or 'q8' (int8, quantized when it loads them)";
         var outDir = new Option<string>("--out", "-o") { Description = "Directory for the project and its weights", Required = true };
         var source = new Option<string?>("--package-source") { Description = "A folder (or feed) holding the FiRST.Runtime package, written to the project's nuget.config" };

@@ -85,7 +85,7 @@ internal static class GenerateCommand
             // A pinned float32 task path is known from the prompt alone: its decode step compiles on a spare core
             // while the model loads and the prompt prefills (see DecodeWarmUp).
             using var earlyWarmUp = demoTask is { } early && decoding.EarlyExit is null && decoding.Policy != Runtime.Decoding.PathPolicy.Dynamic
-                                    && parse.GetValue(quant) != "q8" && parse.GetValue(adapter) is null
+                                    && parse.GetValue(quant) is not ("q8" or "q4") && parse.GetValue(adapter) is null
                 ? DecodeWarmUp.StartBlank(modelPath, DemoModel.PathFor(early))
                 : null;
             var tok = TextTokenizer.Load(tokenizerPath);

@@ -73,7 +73,7 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
     private readonly int _normedStride;
     // Held so the pinned array behind _normed lives as long as the decoder (a pointer alone does not keep it).
     private readonly ArraySegment<float> _normedBuffer;
-    // Per thread, where the weights are int8 the integer kernels multiply: the thread's inputs quantized to int8.
+    // Per thread, where the weights are int8 or 4-bit that the integer kernels multiply: the thread's inputs quantized to int8.
     private readonly Int8Activations?[] _activations;
     private readonly int _groupSize;
     private int _pos;
@@ -119,7 +119,7 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
         _vocabRows = Split(TShape.VocabSize, threads, RowAlign);
 
         _activations = new Int8Activations?[threads];
-        if (transformer.QuantizesActivations && _layers.Length > 0 && Int8DotKernels.Supports(_layers[0].Wq))
+        if (transformer.QuantizesActivations && _layers.Length > 0 && (Int8DotKernels.Supports(_layers[0].Wq) || (_layers[0].Wq.IsFourBit && Q4Kernels.IsSupported)))
         {
             _groupSize = _layers[0].Wq.GroupSize;
             for (int t = 0; t < threads; t++) _activations[t] = new Int8Activations(Math.Max(Dim, Hidden));

@@ -124,7 +124,7 @@ internal sealed unsafe class MatVec : ParallelJob
     {
         for (int i = 0; i < parts && QuantizeActivations; i++)
         {
-            if (!Int8DotKernels.Supports(_w[i])) continue;
+            if (!Int8DotKernels.Supports(_w[i]) && !(_w[i].IsFourBit && Q4Kernels.IsSupported)) continue;
             if (_activations is null || _activations.Capacity < length) _activations = new Int8Activations(length);
             return _activations.Quantize(x, length, _w[i].GroupSize);
         }
@@ -148,13 +148,14 @@ internal sealed unsafe class MatVec : ParallelJob
     /// <c>o[r] = dot(w row r, x)</c> for rows <c>[start, end)</c>, with the kernel that suits the matrix: int8,
     /// bfloat16, streaming for float32 matrices larger than the caches, four rows at a time otherwise. The one place
     /// that choice is made (the compiled decoder uses it too). For int8, <paramref name="start"/> must be a
-    /// multiple of four. Int8 weights multiply <paramref name="xq"/>, the same vector quantized to int8, where it
+    /// multiple of four. Int8 and 4-bit weights multiply <paramref name="xq"/>, the same vector quantized to int8, where it
     /// is given in the matrix's groups and the processor runs the integer kernels.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Rows(Matrix w, float* x, float* o, int start, int end, in QuantizedVector xq = default)
     {
-        if (w.IsQuantized)
+        if (w.IsFourBit) Q4Kernels.Rows(w, xq, x, o, start, end);
+        else if (w.IsInt8)
         {
             if (xq.IsSet && xq.GroupSize == w.GroupSize && Int8DotKernels.Supports(w)) Int8DotKernels.Rows(w, xq, x, o, start, end);
             else Q8Kernels.Rows(w, x, o, start, end);

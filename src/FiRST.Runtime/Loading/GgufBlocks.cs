@@ -4,7 +4,7 @@ namespace FiRST.Runtime.Loading;
 
 /// <summary>
 /// Turns GGUF tensor data into the runtime's formats: float32 (F16 and BF16 widened, Q8_0 and Q4_0
-/// dequantized), or, for Q8_0, the runtime's own int8 with one float32 scale per group of 32.
+/// dequantized), or the runtime's own int8 (Q8_0) and 4-bit (Q4_0) with one float32 scale per group of 32.
 /// </summary>
 /// <remarks>
 /// ggml's blocks of 32 (ggml-common.h): Q8_0 is an f16 scale <c>d</c> and 32 int8 values, value = q * d; Q4_0
@@ -67,6 +67,21 @@ internal static unsafe class GgufBlocks
             scales[b] = (float)Half16(block);
             Buffer.MemoryCopy(block + 2, values + b * BlockSize, BlockSize, BlockSize);
         }
+    }
+
+    /// <summary>
+    /// Places a <c>[rows, cols]</c> Q4_0 tensor's blocks in <see cref="Q4Layout"/>'s order: the same nibbles and
+    /// the same scales widened, so nothing is rounded again.
+    /// </summary>
+    public static void PlaceQ4_0(byte* src, int rows, int cols, byte* nibbles, float* scales)
+    {
+        int groups = cols / BlockSize;
+        for (int r = 0; r < rows; r++)
+            for (int g = 0; g < groups; g++)
+            {
+                byte* block = src + ((long)r * groups + g) * 18;
+                Q4Layout.PlaceGroup(block + 2, (float)Half16(block), rows, cols, r, g, nibbles, scales);
+            }
     }
 
     private static Half Half16(byte* p) => BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(p, 2));

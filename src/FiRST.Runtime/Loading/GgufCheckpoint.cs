@@ -2,8 +2,8 @@ namespace FiRST.Runtime.Loading;
 
 /// <summary>
 /// Loads a llama.cpp GGUF model of architecture <c>llama</c>: the configuration from its <c>llama.*</c>
-/// metadata, the weights from its tensors (F32 in place; F16, BF16 and Q4_0 converted to float32; Q8_0 kept
-/// as int8 with its scales, groups of 32, when every matrix is Q8_0).
+/// metadata, the weights from its tensors (F32 in place; F16 and BF16 converted to float32; Q8_0 and Q4_0 kept
+/// as int8 and 4-bit with their scales, groups of 32, when every matrix is one of the two, else converted to float32).
 /// </summary>
 /// <remarks>
 /// GGUF query and key rows are already in the interleaved RoPE order the runtime uses: llama.cpp's
@@ -36,10 +36,11 @@ internal static unsafe class GgufCheckpoint
             if (!c.SharedClassifier) matrices.Add("output.weight");
             for (int l = 0; l < c.NLayers; l++)
                 foreach (var m in LayerMatrices) matrices.Add($"blk.{l}.{m}.weight");
-            // The runtime's int8 has one group size for the model: only an all-Q8_0 file stays int8; a file that
-            // mixes Q8_0 with other types is read as float32 (WeightFormat.Q8 can still quantize it afterwards).
-            bool int8 = matrices.All(n => file.Tensors.TryGetValue(n, out var t) && t.Type == GgufTensorType.Q8_0);
-            var reader = new TensorReader(file, owned, int8);
+            // Quantized matrices stay quantized when all of them are (llama-quantize's --pure files, or Q8_0 with Q4_0):
+            // the decode kernels quantize activations in groups of 32 for both. A file that mixes them with float
+            // types is read as float32 (WeightFormat.Q8 or Q4 can still quantize it afterwards).
+            bool quantized = matrices.All(n => file.Tensors.TryGetValue(n, out var t) && t.Type is GgufTensorType.Q8_0 or GgufTensorType.Q4_0);
+            var reader = new TensorReader(file, owned, quantized);
 
             var embedding = reader.Matrix("token_embd.weight", c.VocabSize, dim);
             var layers = new LayerWeights?[c.NLayers];
@@ -157,7 +158,7 @@ internal static unsafe class GgufCheckpoint
     private static string Clip(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
     /// <summary>Finds tensors, checks their shapes (fastest dimension first) and returns runtime matrices.</summary>
-    private sealed class TensorReader(GgufFile file, List<IDisposable> owned, bool int8)
+    private sealed class TensorReader(GgufFile file, List<IDisposable> owned, bool quantized)
     {
         public Matrix Vector(string name, int length)
         {
@@ -168,7 +169,16 @@ internal static unsafe class GgufCheckpoint
         public Matrix Matrix(string name, int rows, int cols)
         {
             var t = Find(name, [cols, rows]);
-            if (!int8) return Float(t, rows, cols);
+            if (!quantized) return Float(t, rows, cols);
+            if (t.Type == GgufTensorType.Q4_0)
+            {
+                var nibbles = NativeBuffer.Raw((long)rows * cols / 2);
+                owned.Add(nibbles);
+                var q4Scales = NativeBuffer.Floats((long)rows * cols / GgufBlocks.BlockSize);
+                owned.Add(q4Scales);
+                GgufBlocks.PlaceQ4_0(file.DataPointer(t), rows, cols, nibbles.ByteData, q4Scales.Data);
+                return Loading.Matrix.FourBit(nibbles.ByteData, q4Scales.Data, rows, cols);
+            }
             var values = NativeBuffer.SBytes((long)rows * cols);
             owned.Add(values);
             var scales = NativeBuffer.Floats((long)rows * cols / GgufBlocks.BlockSize);

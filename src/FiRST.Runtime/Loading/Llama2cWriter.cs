@@ -18,7 +18,7 @@ internal static unsafe class Llama2cWriter
         ArgumentNullException.ThrowIfNull(model);
         var w = model.Weights;
         var c = model.Config;
-        if (!w.IsQuantized) throw new ArgumentException("the model's weights are float32; load it with WeightFormat.Q8 first", nameof(model));
+        if (!w.IsInt8) throw new ArgumentException("the model's weights are not int8; load it with WeightFormat.Q8 first", nameof(model));
         Llama2cCheckpoint.EnsureRepresentable(c, path);
         var layers = new LayerWeights[c.NLayers];
         for (int l = 0; l < layers.Length; l++)
@@ -67,7 +67,7 @@ internal static unsafe class Llama2cWriter
 
     private static void WriteQuantized(Stream s, Matrix m)
     {
-        if (!m.IsQuantized) throw new InvalidOperationException("expected an int8 matrix");
+        if (!m.IsInt8) throw new InvalidOperationException("expected an int8 matrix");
         // The file is row-major: all values, then all scales.
         var values = new sbyte[m.Cols];
         var scales = new float[m.Cols / m.GroupSize];

@@ -4,7 +4,8 @@ namespace FiRST.Runtime.Loading;
 /// A read-only, row-major matrix <c>[Rows, Cols]</c> in unmanaged memory (a memory-mapped file or a buffer
 /// owned by <see cref="ModelWeights"/>): float32; bfloat16 as a checkpoint stores it (the top half of a float32,
 /// so the kernels widen it in registers and decode reads half the bytes); or int8 with one float32 scale per
-/// group of <see cref="GroupSize"/> consecutive elements (symmetric "Q8_0": value = q * scale). A vector is a
+/// group of <see cref="GroupSize"/> consecutive elements (symmetric "Q8_0": value = q * scale); or 4-bit
+/// (<see cref="Q4Layout"/>: groups of 32, value = (nibble - 8) * scale, as llama.cpp's Q4_0). A vector is a
 /// matrix with one row. Groups never straddle rows.
 /// </summary>
 internal readonly unsafe struct Matrix
@@ -43,6 +44,22 @@ internal readonly unsafe struct Matrix
         GroupSize = groupSize;
     }
 
+    /// <summary>
+    /// Wraps 4-bit weights in <see cref="Q4Layout"/>'s order and their group scales (groups of 32), memory that
+    /// the caller keeps alive.
+    /// </summary>
+    public static Matrix FourBit(byte* nibbles, float* scales, int rows, int cols) => new(nibbles, scales, rows, cols);
+
+    private Matrix(byte* nibbles, float* scales, int rows, int cols)
+    {
+        if (!Q4Layout.CanHold(cols)) throw new ArgumentException($"rows of {cols} are not whole groups of {Q4Layout.GroupSize}");
+        Nibbles = nibbles;
+        Scales = scales;
+        Rows = rows;
+        Cols = cols;
+        GroupSize = Q4Layout.GroupSize;
+    }
+
     /// <summary>First element of a float32 matrix; null otherwise.</summary>
     public float* Data { get; }
 
@@ -52,8 +69,11 @@ internal readonly unsafe struct Matrix
     /// <summary>True for bfloat16 weights.</summary>
     public bool IsBFloat16 => BFloat16 != null;
 
-    /// <summary>First int8 value of a quantized matrix; null when float32.</summary>
+    /// <summary>First int8 value of an int8 matrix; null otherwise.</summary>
     public sbyte* Quantized { get; }
+
+    /// <summary>First byte (two 4-bit values) of a 4-bit matrix; null otherwise.</summary>
+    public byte* Nibbles { get; }
 
     /// <summary>Group scales of a quantized matrix, <c>[Rows * Cols / GroupSize]</c>; null when float32.</summary>
     public float* Scales { get; }
@@ -64,8 +84,14 @@ internal readonly unsafe struct Matrix
     /// <summary>True when int8 values are in <see cref="Q8Layout"/>'s interleaved order.</summary>
     public bool IsInterleaved { get; }
 
-    /// <summary>True for int8 weights with group scales.</summary>
-    public bool IsQuantized => Quantized != null;
+    /// <summary>True for int8 or 4-bit weights with group scales.</summary>
+    public bool IsQuantized => Quantized != null || Nibbles != null;
+
+    /// <summary>True for int8 weights.</summary>
+    public bool IsInt8 => Quantized != null;
+
+    /// <summary>True for 4-bit weights.</summary>
+    public bool IsFourBit => Nibbles != null;
 
     /// <summary>Number of rows (output features).</summary>
     public int Rows { get; }
@@ -77,13 +103,14 @@ internal readonly unsafe struct Matrix
     public long Length => (long)Rows * Cols;
 
     /// <summary>Bytes the matrix occupies (values plus scales when quantized).</summary>
-    public long Bytes => IsQuantized ? Length + Length / GroupSize * sizeof(float) : IsBFloat16 ? Length * sizeof(ushort) : Length * sizeof(float);
+    public long Bytes => IsFourBit ? Length / 2 + Length / GroupSize * sizeof(float)
+        : IsInt8 ? Length + Length / GroupSize * sizeof(float) : IsBFloat16 ? Length * sizeof(ushort) : Length * sizeof(float);
 
-    /// <summary>The element type as a short name: f32, bf16 or q8.</summary>
-    public string FormatName => IsQuantized ? "q8" : IsBFloat16 ? "bf16" : "f32";
+    /// <summary>The element type as a short name: f32, bf16, q8 or q4.</summary>
+    public string FormatName => IsFourBit ? "q4" : IsInt8 ? "q8" : IsBFloat16 ? "bf16" : "f32";
 
     /// <summary>True when <paramref name="other"/> views the same memory (a classifier tied to the embedding).</summary>
-    public bool SameMemory(Matrix other) => Data == other.Data && BFloat16 == other.BFloat16 && Quantized == other.Quantized;
+    public bool SameMemory(Matrix other) => Data == other.Data && BFloat16 == other.BFloat16 && Quantized == other.Quantized && Nibbles == other.Nibbles;
 
     /// <summary>One row of a float32 matrix as a span.</summary>
     public ReadOnlySpan<float> Row(int row)
@@ -98,6 +125,11 @@ internal readonly unsafe struct Matrix
         if (IsBFloat16)
         {
             Kernels.BFloat16Kernels.Widen(BFloat16 + (long)row * Cols, destination[..Cols]);
+            return;
+        }
+        if (IsFourBit)
+        {
+            Q4Layout.DequantizeRow(this, row, destination);
             return;
         }
         if (!IsQuantized)

@@ -29,10 +29,13 @@ internal sealed class ModelWeights : IDisposable
     /// <summary>Classifier <c>[vocab, dim]</c> (the embedding table when shared).</summary>
     public Matrix Classifier { get; }
 
-    /// <summary>True when the matrix products use int8 weights.</summary>
+    /// <summary>True when the matrix products use int8 or 4-bit weights.</summary>
     public bool IsQuantized => Classifier.IsQuantized;
 
-    /// <summary>How the matrix products' weights are held: f32, bf16 or q8 (the classifier's format, as for <see cref="IsQuantized"/>).</summary>
+    /// <summary>True when the classifier (and so, as loaded, the matrix products) is int8.</summary>
+    public bool IsInt8 => Classifier.IsInt8;
+
+    /// <summary>How the matrix products' weights are held: f32, bf16, q8 or q4 (the classifier's format, as for <see cref="IsQuantized"/>).</summary>
     public string FormatName => Classifier.FormatName;
 
     /// <summary>Quantization group size (0 for float32 weights).</summary>

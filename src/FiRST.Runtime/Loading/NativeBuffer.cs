@@ -25,6 +25,9 @@ internal sealed unsafe class NativeBuffer : IDisposable
     /// <summary>Room for <paramref name="count"/> signed bytes.</summary>
     public static NativeBuffer SBytes(long count) => new(count);
 
+    /// <summary>Room for <paramref name="count"/> bytes.</summary>
+    public static NativeBuffer Raw(long count) => new(count);
+
     public long Bytes { get; }
 
     /// <summary>The memory as floats.</summary>
@@ -35,6 +38,9 @@ internal sealed unsafe class NativeBuffer : IDisposable
 
     /// <summary>The memory as signed bytes.</summary>
     public sbyte* SByteData => (sbyte*)Pointer;
+
+    /// <summary>The memory as bytes.</summary>
+    public byte* ByteData => Pointer;
 
     private byte* Pointer => _data != null ? _data : throw new ObjectDisposedException(nameof(NativeBuffer));
 

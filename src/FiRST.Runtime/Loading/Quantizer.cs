@@ -31,7 +31,8 @@ internal static unsafe class Quantizer
     /// </summary>
     internal static Matrix Quantize(Matrix m, int groupSize, List<IDisposable> owned)
     {
-        if (m.IsQuantized) return Repack(m, owned);
+        if (m.IsFourBit) return m;
+        if (m.IsInt8) return Repack(m, owned);
         bool interleaved = Q8Layout.CanInterleave(m.Cols, groupSize);
         var q = NativeBuffer.SBytes(m.Length);
         owned.Add(q);
@@ -52,6 +53,38 @@ internal static unsafe class Quantizer
             Q8Layout.PlaceRow(rowValues.SByteData, rowScales.Data, interleaved, m.Rows, m.Cols, groupSize, r, q.SByteData, s.Data);
         }
         return new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, groupSize, interleaved);
+    }
+
+    /// <summary>
+    /// <paramref name="m"/> in <paramref name="format"/>: 4-bit where its rows are whole groups of 32 (int8 in
+    /// groups of <paramref name="groupSize"/> otherwise, as for <see cref="WeightFormat.Q8"/>). Quantized weights
+    /// stay as they are (int8 ones repacked).
+    /// </summary>
+    internal static Matrix Quantize(Matrix m, WeightFormat format, int groupSize, List<IDisposable> owned) =>
+        format == WeightFormat.Q4 && !m.IsQuantized && Q4Layout.CanHold(m.Cols) ? QuantizeFourBit(m, owned) : Quantize(m, groupSize, owned);
+
+    /// <summary>
+    /// A float32 or bfloat16 matrix quantized to 4 bits (<see cref="Q4Layout"/>) into new buffers added to
+    /// <paramref name="owned"/>, a row at a time as <see cref="Quantize(Matrix, int, List{IDisposable})"/>.
+    /// </summary>
+    internal static Matrix QuantizeFourBit(Matrix m, List<IDisposable> owned)
+    {
+        var nibbles = NativeBuffer.Raw(m.Length / 2);
+        owned.Add(nibbles);
+        var scales = NativeBuffer.Floats(m.Length / Q4Layout.GroupSize);
+        owned.Add(scales);
+        using var wide = NativeBuffer.Floats(m.Cols);
+        for (int r = 0; r < m.Rows; r++)
+        {
+            float* row = m.Data + (long)r * m.Cols;
+            if (m.IsBFloat16)
+            {
+                m.CopyRow(r, new Span<float>(wide.Data, m.Cols));
+                row = wide.Data;
+            }
+            Q4Layout.QuantizeRow(row, m.Rows, m.Cols, r, nibbles.ByteData, scales.Data);
+        }
+        return Matrix.FourBit(nibbles.ByteData, scales.Data, m.Rows, m.Cols);
     }
 
     /// <summary>
@@ -85,9 +118,17 @@ internal static unsafe class Quantizer
     }
 
     /// <summary>A copy of <paramref name="weights"/> with every matrix product's weights quantized (norms stay float32).</summary>
-    internal static ModelWeights QuantizeAll(ModelWeights weights, int groupSize, IDisposable[] keepAlive)
+    internal static ModelWeights QuantizeAll(ModelWeights weights, int groupSize, IDisposable[] keepAlive) =>
+        QuantizeAll(weights, WeightFormat.Q8, groupSize, keepAlive);
+
+    /// <summary>
+    /// A copy of <paramref name="weights"/> with every matrix product's weights in <paramref name="format"/> (see
+    /// <see cref="Quantize(Matrix, WeightFormat, int, List{IDisposable})"/>; norms stay float32).
+    /// </summary>
+    internal static ModelWeights QuantizeAll(ModelWeights weights, WeightFormat format, int groupSize, IDisposable[] keepAlive)
     {
         var owned = new List<IDisposable>(keepAlive);
+        Matrix Quantize(Matrix m, int gs, List<IDisposable> o) => Quantizer.Quantize(m, format, gs, o);
         try
         {
             var embedding = Quantize(weights.TokenEmbedding, groupSize, owned);

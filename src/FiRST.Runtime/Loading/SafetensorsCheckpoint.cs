@@ -24,8 +24,9 @@ internal static unsafe class SafetensorsCheckpoint
     /// Quantize every matrix to int8 as it is read, with this preferred group size (see
     /// <see cref="Quantizer.GroupSizeFor"/>); null keeps them as stored (or widened).
     /// </param>
+    /// <param name="format">With a group size: <see cref="WeightFormat.Q4"/> quantizes to 4 bits where a matrix's rows allow.</param>
     public static (ModelConfig Config, ModelWeights Weights) Load(string directory, Func<int, bool>? loadLayer, Func<ModelConfig, bool> checkFinite, bool widen = false,
-                                                                   int? quantizeGroupSize = null)
+                                                                   int? quantizeGroupSize = null, WeightFormat format = WeightFormat.Q8)
     {
         string configPath = System.IO.Path.Combine(directory, "config.json");
         var config = HuggingFaceConfig.Read(configPath);
@@ -34,7 +35,7 @@ internal static unsafe class SafetensorsCheckpoint
         {
             var tensors = OpenShards(directory, owned);
             int groupSize = quantizeGroupSize is { } preferred ? Quantizer.GroupSizeFor(config, preferred) : 0;
-            var loader = new TensorReader(tensors, owned, configPath, checkFinite(config), widen, groupSize);
+            var loader = new TensorReader(tensors, owned, configPath, checkFinite(config), widen, groupSize, format == WeightFormat.Q4 ? WeightFormat.Q4 : WeightFormat.Q8);
             int dim = config.Dim, kv = config.KvDim, hid = config.HiddenDim;
 
             var embedding = loader.Get("model.embed_tokens.weight", config.VocabSize, dim);
@@ -134,7 +135,7 @@ internal static unsafe class SafetensorsCheckpoint
     /// Finds tensors, checks their shapes and returns float32 or bfloat16 views, converting where needed; with a
     /// group size, int8 matrices quantized from those views.
     /// </summary>
-    private sealed class TensorReader(Tensors all, List<IDisposable> owned, string configPath, bool checkFinite, bool widen, int groupSize)
+    private sealed class TensorReader(Tensors all, List<IDisposable> owned, string configPath, bool checkFinite, bool widen, int groupSize, WeightFormat format)
     {
         private readonly Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> tensors = all.Map;
 
@@ -179,7 +180,7 @@ internal static unsafe class SafetensorsCheckpoint
         {
             if (Quantizes(m.Rows))
             {
-                m = Quantizer.Quantize(m, groupSize, owned);
+                m = Quantizer.Quantize(m, format, groupSize, owned);
                 foreach (var d in _scratch) d.Dispose();
                 _scratch.Clear();
                 inPlace = false;
