@@ -64,6 +64,15 @@ internal static unsafe class Quantizer
         format == WeightFormat.Q4 && !m.IsQuantized && Q4Layout.CanHold(m.Cols) ? QuantizeFourBit(m, owned) : Quantize(m, groupSize, owned);
 
     /// <summary>
+    /// The format a matrix gets when the model is quantized to <paramref name="format"/>: the classifier (and the
+    /// embedding, often the same matrix) stays int8 in a 4-bit model, as llama.cpp keeps its output matrix at 6
+    /// bits. Every token's logits come out of it, and it is where 4 bits cost the most: on the 15M and 110M
+    /// shapes, same-context greedy agreement with float32 went from 76% and 80% to 84% and 83% with it int8
+    /// (reading 11% more bytes per token at 110M).
+    /// </summary>
+    internal static WeightFormat FormatOf(WeightFormat format, bool classifier) => format == WeightFormat.Q4 && classifier ? WeightFormat.Q8 : format;
+
+    /// <summary>
     /// A float32 or bfloat16 matrix quantized to 4 bits (<see cref="Q4Layout"/>) into new buffers added to
     /// <paramref name="owned"/>, a row at a time as <see cref="Quantize(Matrix, int, List{IDisposable})"/>.
     /// </summary>
@@ -131,9 +140,9 @@ internal static unsafe class Quantizer
         Matrix Quantize(Matrix m, int gs, List<IDisposable> o) => Quantizer.Quantize(m, format, gs, o);
         try
         {
-            var embedding = Quantize(weights.TokenEmbedding, groupSize, owned);
+            var embedding = Quantizer.Quantize(weights.TokenEmbedding, FormatOf(format, classifier: true), groupSize, owned);
             bool shared = weights.Classifier.SameMemory(weights.TokenEmbedding);
-            var classifier = shared ? embedding : Quantize(weights.Classifier, groupSize, owned);
+            var classifier = shared ? embedding : Quantizer.Quantize(weights.Classifier, FormatOf(format, classifier: true), groupSize, owned);
             var layers = new LayerWeights?[weights.Layers.Count];
             for (int l = 0; l < layers.Length; l++)
             {

@@ -169,18 +169,18 @@ internal static unsafe class SafetensorsCheckpoint
                 inPlace = false;
             }
             if (checkFinite) WeightValidation.Check(m, name, file.Path);
-            return Finish(m, file, entry, inPlace);
+            return Finish(m, file, entry, inPlace, classifier: name is "model.embed_tokens.weight" or "lm_head.weight");
         }
 
         /// <summary>
         /// Quantizes the matrix when asked to, then gives back the mapped pages of a tensor that is no longer read
         /// in place: what was read of them would otherwise stay resident beside the copy for the model's lifetime.
         /// </summary>
-        private Matrix Finish(Matrix m, SafetensorsFile file, SafetensorsEntry entry, bool inPlace)
+        private Matrix Finish(Matrix m, SafetensorsFile file, SafetensorsEntry entry, bool inPlace, bool classifier = false)
         {
             if (Quantizes(m.Rows))
             {
-                m = Quantizer.Quantize(m, format, groupSize, owned);
+                m = Quantizer.Quantize(m, Quantizer.FormatOf(format, classifier), groupSize, owned);
                 foreach (var d in _scratch) d.Dispose();
                 _scratch.Clear();
                 inPlace = false;
