@@ -118,7 +118,7 @@ public sealed class GgufTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(32, g.Weights.GroupSize);
         Assert.Equal("q4", g.Weights.Layers[0]!.W2.FormatName);
         using var own = LlamaModel.Load(bin, new ModelLoadOptions { Format = WeightFormat.Q4 });
-        Assert.Equal("q8", own.Weights.FormatName);
+        Assert.Equal(("q4", "q8"), (own.Weights.FormatName, own.Weights.Classifier.FormatName));
         var a = new float[BlockShape.HiddenDim];
         var b = new float[BlockShape.HiddenDim];
         for (int l = 0; l < BlockShape.NLayers; l++)

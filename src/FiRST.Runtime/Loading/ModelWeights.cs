@@ -35,11 +35,15 @@ internal sealed class ModelWeights : IDisposable
     /// <summary>True when the classifier (and so, as loaded, the matrix products) is int8.</summary>
     public bool IsInt8 => Classifier.IsInt8;
 
-    /// <summary>How the matrix products' weights are held: f32, bf16, q8 or q4 (the classifier's format, as for <see cref="IsQuantized"/>).</summary>
-    public string FormatName => Classifier.FormatName;
+    /// <summary>How the layers' matrix products are held: f32, bf16, q8 or q4 (the first loaded layer's query
+    /// projection's format; the classifier's when no layer is loaded; a 4-bit model keeps its classifier int8).</summary>
+    public string FormatName => Representative.FormatName;
+
+    /// <summary>The matrix <see cref="FormatName"/> and <see cref="GroupSize"/> describe.</summary>
+    private Matrix Representative => Layers.FirstOrDefault(l => l is not null) is { } l ? l.Wq : Classifier;
 
     /// <summary>Quantization group size (0 for float32 weights).</summary>
-    public int GroupSize => Classifier.GroupSize;
+    public int GroupSize => Representative.GroupSize;
 
     /// <summary>Releases the memory maps and buffers; every <see cref="Matrix"/> from this object dies with it.</summary>
     public void Dispose()
