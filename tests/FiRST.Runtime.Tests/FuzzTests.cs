@@ -117,6 +117,11 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     public void GgufModelQ8_0() =>
         Fuzz("model.gguf", GgufSeed(Small with { Dim = 32, HiddenDim = 64 }, "Q8_0"), LoadAndRun, seed: 15, allowance: ContextBytes);
 
+    /// <summary>The same for a Q4_0 file, which loads as 4-bit (its blocks placed in the kernel's order).</summary>
+    [Fact]
+    public void GgufModelQ4_0() =>
+        Fuzz("model.gguf", GgufSeed(Small with { Dim = 32, HiddenDim = 64 }, "Q4_0"), LoadAndRun, seed: 31, allowance: ContextBytes);
+
     /// <summary>A GGUF file as a tokenizer: only its metadata is read.</summary>
     [Fact]
     public void GgufVocabulary() => Fuzz("model.gguf", GgufSeed(Small, "F32"), LoadTokenizer, seed: 16);
