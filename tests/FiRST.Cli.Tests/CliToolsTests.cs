@@ -99,6 +99,29 @@ public sealed class CliToolsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void QuantizeToFourBitsWritesAGgufWithTheVocabularyThatLoads()
+    {
+        SharedModels.Require();
+        using var dir = new TempDir();
+        // Rows of 64 and 160 values: 4-bit in groups of 32 where rows are whole groups, int8 for the down projection.
+        File.WriteAllText(dir.File("shape.json"), SmallShape.Replace("\"vocab_size\": 300", "\"vocab_size\": 512"));
+        Assert.Equal(0, FirstCli.Run("make-model", "--shape", dir.File("shape.json"), "--out", dir.File("f32.bin")).ExitCode);
+        var result = FirstCli.Run("quantize", "--model", dir.File("f32.bin"), "--format", "q4", "--tokenizer", SharedModels.Tok512, "--out", dir.File("q4.gguf"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("4-bit (Q4_0, classifier Q8_0), 512 pieces of vocabulary", result.Stdout);
+        using var model = LlamaModel.Load(dir.File("q4.gguf"));
+        Assert.Equal(("q4", "q8"), (model.Weights.FormatName, model.Weights.Classifier.FormatName));
+        Assert.Equal(512, FiRST.Runtime.Tokenization.TextTokenizer.Load(dir.File("q4.gguf")).VocabSize);
+
+        // A 4-bit file is a GGUF file: another name is refused in one line, and nothing is written.
+        var wrongName = FirstCli.Run("quantize", "--model", dir.File("f32.bin"), "--format", "q4", "--out", dir.File("q4.bin"));
+        Assert.NotEqual(0, wrongName.ExitCode);
+        Assert.Contains("--format q4 writes a GGUF file", wrongName.Stderr);
+        Assert.Single(wrongName.Stderr.Trim().Split('\n'));
+        Assert.False(File.Exists(dir.File("q4.bin")));
+    }
+
+    [Fact]
     public void BenchJsonReportsSpeedBytesAndBandwidth()
     {
         SharedModels.Require();

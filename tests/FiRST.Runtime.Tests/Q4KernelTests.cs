@@ -24,7 +24,7 @@ public sealed unsafe class Q4KernelTests
         for (int i = 32; i < 64; i++) w[i] = 0;             // an all-zero group
         double ours = 0, ggml = 0;
         var dequantized = Quantize(w, rows, cols);
-        var reference = GgufWriter.RoundTrip(w, "Q4_0");
+        var reference = Support.GgufWriter.RoundTrip(w, "Q4_0");
         for (int g = 0; g < rows * cols / 32; g++)
         {
             double e = 0, eg = 0;

@@ -60,6 +60,9 @@ public sealed class TextTokenizer
     public IReadOnlyList<int> DefaultStopTokens => _stopTokens;
 
     /// <summary>The id of a piece as the vocabulary spells it (special tokens included), or -1.</summary>
+    /// <summary>The SentencePiece vocabulary behind this tokenizer (a GGUF file can carry it); null for byte-level BPE.</summary>
+    internal SentencePieceVocabulary? SentencePiece => _vocabulary as SentencePieceVocabulary;
+
     internal int PieceId(string piece) => _vocabulary.TryGetPiece(piece, out int id) ? id : -1;
 
     /// <summary>
