@@ -25,13 +25,7 @@ internal static unsafe class KernelComparison
 
     public static int Run(string[] args)
     {
-        int rounds = 1000;
-        for (int i = 0; i < args.Length - 1; i++)
-            if (args[i] == "--rounds" && (!int.TryParse(args[i + 1], out rounds) || rounds < 20))
-            {
-                Console.Error.WriteLine($"--rounds must be a whole number of at least 20, got '{args[i + 1]}'");
-                return 2;
-            }
+        if (Rounds(args, 1000) is not { } rounds) return 2;
 
         Console.WriteLine($"Width-generic kernels vs the former 512/256-bit copies: {rounds} paired rounds, 1 thread.");
         Console.WriteLine($"Vector512.IsHardwareAccelerated={Vector512.IsHardwareAccelerated}, Avx512F={Avx512F.IsSupported}, Avx2={Avx2.IsSupported}");
@@ -77,13 +71,7 @@ internal static unsafe class KernelComparison
     /// </summary>
     public static int RunBFloat16(string[] args)
     {
-        int rounds = 200;
-        for (int i = 0; i < args.Length - 1; i++)
-            if (args[i] == "--rounds" && (!int.TryParse(args[i + 1], out rounds) || rounds < 20))
-            {
-                Console.Error.WriteLine($"--rounds must be a whole number of at least 20, got '{args[i + 1]}'");
-                return 2;
-            }
+        if (Rounds(args, 200) is not { } rounds) return 2;
         Console.WriteLine($"bfloat16 vs float32 weights through MatVec.Rows: {rounds} paired rounds, 1 thread.");
         Console.WriteLine($"Vector512.IsHardwareAccelerated={Vector512.IsHardwareAccelerated}, Avx512F={Avx512F.IsSupported}, Avx2={Avx2.IsSupported}");
         Console.WriteLine();
@@ -118,13 +106,7 @@ internal static unsafe class KernelComparison
     /// </summary>
     public static int RunInt8(string[] args)
     {
-        int rounds = 200;
-        for (int i = 0; i < args.Length - 1; i++)
-            if (args[i] == "--rounds" && (!int.TryParse(args[i + 1], out rounds) || rounds < 20))
-            {
-                Console.Error.WriteLine($"--rounds must be a whole number of at least 20, got '{args[i + 1]}'");
-                return 2;
-            }
+        if (Rounds(args, 200) is not { } rounds) return 2;
         Console.WriteLine($"int8 weights: float32 activations (old) vs int8 activations (new): {rounds} paired rounds, 1 thread.");
         Console.WriteLine($"Avx512F={Avx512F.IsSupported}, Avx2={Avx2.IsSupported}, AvxVnni={AvxVnni.IsSupported}");
         Console.WriteLine();
@@ -148,6 +130,19 @@ internal static unsafe class KernelComparison
             foreach (var d in owned) d.Dispose();
         }
         return 0;
+    }
+
+    /// <summary><c>--rounds N</c> (at least 20) or <paramref name="fallback"/>; null, with the error printed, when it is not a valid count.</summary>
+    private static int? Rounds(string[] args, int fallback)
+    {
+        int rounds = fallback;
+        for (int i = 0; i < args.Length - 1; i++)
+            if (args[i] == "--rounds" && (!int.TryParse(args[i + 1], out rounds) || rounds < 20))
+            {
+                Console.Error.WriteLine($"--rounds must be a whole number of at least 20, got '{args[i + 1]}'");
+                return null;
+            }
+        return rounds;
     }
 
     private static void Report(string kernel, int rows, int cols, int rounds, long bytes, Action old, Action @new)
