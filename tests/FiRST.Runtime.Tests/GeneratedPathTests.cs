@@ -43,6 +43,33 @@ public sealed class GeneratedPathTests
         Assert.Equal(expected, generated.KvBytes);
     }
 
+    /// <summary>
+    /// 4-bit on stories260K: rows of 64 are 4-bit and multiply int8 activations, the down projection's rows of 172
+    /// stay int8 in groups of 4 with float activations; the compiled path picks per matrix, as the generic loop does.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void GeneratedPathOnAMixedFourBitModelEqualsTheGenericLoop(int threads)
+    {
+        SharedModels.Require();
+        using var model = LlamaModel.Load(SharedModels.Stories260K, new ModelLoadOptions { Format = WeightFormat.Q4 });
+        Assert.Equal(("q4", "q8"), (model.Weights.FormatName, model.Weights.Layers[0]!.W2.FormatName));
+        var path = PathOf("Copy");
+        using var generated = model.CreateSession(new SessionOptions { Mask = path.Mask, Threads = threads });
+        using var generic = model.CreateSession(new SessionOptions { Mask = path.Mask, Threads = threads });
+        int token = 1;
+        double worst = 0;
+        for (int step = 0; step < 32; step++)
+        {
+            float[] a = generated.Forward(token, path).ToArray();
+            float[] b = generic.Forward(token).ToArray();
+            for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
+            token = Kernels.Ops.ArgMax(a);
+        }
+        Assert.True(worst <= 1e-4, $"max |generated - generic| = {worst}");
+    }
+
     [Fact]
     public void GeneratedConstantsManifestAndTableDescribeTheProfile()
     {

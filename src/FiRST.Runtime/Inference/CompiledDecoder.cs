@@ -75,7 +75,6 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
     private readonly ArraySegment<float> _normedBuffer;
     // Per thread, where the weights are int8 or 4-bit that the integer kernels multiply: the thread's inputs quantized to int8.
     private readonly Int8Activations?[] _activations;
-    private readonly int _groupSize;
     private int _pos;
     private ExceptionDispatchInfo? _failure;
 
@@ -119,11 +118,8 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
         _vocabRows = Split(TShape.VocabSize, threads, RowAlign);
 
         _activations = new Int8Activations?[threads];
-        if (transformer.QuantizesActivations && _layers.Length > 0 && (Int8DotKernels.Supports(_layers[0].Wq) || (_layers[0].Wq.IsFourBit && Q4Kernels.IsSupported)))
-        {
-            _groupSize = _layers[0].Wq.GroupSize;
+        if (transformer.QuantizesActivations && w.IsQuantized)
             for (int t = 0; t < threads; t++) _activations[t] = new Int8Activations(Math.Max(Dim, Hidden));
-        }
 
         _threadLayers = new LayerWeights[threads][];
         _threadClassifier = new Matrix[threads];
@@ -283,7 +279,7 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
             RmsNorm(xn, x, lw.RmsAtt.Data);
             if (kv1 > kv0)
             {
-                var xq = Quantize(t, xn, Dim);
+                var xq = Quantize(t, xn, Dim, lw.Wq);
                 Rows<TV, TVec>(lw.Wq, xn, _q, h0 * hs, h1 * hs, Dim, xq);
                 Rows<TV, TVec>(lw.Wk, xn, k, kv0 * hs, kv1 * hs, Dim, xq);
                 Rows<TV, TVec>(lw.Wv, xn, v, kv0 * hs, kv1 * hs, Dim, xq);
@@ -298,7 +294,7 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
             _barrier.Wait();
 
             // x += Wo · attention, on this thread's residual rows.
-            if (d1 > d0) Rows<TV, TVec>(lw.Wo, _attOut, _proj, d0, d1, Dim, Quantize(t, _attOut, Dim));
+            if (d1 > d0) Rows<TV, TVec>(lw.Wo, _attOut, _proj, d0, d1, Dim, Quantize(t, _attOut, Dim, lw.Wo));
             AddRows(x, _proj, d0, d1);
             _barrier.Wait();
 
@@ -306,26 +302,29 @@ internal sealed unsafe class CompiledDecoder<TShape> : CompiledDecoder where TSh
             RmsNorm(xn, x, lw.RmsFfn.Data);
             if (f1 > f0)
             {
-                var xq = Quantize(t, xn, Dim);
+                var xq = Quantize(t, xn, Dim, lw.W1);
                 Rows<TV, TVec>(lw.W1, xn, _hb, f0, f1, Dim, xq);
                 Rows<TV, TVec>(lw.W3, xn, _hb2, f0, f1, Dim, xq);
                 Ops.SwiGlu(new Span<float>(_hb + f0, f1 - f0), new ReadOnlySpan<float>(_hb2 + f0, f1 - f0));
             }
             _barrier.Wait();
-            if (d1 > d0) Rows<TV, TVec>(lw.W2, _hb, _proj, d0, d1, Hidden, Quantize(t, _hb, Hidden));
+            if (d1 > d0) Rows<TV, TVec>(lw.W2, _hb, _proj, d0, d1, Hidden, Quantize(t, _hb, Hidden, lw.W2));
             AddRows(x, _proj, d0, d1);
             _barrier.Wait();
         }
 
         // Final norm and this thread's block of the vocabulary. The pool's join ends the token.
         RmsNorm(xn, x, _rmsFinal.Data);
-        Rows<TV, TVec>(_threadClassifier[t], xn, _logitsPtr, _vocabRows[t], _vocabRows[t + 1], Dim, Quantize(t, xn, Dim));
+        Rows<TV, TVec>(_threadClassifier[t], xn, _logitsPtr, _vocabRows[t], _vocabRows[t + 1], Dim, Quantize(t, xn, Dim, _threadClassifier[t]));
     }
 
-    /// <summary>Thread <paramref name="t"/>'s copy of <paramref name="x"/> in int8, where the weights are int8; else nothing.</summary>
+    /// <summary>
+    /// Thread <paramref name="t"/>'s copy of <paramref name="x"/> in int8, in <paramref name="w"/>'s groups, where
+    /// <paramref name="w"/> (and the matrices that share its input) multiplies int8 activations; else nothing.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private QuantizedVector Quantize(int t, float* x, int length) =>
-        _activations[t] is { } a ? a.Quantize(x, length, _groupSize) : default;
+    private QuantizedVector Quantize(int t, float* x, int length, Matrix w) =>
+        _activations[t] is { } a && Int8Activations.AreUsedBy(w) ? a.Quantize(x, length, w.GroupSize) : default;
 
     /// <summary>Rows <c>[start, end)</c> of <c>w · x</c>, where <paramref name="cols"/> is a constant of the shape.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using FiRST.Runtime.Inference;
+using FiRST.Runtime.Loading;
 
 namespace FiRST.Runtime.Kernels;
 
@@ -57,6 +58,12 @@ internal sealed unsafe class Int8Activations
         _scales = p + valueFloats;
         _sums = (int*)(_scales + (groups + 15) / 16 * 16);
     }
+
+    /// <summary>
+    /// True when <paramref name="w"/>'s kernel multiplies int8 activations on this processor (interleaved int8,
+    /// or 4-bit weights); the input must then be quantized in <paramref name="w"/>'s groups.
+    /// </summary>
+    public static bool AreUsedBy(Matrix w) => Int8DotKernels.Supports(w) || (w.IsFourBit && Q4Kernels.IsSupported);
 
     /// <summary>Longest vector this instance quantizes.</summary>
     public int Capacity => _capacity;

@@ -124,7 +124,7 @@ internal sealed unsafe class MatVec : ParallelJob
     {
         for (int i = 0; i < parts && QuantizeActivations; i++)
         {
-            if (!Int8DotKernels.Supports(_w[i]) && !(_w[i].IsFourBit && Q4Kernels.IsSupported)) continue;
+            if (!Int8Activations.AreUsedBy(_w[i])) continue;
             if (_activations is null || _activations.Capacity < length) _activations = new Int8Activations(length);
             return _activations.Quantize(x, length, _w[i].GroupSize);
         }
