@@ -10,7 +10,9 @@ namespace FiRST.Runtime.Kernels;
 /// values are widened to float, multiplied with the vector and the group sum scaled once. Four rows at a
 /// time share the vector loads; the interleaved layout (<see cref="Q8Layout"/>) makes those four rows one
 /// sequential stream. Reading a quarter of the bytes of float32 weights is where the speed comes from; the
-/// arithmetic stays float32, so activations are not quantized. Each kernel is written once over the vector
+/// arithmetic stays float32. The kernel for float32 activations: where the activations are quantized to int8
+/// (the default, <see cref="SessionOptions.QuantizeActivations"/>), <see cref="Int8DotKernels"/> runs instead,
+/// and this one for row-major matrices (groups not whole chunks of 16) and processors without AVX2. Each kernel is written once over the vector
 /// width (<see cref="IFloatVector{TVec}"/>): 512-bit with AVX-512, else 256-bit with AVX2, else 128-bit (SSE, NEON), else scalar.
 /// </summary>
 internal static unsafe class Q8Kernels

@@ -68,7 +68,7 @@ internal static unsafe class Quantizer
     /// embedding, often the same matrix) stays int8 in a 4-bit model, as llama.cpp keeps its output matrix at 6
     /// bits. Every token's logits come out of it, and it is where 4 bits cost the most: on the 15M and 110M
     /// shapes, same-context greedy agreement with float32 went from 76% and 80% to 83% and 84% with it int8
-    /// (reading 11% more bytes per token at 110M).
+    /// (reading 17% more bytes per token at 110M: 81 MB instead of 69).
     /// </summary>
     internal static WeightFormat FormatOf(WeightFormat format, bool classifier) => format == WeightFormat.Q4 && classifier ? WeightFormat.Q8 : format;
 
