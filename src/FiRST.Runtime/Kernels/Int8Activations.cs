@@ -80,15 +80,22 @@ internal sealed unsafe class Int8Activations
         return new QuantizedVector(_values, _scales, _sums, length, groupSize);
     }
 
-    /// <summary>Quantizes <paramref name="length"/> values in groups (a multiple of 16): values, scales and sums.</summary>
+    /// <summary>
+    /// Symmetric int8 quantization of <paramref name="length"/> values in groups of <paramref name="groupSize"/>
+    /// (dividing the length): scale <c>max|x| / 127</c>, values <c>round(x / scale)</c> (ties to even), and, where
+    /// <paramref name="sums"/> is given, each group's sum. The one implementation for weights
+    /// (<see cref="Loading.Quantizer"/>) and activations; 512-bit where the groups are whole vectors, the same
+    /// results as the scalar loop.
+    /// </summary>
     internal static void Quantize(float* x, int length, int groupSize, sbyte* q, float* scales, int* sums)
     {
+        bool vector = Avx512F.IsSupported && groupSize % 16 == 0;
         for (int g = 0, i = 0; i < length; g++)
         {
             float* src = x + i;
             float max = 0;
             int k = 0;
-            if (Vector512.IsHardwareAccelerated)
+            if (vector)
             {
                 var m = Vector512<float>.Zero;
                 for (; k < groupSize; k += 16) m = Vector512.Max(m, Vector512.Abs(Vector512.Load(src + k)));
@@ -101,7 +108,7 @@ internal sealed unsafe class Int8Activations
             scales[g] = scale;
             int sum = 0;
             k = 0;
-            if (Avx512F.IsSupported)
+            if (vector)
             {
                 var inv = Vector512.Create(inverse);
                 var s = Vector512<int>.Zero;
@@ -121,7 +128,7 @@ internal sealed unsafe class Int8Activations
                     q[i + k] = (sbyte)v;
                     sum += v;
                 }
-            sums[g] = sum;
+            if (sums != null) sums[g] = sum;
             i += groupSize;
         }
     }

@@ -117,20 +117,9 @@ internal static unsafe class Quantizer
         return new Matrix(q.SByteData, s.Data, m.Rows, m.Cols, m.GroupSize, interleaved: true);
     }
 
-    /// <summary>Quantizes <paramref name="length"/> floats (a multiple of <paramref name="groupSize"/>).</summary>
-    public static void Quantize(float* w, long length, int groupSize, sbyte* q, float* scales)
-    {
-        for (long g = 0; g < length / groupSize; g++)
-        {
-            float* src = w + g * groupSize;
-            float max = 0;
-            for (int i = 0; i < groupSize; i++) max = Math.Max(max, Math.Abs(src[i]));
-            float scale = max / 127f;
-            scales[g] = scale;
-            float inverse = scale == 0 ? 0 : 1f / scale;
-            for (int i = 0; i < groupSize; i++) q[g * groupSize + i] = (sbyte)Math.Round(src[i] * inverse, MidpointRounding.ToEven);
-        }
-    }
+    /// <summary>Quantizes <paramref name="length"/> floats (a multiple of <paramref name="groupSize"/>), as activations are quantized.</summary>
+    public static void Quantize(float* w, long length, int groupSize, sbyte* q, float* scales) =>
+        Kernels.Int8Activations.Quantize(w, checked((int)length), groupSize, q, scales, null);
 
     /// <summary>A copy of <paramref name="weights"/> with every matrix product's weights quantized (norms stay float32).</summary>
     internal static ModelWeights QuantizeAll(ModelWeights weights, int groupSize, IDisposable[] keepAlive) =>
