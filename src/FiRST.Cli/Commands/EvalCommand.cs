@@ -26,9 +26,10 @@ internal static class EvalCommand
         {
             Description = "Hand-written prompts (JSON Lines: {\"prompt\", \"answer\"} or {\"prompt\", \"refused\": true}) checked against the tasks' grammar and answered by the full model (default for the embedded model: its prompts.jsonl)",
         };
+        var quant = CommonOptions.Quant();
         var command = new Command("eval", "Exact-match accuracy per task (full model, per length bucket, early exit after every layer) and on hand-written prompts")
         {
-            model, tokenizer, tasks, prompts, fullOnly, json, earlyExit, promptList,
+            model, tokenizer, tasks, prompts, fullOnly, json, earlyExit, promptList, quant,
         };
         command.SetAction((parse, ct) =>
         {
@@ -38,9 +39,10 @@ internal static class EvalCommand
             if (n < 1) throw new ArgumentException($"--prompts must be at least 1, got {n}");
             float? threshold = parse.GetValue(earlyExit) is { } t ? DecodingOptions.EnsureThreshold(t) : null;
             var selected = parse.GetValue(tasks)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TaskGenerator.Find).ToArray();
-            using var llama = LlamaModel.Load(modelPath);
+            using var llama = LlamaModel.Load(modelPath, CommonOptions.LoadOptions(parse.GetValue(quant)!));
             var tok = TextTokenizer.Load(tokenizerPath);
             tok.EnsureFits(llama);
+            error.WriteLine($"weights: {llama.Weights.FormatName}");
             try
             {
                 Evaluate(parse, llama, tok, selected, n, threshold, modelPath, ct);
