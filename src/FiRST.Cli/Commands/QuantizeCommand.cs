@@ -49,12 +49,16 @@ internal static class QuantizeCommand
                 CliErrors.NotWritten(error, target); // the writer removed what it had written
                 throw;
             }
-            long before = new FileInfo(Directory.Exists(path) ? Path.Combine(path, "model.safetensors") : path).Length;
+            long before = SourceBytes(path);
             output.WriteLine($"wrote {target}: groups of {groups}, {new FileInfo(target).Length:N0} bytes ({before:N0} before)");
             return Task.FromResult(0);
         });
         return command;
     }
+
+    /// <summary>Bytes of the model quantized: the file, or every safetensors shard of a model directory.</summary>
+    private static long SourceBytes(string path) =>
+        Directory.Exists(path) ? Directory.EnumerateFiles(path, "*.safetensors").Sum(f => new FileInfo(f).Length) : new FileInfo(path).Length;
 
     /// <summary>--format q4: 4-bit at load, written as GGUF with the vocabulary when one is found.</summary>
     private static int FourBit(string path, string target, string? tokenizerPath, TextWriter output, TextWriter error, CancellationToken ct)
@@ -85,7 +89,7 @@ internal static class QuantizeCommand
             CliErrors.NotWritten(error, target);
             throw;
         }
-        long before = new FileInfo(Directory.Exists(path) ? Path.Combine(path, "model.safetensors") : path).Length;
+        long before = SourceBytes(path);
         output.WriteLine($"wrote {target}: 4-bit (Q4_0, classifier Q8_0){(vocabulary is null ? "" : $", {vocabulary.Count} pieces of vocabulary")}, {new FileInfo(target).Length:N0} bytes ({before:N0} before)");
         return 0;
     }
