@@ -33,7 +33,7 @@ internal static unsafe class Int8DotKernels
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>True when the integer kernels can multiply <paramref name="w"/>: interleaved int8 on a processor that runs them.</summary>
-    public static bool Supports(Matrix w) => IsSupported && w.IsQuantized && w.IsInterleaved;
+    public static bool Supports(Matrix w) => IsSupported && w.IsInt8 && w.IsInterleaved;
 
     /// <summary>
     /// <c>o[r] = sum_g sw[r, g] * sx[g] * sum(qw[r, g] * qx[g])</c> for rows <c>[start, end)</c> of an
