@@ -8,7 +8,7 @@ namespace FiRST.Runtime.Kernels;
 /// <summary>
 /// Dot products of 4-bit weight rows (<see cref="Q4Layout"/>) with an int8 activation vector, as llama.cpp's
 /// Q4_0 x Q8_0: the nibbles (0 to 15) are the unsigned operand of the integer multiply-add as they are, and
-/// the offset of 8 is taken off once per group with the activations' sum:
+/// the offset of 8 is taken off with the activations' sum, in the integer sums (see <see cref="Block"/>):
 /// <c>sum((n - 8) * x) = sum(n * x) - 8 * sum(x)</c>. Without int8 activations (or AVX2) a scalar kernel
 /// dequantizes each value.
 /// </summary>
@@ -46,7 +46,13 @@ internal static unsafe class Q4Kernels
         for (; r < end; r++) o[r] = Scalar(w, r, x);
     }
 
-    /// <summary>Four rows of a block.</summary>
+    /// <summary>
+    /// Four rows of a block. The weights' offset of 8 is folded into the integer sums: each row's four lanes
+    /// start at <c>-2 * sum(x)</c> instead of 0, so a group's lanes add up to <c>sum((n - 8) * x)</c> with no float
+    /// correction afterwards. The scales come as one broadcast load (the block's four, in both halves) and
+    /// an in-lane permute gives each row's lanes its own; together 17 vector instructions per group and
+    /// 64 bytes of weights, 6 fewer than a float offset and a cross-lane permute per pair of rows.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Block(byte* p, float* s, int groups, in QuantizedVector xq, float* o)
     {
@@ -55,7 +61,6 @@ internal static unsafe class Q4Kernels
         var secondPair = Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3);
         var f01 = Vector256<float>.Zero;
         var f23 = Vector256<float>.Zero;
-        var offset = Vector128<float>.Zero;
         sbyte* xv = xq.Values;
         float* xs = xq.Scales;
         int* sums = xq.Sums;
@@ -67,18 +72,17 @@ internal static unsafe class Q4Kernels
             // Low nibbles are a group's first 16 values, high nibbles its last 16, for both rows of a load.
             var xLow = Avx2.BroadcastVector128ToVector256(xv);
             var xHigh = Avx2.BroadcastVector128ToVector256(xv + 16);
-            var a01 = Dot(Dot(Vector256<int>.Zero, v01 & low, xLow), Avx2.ShiftRightLogical(v01.AsUInt16(), 4).AsByte() & low, xHigh);
-            var a23 = Dot(Dot(Vector256<int>.Zero, v23 & low, xLow), Avx2.ShiftRightLogical(v23.AsUInt16(), 4).AsByte() & low, xHigh);
-            var scales = Vector128.Load(s) * xs[g];
-            var both = Vector256.Create(scales, scales);
-            f01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a01), Avx2.PermuteVar8x32(both, firstPair), f01);
-            f23 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a23), Avx2.PermuteVar8x32(both, secondPair), f23);
-            offset = Fma.MultiplyAdd(scales, Vector128.Create(8f * sums[g]), offset);
+            var offset = Vector256.Create(-2 * sums[g]);
+            var a01 = Dot(Dot(offset, v01 & low, xLow), Avx2.ShiftRightLogical(v01.AsUInt16(), 4).AsByte() & low, xHigh);
+            var a23 = Dot(Dot(offset, v23 & low, xLow), Avx2.ShiftRightLogical(v23.AsUInt16(), 4).AsByte() & low, xHigh);
+            var scales = Avx.BroadcastVector128ToVector256(s) * Vector256.Create(xs[g]);
+            f01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a01), Avx.PermuteVar(scales, firstPair), f01);
+            f23 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a23), Avx.PermuteVar(scales, secondPair), f23);
         }
-        o[0] = Vector128.Sum(f01.GetLower()) - offset.GetElement(0);
-        o[1] = Vector128.Sum(f01.GetUpper()) - offset.GetElement(1);
-        o[2] = Vector128.Sum(f23.GetLower()) - offset.GetElement(2);
-        o[3] = Vector128.Sum(f23.GetUpper()) - offset.GetElement(3);
+        o[0] = Vector128.Sum(f01.GetLower());
+        o[1] = Vector128.Sum(f01.GetUpper());
+        o[2] = Vector128.Sum(f23.GetLower());
+        o[3] = Vector128.Sum(f23.GetUpper());
     }
 
     /// <summary>
