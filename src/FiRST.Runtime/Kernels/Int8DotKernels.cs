@@ -67,8 +67,6 @@ internal static unsafe class Int8DotKernels
         var f01 = Vector256<float>.Zero;
         var f23 = Vector256<float>.Zero;
         // Lanes 0-3 of an accumulator are partial sums of the first of its two rows, lanes 4-7 of the second.
-        var firstPair = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1);
-        var secondPair = Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3);
         for (int g = 0, i = 0; g < groups; g++, s += Q8Layout.BlockRows)
         {
             var a01 = Vector256<int>.Zero;
@@ -80,15 +78,9 @@ internal static unsafe class Int8DotKernels
                 a01 = Dot(a01, Avx.LoadVector256(p), xv);
                 a23 = Dot(a23, Avx.LoadVector256(p + 32), xv);
             }
-            var scales = Vector128.Load(s) * xs[g];
-            var both = Vector256.Create(scales, scales);
-            f01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a01), Avx2.PermuteVar8x32(both, firstPair), f01);
-            f23 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a23), Avx2.PermuteVar8x32(both, secondPair), f23);
+            FourRowSums.Accumulate(a01, a23, s, xs[g], ref f01, ref f23);
         }
-        o[0] = Vector128.Sum(f01.GetLower());
-        o[1] = Vector128.Sum(f01.GetUpper());
-        o[2] = Vector128.Sum(f23.GetLower());
-        o[3] = Vector128.Sum(f23.GetUpper());
+        FourRowSums.Store(f01, f23, o);
     }
 
     /// <summary>
