@@ -19,8 +19,10 @@ public sealed record DemoTrainingOptions
     public int Steps { get; init; } = 7400;
     /// <summary>Examples per step, packed several to a row of <see cref="MaxSeqLen"/> positions.</summary>
     public int Batch { get; init; } = 64;
-    /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to a tenth.</summary>
+    /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to <see cref="LearningRateFloor"/> of it.</summary>
     public double LearningRate { get; init; } = 2e-3;
+    /// <summary>The fraction of <see cref="LearningRate"/> the cosine ends at on the last step.</summary>
+    public double LearningRateFloor { get; init; } = 0.1;
     /// <summary>Warm-up steps.</summary>
     public int WarmupSteps { get; init; } = 200;
     /// <summary>AdamW weight decay.</summary>
@@ -169,7 +171,8 @@ public static class DemoTraining
     {
         if (step < o.WarmupSteps) return o.LearningRate * (step + 1) / o.WarmupSteps;
         double progress = (double)(step - o.WarmupSteps) / Math.Max(1, o.Steps - o.WarmupSteps);
-        return o.LearningRate * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+        double floor = o.LearningRateFloor;
+        return o.LearningRate * (floor + (1 - floor) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
     }
 
     private static void Initialise(TorchLlama model, int layers)
