@@ -78,6 +78,8 @@ public sealed class DemoTrainingTests : IDisposable
     [InlineData("--kv-heads", "3", "--kv-heads 3 must divide --heads")]
     [InlineData("--context", "40", "--context must be at least 68")]
     [InlineData("--ema", "1", "--ema must be within [0, 1)")]
+    [InlineData("--lr-floor", "1.5", "--lr-floor must be within [0, 1]")]
+    [InlineData("--weight-decay", "1", "--weight-decay must be within [0, 1)")]
     public void BadShapeOptionsAreOneLineErrors(string option, string value, string expected)
     {
         var r = FiRST.Runtime.Tests.Support.FirstCli.RunWith((a, output, error, _) => FiRST.Training.Cli.Program.Run(a, output, error),
@@ -88,4 +90,17 @@ public sealed class DemoTrainingTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "bad", "model.bin")));
     }
 
+    [Fact]
+    public void TheLearningRateWarmsUpThenFallsToItsFloor()
+    {
+        var o = new DemoTrainingOptions { Steps = 1000, WarmupSteps = 100, LearningRate = 2e-3 };
+        Assert.Equal(2e-5, DemoTraining.LearningRate(o, 0), 12);
+        Assert.Equal(2e-3, DemoTraining.LearningRate(o, 99), 12);
+        Assert.Equal(2e-3, DemoTraining.LearningRate(o, 100), 12);
+        // The committed recipe ends at a tenth of the peak; --lr-floor 0 at zero.
+        Assert.Equal(2e-4, DemoTraining.LearningRate(o, 1000), 12);
+        Assert.Equal(0, DemoTraining.LearningRate(o with { LearningRateFloor = 0 }, 1000), 12);
+        Assert.Equal(1.1e-3, DemoTraining.LearningRate(o, 550), 12);
+        Assert.Equal(1e-3, DemoTraining.LearningRate(o with { LearningRateFloor = 0 }, 550), 12);
+    }
 }

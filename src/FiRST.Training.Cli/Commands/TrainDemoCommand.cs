@@ -22,6 +22,7 @@ internal static class TrainDemoCommand
         var batch = new Option<int>("--batch") { Description = "Examples per step", DefaultValueFactory = _ => defaults.Batch };
         var learningRate = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var lrFloor = new Option<double>("--lr-floor") { Description = "Fraction of the peak learning rate the cosine decay ends at", DefaultValueFactory = _ => defaults.LearningRateFloor };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay", DefaultValueFactory = _ => defaults.WeightDecay };
         var dim = new Option<int>("--dim") { Description = "Model width", DefaultValueFactory = _ => defaults.Dim };
         var hidden = new Option<int>("--hidden") { Description = "Feed-forward width", DefaultValueFactory = _ => defaults.HiddenDim };
         var layers = new Option<int>("--layers") { Description = "Layers", DefaultValueFactory = _ => defaults.Layers };
@@ -30,20 +31,21 @@ internal static class TrainDemoCommand
         var ema = new Option<double>("--ema") { Description = "Decay of the weights' moving average written as model.bin (0: the last step's weights)", DefaultValueFactory = _ => defaults.EmaDecay };
         var context = new Option<int>("--context") { Description = "Context length (the longest training example must fit)", DefaultValueFactory = _ => defaults.MaxSeqLen };
         var command = new Command("train-demo", "Train the embedded demo model on the procedural tasks with the LayerSkip recipe")
-            { steps, outDir, seed, mix, dropout, exitScale, exitPeriod, batch, learningRate, lrFloor, dim, hidden, layers, heads, kvHeads, context, ema };
+            { steps, outDir, seed, mix, dropout, exitScale, exitPeriod, batch, learningRate, lrFloor, weightDecay, dim, hidden, layers, heads, kvHeads, context, ema };
         command.SetAction((parse, ct) =>
         {
             int n = parse.GetValue(steps);
             if (n < 1) throw new ArgumentException($"--steps must be at least 1, got {n}");
             var options = new DemoTrainingOptions { Steps = n, Seed = parse.GetValue(seed), TaskWeights = parse.GetValue(mix)!,
                 MaxLayerDropout = parse.GetValue(dropout), EarlyExitScale = parse.GetValue(exitScale), ExitPeriod = parse.GetValue(exitPeriod),
-                Batch = parse.GetValue(batch), LearningRate = parse.GetValue(learningRate), LearningRateFloor = parse.GetValue(lrFloor), Dim = parse.GetValue(dim), HiddenDim = parse.GetValue(hidden),
+                Batch = parse.GetValue(batch), LearningRate = parse.GetValue(learningRate), LearningRateFloor = parse.GetValue(lrFloor), WeightDecay = parse.GetValue(weightDecay), Dim = parse.GetValue(dim), HiddenDim = parse.GetValue(hidden),
                 Layers = parse.GetValue(layers), Heads = parse.GetValue(heads), KvHeads = parse.GetValue(kvHeads), MaxSeqLen = parse.GetValue(context), EmaDecay = parse.GetValue(ema) };
             if (!(options.MaxLayerDropout is >= 0 and < 1)) throw new ArgumentException($"--layer-dropout must be within [0, 1), got {options.MaxLayerDropout}");
             if (!(options.EarlyExitScale is >= 0 and <= 1)) throw new ArgumentException($"--exit-scale must be within [0, 1], got {options.EarlyExitScale}");
             if (options.ExitPeriod < 1) throw new ArgumentException($"--exit-period must be at least 1, got {options.ExitPeriod}");
             if (!(options.EmaDecay is >= 0 and < 1)) throw new ArgumentException($"--ema must be within [0, 1), got {options.EmaDecay}");
             if (!(options.LearningRateFloor is >= 0 and <= 1)) throw new ArgumentException($"--lr-floor must be within [0, 1], got {options.LearningRateFloor}");
+            if (!(options.WeightDecay is >= 0 and < 1)) throw new ArgumentException($"--weight-decay must be within [0, 1), got {options.WeightDecay}");
             if (options.Batch < 1) throw new ArgumentException($"--batch must be at least 1, got {options.Batch}");
             if (!(options.LearningRate > 0) || double.IsInfinity(options.LearningRate)) throw new ArgumentException($"--lr must be a positive number, got {options.LearningRate}");
             if (options.Dim < 1 || options.HiddenDim < 1 || options.Layers < 1 || options.Heads < 1 || options.KvHeads < 1)

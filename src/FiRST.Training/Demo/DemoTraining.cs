@@ -21,7 +21,7 @@ public sealed record DemoTrainingOptions
     public int Batch { get; init; } = 64;
     /// <summary>Peak learning rate (AdamW), after a linear warm-up, cosine-decayed to <see cref="LearningRateFloor"/> of it.</summary>
     public double LearningRate { get; init; } = 2e-3;
-    /// <summary>The fraction of <see cref="LearningRate"/> the cosine ends at on the last step.</summary>
+    /// <summary>The fraction of <see cref="LearningRate"/> the cosine decays to by the end of training (0.1: a tenth).</summary>
     public double LearningRateFloor { get; init; } = 0.1;
     /// <summary>Warm-up steps.</summary>
     public int WarmupSteps { get; init; } = 200;
@@ -167,7 +167,8 @@ public static class DemoTraining
             average[i].mul_(d).add_(parameters[i], alpha: 1 - d);
     }
 
-    private static double LearningRate(DemoTrainingOptions o, int step)
+    /// <summary>The learning rate of step <paramref name="step"/> (from 0): linear warm-up, then a cosine to <see cref="DemoTrainingOptions.LearningRateFloor"/> of the peak.</summary>
+    internal static double LearningRate(DemoTrainingOptions o, int step)
     {
         if (step < o.WarmupSteps) return o.LearningRate * (step + 1) / o.WarmupSteps;
         double progress = (double)(step - o.WarmupSteps) / Math.Max(1, o.Steps - o.WarmupSteps);
