@@ -84,6 +84,13 @@ public sealed class CliRoutingTests : IDisposable
         r = FirstCli.Run("calibrate", "--routers", DefaultRouters, "--tasks", empty, "--out", _dir.File("x.first.json"));
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("the task file holds no examples", r.Stderr);
+
+        foreach (string drop in new[] { "-1", "101", "NaN" })
+        {
+            r = FirstCli.Run("calibrate", "--routers", DefaultRouters, "--max-drop", drop, "--out", _dir.File("x.first.json"));
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("--max-drop must be within [0, 100] points", r.Stderr);
+        }
     }
 
     [Fact]
@@ -91,7 +98,7 @@ public sealed class CliRoutingTests : IDisposable
     {
         string profilePath = _dir.File("demo.first.json"), plots = _dir.File("plots");
         var r = FirstCli.Run("calibrate", "--routers", DefaultRouters, "--tasks", "copy,sort", "--calibration-prompts", "6", "--prompts", "6",
-                             "--out", profilePath, "--plots", plots);
+                             "--max-drop", "0.5", "--out", profilePath, "--plots", plots);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var profile = ModelProfile.Load(profilePath);
         Assert.Equal(["copy", "sort"], profile.Tasks.Select(t => t.Name));
@@ -99,6 +106,8 @@ public sealed class CliRoutingTests : IDisposable
         Assert.NotNull(profile.Routers);
         Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(profilePath)!, profile.Routers!.File)), profile.Routers.File);
         Assert.Contains("| copy | ", r.Stdout);
+        // --max-drop 0.5 is half a point: the search says what it tried for each task.
+        Assert.Contains("the leanest within 0.5 points is ", r.Stderr);
         Assert.True(File.Exists(Path.Combine(plots, "router-heatmap.svg")));
         Assert.True(File.Exists(Path.Combine(plots, "latency.svg")));
         // Beside the SVGs, the same two pictures as PNG (ScottPlot), each a whole picture of a plausible size.

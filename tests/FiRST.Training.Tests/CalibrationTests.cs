@@ -33,6 +33,59 @@ public sealed class CalibrationTests : IDisposable
     }
 
     [Fact]
+    public void TheLadderAddsTheLayersTheRoutersKeptMostFirstUpToEveryLayer()
+    {
+        // Layer 3 kept on 5 prompts, layers 0 and 2 on 3 each (the shallower first), layer 5 never.
+        var ladder = TaskCalibration.Ladder(LayerMask.FromFlags([false, true, false, false, true, false]), [3, 9, 3, 5, 9, 0]);
+        Assert.Equal(["010010", "010110", "110110", "111110", "111111"], ladder.Select(m => m.ToString()));
+        Assert.Equal(["1111"], TaskCalibration.Ladder(LayerMask.FromFlags([true, true, true, true]), [1, 1, 1, 1]).Select(m => m.ToString()));
+    }
+
+    [Fact]
+    public void WithAnExactMatchBudgetEachTaskGetsTheLeanestMaskOfTheLadderWithinIt()
+    {
+        string dir = DefaultModelTests.ModelDirectory;
+        using var model = LlamaModel.Load(Path.Combine(dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin"));
+        var routers = RouterSet.Load(Path.Combine(dir, "model.routers.bin"));
+        var tasks = new[] { TaskGenerator.Find("copy"), TaskGenerator.Find("add4") };
+        var reports = new List<PassProgress>();
+        foreach (double drop in new[] { 0.0, 0.01, 1.0 })
+        {
+            var o = new CalibrationOptions { CalibrationPrompts = 20, HeldOutPrompts = 4, LatencyRepetitions = 1, LatencyTokens = 2, MaxExactMatchDrop = drop };
+            var (profile, details) = TaskCalibration.Run(model, tokenizer, routers, "model.routers.bin", tasks, o, reports.Add);
+            foreach (var (task, detail) in profile.Tasks.Zip(details))
+            {
+                var ladder = detail.Ladder!;
+                Assert.Equal(CalibrationDetail.FullModelName, ladder[0].Mask);
+                double full = ladder[0].ExactMatch;
+                // The chosen mask is the last one tried and within the budget; every one tried before it is not.
+                Assert.Equal(task.Mask(8).ToString(), ladder[^1].Mask);
+                Assert.True(ladder[^1].ExactMatch >= full - drop - 1e-9, $"{task.Name}: {ladder[^1]} against {full}");
+                Assert.All(ladder.Skip(1).SkipLast(1), t => Assert.True(t.ExactMatch < full - drop - 1e-9, $"{task.Name}: {t} against {full}"));
+                // The ladder starts at the routers' commonest mask and each step keeps one more layer.
+                var masks = ladder.Skip(1).Select(t => t.Mask).ToList();
+                string commonest = detail.MaskCounts.OrderByDescending(kv => kv.Value).ThenByDescending(kv => kv.Key.Count(c => c == '1')).ThenByDescending(kv => kv.Key, StringComparer.Ordinal).First().Key;
+                Assert.Equal(commonest, masks[0]);
+                for (int i = 1; i < masks.Count; i++)
+                {
+                    Assert.Equal(masks[i - 1].Count(c => c == '1') + 1, masks[i].Count(c => c == '1'));
+                    Assert.All(Enumerable.Range(0, 8).Where(l => masks[i - 1][l] == '1'), l => Assert.Equal('1', masks[i][l]));
+                }
+                // A budget of the whole scale takes the routers' mask as it is.
+                if (drop == 1.0) Assert.Single(masks);
+            }
+        }
+        Assert.Contains(reports, p => p.Line?.StartsWith("add4: full ", StringComparison.Ordinal) == true && p.Line.Contains("the leanest within 1 point is ", StringComparison.Ordinal));
+        Assert.All(reports.Where(p => p.Stage == "copy: quality"), p => Assert.InRange(p.Done, 1, p.Total));
+
+        // Without a budget there is no ladder.
+        var (_, plain) = TaskCalibration.Run(model, tokenizer, routers, "model.routers.bin", tasks.Take(1).ToList(),
+                                             new CalibrationOptions { CalibrationPrompts = 4, HeldOutPrompts = 2, LatencyRepetitions = 1, LatencyTokens = 2 });
+        Assert.Null(plain[0].Ladder);
+    }
+
+    [Fact]
     public void CalibratingTheEmbeddedModelWritesAProfileTheRuntimeAndGeneratorRead()
     {
         string dir = DefaultModelTests.ModelDirectory;

@@ -28,13 +28,14 @@ internal static class CalibrateCommand
         var calibrationPrompts = new Option<int>("--calibration-prompts") { Description = "Prompts per task the mask is chosen on", DefaultValueFactory = _ => new CalibrationOptions().CalibrationPrompts };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task the mask is measured on", DefaultValueFactory = _ => new CalibrationOptions().HeldOutPrompts };
         var keepShare = new Option<double>("--keep-share") { Description = "Keep a layer the routers kept on more than this share of prompts", DefaultValueFactory = _ => new CalibrationOptions().KeepShare };
+        var maxDrop = new Option<double?>("--max-drop") { Description = "Per task, the leanest mask whose exact match on the calibration prompts is at most this many points below the full model's (layers added in order of router use)" };
         var threshold = CommonOptions.Threshold();
         var adapter = CommonOptions.Adapter();
         var threads = new Option<int>("--threads") { Description = "Threads per kernel while measuring", DefaultValueFactory = _ => 1 };
         var maskOnly = new Option<bool>("--mask-only") { Description = "Only the masks: skip the search for early-exit thresholds and speculation plans" };
         var command = new Command("calibrate", "Choose and measure one layer mask per task, then its early-exit thresholds and self-speculation plan; write the FiRST profile")
         {
-            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, threshold, threads, adapter, maskOnly,
+            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, maxDrop, threshold, threads, adapter, maskOnly,
         };
         command.SetAction((parse, ct) =>
         {
@@ -46,11 +47,13 @@ internal static class CalibrateCommand
                 CalibrationPrompts = parse.GetValue(calibrationPrompts),
                 HeldOutPrompts = parse.GetValue(prompts),
                 KeepShare = parse.GetValue(keepShare),
+                MaxExactMatchDrop = parse.GetValue(maxDrop) / 100,
                 Threshold = parse.GetValue(threshold),
                 Threads = parse.GetValue(threads),
             };
             if (o.CalibrationPrompts < 1 || o.HeldOutPrompts < 1) throw new ArgumentException("--calibration-prompts and --prompts must be at least 1");
             if (!(o.KeepShare is >= 0 and <= 1)) throw new ArgumentException($"--keep-share must be within [0, 1], got {o.KeepShare}");
+            if (o.MaxExactMatchDrop is { } d && !(d is >= 0 and <= 1)) throw new ArgumentException($"--max-drop must be within [0, 100] points, got {d * 100}");
             if (!(o.Threshold is >= 0 and <= 1)) throw new ArgumentException($"--threshold must be within [0, 1], got {o.Threshold}");
             if (o.Threads < 1) throw new ArgumentException($"--threads must be at least 1, got {o.Threads}");
             var taskList = TaskFile.Resolve(parse.GetValue(tasks)!);

@@ -22,6 +22,15 @@ public sealed record CalibrationOptions
     /// almost never chose (with no accuracy gained).
     /// </summary>
     public double KeepShare { get; init; } = 1;
+    /// <summary>
+    /// When set, each task's mask is the leanest of a ladder whose exact match on the task's calibration prompts is
+    /// at most this far below the full model's on the same prompts (0.01: one point). The ladder starts at the
+    /// mask <see cref="KeepShare"/> gives and adds one layer at a time, the one the routers kept most often
+    /// first, up to every layer. One global <see cref="KeepShare"/> cannot do this: on the embedded model the
+    /// margin sort needed to stay within a point made copy keep a layer it does without. The choice is made on
+    /// the calibration prompts, so the held-out prompts still measure it unseen.
+    /// </summary>
+    public double? MaxExactMatchDrop { get; init; }
     /// <summary>Router threshold.</summary>
     public float Threshold { get; init; } = 0.5f;
     /// <summary>Timed repetitions per task and path (medians are reported).</summary>
@@ -37,7 +46,16 @@ public sealed record CalibrationOptions
 /// <summary>What calibration saw on one task besides what goes into the profile.</summary>
 /// <param name="Task">The task.</param>
 /// <param name="MaskCounts">How many calibration prompts the routers gave each mask.</param>
-public sealed record CalibrationDetail(string Task, IReadOnlyDictionary<string, int> MaskCounts);
+/// <param name="Ladder">
+/// With <see cref="CalibrationOptions.MaxExactMatchDrop"/>: the masks tried, leanest first, with their exact match
+/// on the calibration prompts, the last one tried being the one chosen; the full model's comes first under
+/// <see cref="FullModelName"/>. Empty without it.
+/// </param>
+public sealed record CalibrationDetail(string Task, IReadOnlyDictionary<string, int> MaskCounts, IReadOnlyList<(string Mask, double ExactMatch)>? Ladder = null)
+{
+    /// <summary>The name the full model's exact match has in <see cref="Ladder"/>.</summary>
+    public const string FullModelName = "full";
+}
 
 /// <summary>
 /// The calibration pass: for each task, routes its calibration prompts, picks the task's mask (the commonest
@@ -93,6 +111,9 @@ public static class TaskCalibration
                     progress?.Invoke(new PassProgress(stage, ++done, total));
                 }
                 var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
+                List<(string, double)>? ladder = null;
+                if (o.MaxExactMatchDrop is { } drop)
+                    (mask, ladder) = LeanestWithin(model, tokenizer, task.Name, calibration, Ladder(mask, keptCounts), drop, o, progress, cancellationToken);
                 progress?.Invoke(new PassProgress(stage, done, total) { Line = $"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts", Finding = true });
 
                 // 2. Measure on held-out prompts: full vs masked.
@@ -133,7 +154,7 @@ public static class TaskCalibration
                     Finding = true,
                 });
                 profiles.Add(profile);
-                details.Add(new CalibrationDetail(task.Name, counts));
+                details.Add(new CalibrationDetail(task.Name, counts, ladder));
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -157,6 +178,66 @@ public static class TaskCalibration
         // A task that skips every layer is not a decode path the generator accepts: keep the most used layer.
         if (!flags.Contains(true)) flags[Enumerable.Range(0, flags.Length).MaxBy(l => keptCounts[l])] = true;
         return LayerMask.FromFlags(flags);
+    }
+
+    /// <summary>
+    /// <paramref name="start"/>, then masks that each add one more layer to the one before, the layer the routers
+    /// kept on the most prompts first (ties: the shallower), ending with every layer kept.
+    /// </summary>
+    public static IReadOnlyList<LayerMask> Ladder(LayerMask start, IReadOnlyList<int> keptCounts)
+    {
+        var flags = Enumerable.Range(0, keptCounts.Count).Select(start.IsKept).ToArray();
+        var ladder = new List<LayerMask> { start };
+        foreach (int l in Enumerable.Range(0, flags.Length).Where(l => !flags[l]).OrderByDescending(l => keptCounts[l]).ThenBy(l => l))
+        {
+            flags[l] = true;
+            ladder.Add(LayerMask.FromFlags(flags));
+        }
+        return ladder;
+    }
+
+    /// <summary>
+    /// The first mask of <paramref name="ladder"/> whose exact match on <paramref name="examples"/> is at most
+    /// <paramref name="maxDrop"/> below the full model's, and every exact match measured on the way (the full
+    /// model's first). The ladder ends with every layer, which always qualifies.
+    /// </summary>
+    private static (LayerMask Mask, List<(string, double)> Tried) LeanestWithin(
+        LlamaModel model, TextTokenizer tokenizer, string task, IReadOnlyList<TaskExample> examples, IReadOnlyList<LayerMask> ladder, double maxDrop,
+        CalibrationOptions o, Action<PassProgress>? progress, CancellationToken cancellationToken)
+    {
+        string stage = $"{task}: quality";
+        long total = (long)(ladder.Count + 1) * examples.Count, done = 0;
+        double ExactMatch(SessionOptions options)
+        {
+            using var session = model.CreateSession(options);
+            int right = 0;
+            foreach (var e in examples)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (TaskEvaluation.Answer(session, tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer) right++;
+                progress?.Invoke(new PassProgress(stage, ++done, total));
+            }
+            return (double)right / examples.Count;
+        }
+        double full = ExactMatch(new SessionOptions { Threads = o.Threads });
+        var tried = new List<(string, double)> { (CalibrationDetail.FullModelName, full) };
+        foreach (var mask in ladder)
+        {
+            // Every layer kept is the full model, measured already.
+            double masked = mask.KeptCount == ladder[^1].KeptCount ? full : ExactMatch(new SessionOptions { Threads = o.Threads, Mask = mask });
+            tried.Add((mask.ToString(), masked));
+            // Both are counts over the same prompts: the tolerance keeps 0.99 - 0.01 from missing 0.98.
+            if (masked >= full - maxDrop - 1e-9)
+            {
+                progress?.Invoke(new PassProgress(stage, total, total)
+                {
+                    Line = $"{task}: {string.Join(", ", tried.Select(t => $"{t.Item1} {t.Item2:P1}"))} on {examples.Count} calibration prompts; the leanest within {maxDrop * 100:0.##} point{(Math.Abs(maxDrop - 0.01) < 1e-12 ? "" : "s")} is {mask}",
+                    Finding = true,
+                });
+                return (mask, tried);
+            }
+        }
+        throw new InvalidOperationException("the ladder ends with every layer kept, which matches the full model");
     }
 
     /// <summary>Median decode ms/token of both sessions, repetitions interleaved so drift hits both alike.</summary>
