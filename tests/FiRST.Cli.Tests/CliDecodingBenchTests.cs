@@ -45,8 +45,12 @@ public sealed class CliDecodingBenchTests
             Assert.True(acceptance > 0 && acceptance <= 1, w.ToString());
             Assert.InRange(w.GetProperty("speedup").GetDouble(), w.GetProperty("ci_low").GetDouble(), w.GetProperty("ci_high").GetDouble());
         }
-        // The embedded model answers its copy prompts on every configuration.
-        Assert.All(rows.Where(w => w.GetProperty("task").GetString() == "copy"), w => Assert.Equal(1.0, w.GetProperty("exact_match").GetDouble()));
+        // The full model answers its copy prompts, with speculation or without; speculation changes no answer on
+        // either path (the copy path, 5 of 8 layers, gets 99.8% of held-out copies right, so one may be wrong here).
+        var copy = rows.Where(w => w.GetProperty("task").GetString() == "copy").ToDictionary(w => w.GetProperty("configuration").GetString()!, w => w.GetProperty("exact_match").GetDouble());
+        Assert.Equal(1.0, copy["full"]);
+        Assert.Equal(copy["full"], copy.Single(c => c.Key.StartsWith("full + ", StringComparison.Ordinal)).Value);
+        Assert.Equal(copy["path"], copy.Single(c => c.Key.StartsWith("path + ", StringComparison.Ordinal)).Value);
     }
 
     [Fact]
@@ -55,7 +59,7 @@ public sealed class CliDecodingBenchTests
         var r = FirstCli.Run("bench", "--speculate", "2:3", "--rounds", "1", "--threads", "1");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("speculation 2:3 (E:k); lossless: yes", r.Stdout);
-        Assert.Contains("| copy | path + speculate | CopyPath (pinned) | 11110100 | 2:3 |", r.Stdout);
+        Assert.Contains("| copy | path + speculate | CopyPath (pinned) | 11111000 | 2:3 |", r.Stdout);
     }
 
     [Fact]
@@ -88,11 +92,12 @@ public sealed class CliDecodingBenchTests
             if (configuration.StartsWith("dynamic"))
                 Assert.Equal("generic (dynamic)", w.GetProperty("path").GetString());
         }
-        // Without --speculate each task path runs the plan calibration stored in the embedded profile.
+        // Without --speculate each task path runs the plan calibration stored in the embedded profile, and a task
+        // without one (copy, reverse: none beat plain decoding) drafts with two layers fewer than its path keeps.
         var profile = FiRST.Runtime.Profiles.ModelProfile.Load(Path.Combine(AppContext.BaseDirectory, "demo", "model.first.json"));
         foreach (string task in Tasks)
         {
-            string plan = profile.Task(task).Speculation!.ToString();
+            string plan = profile.Task(task).Speculation?.ToString() ?? $"{profile.Task(task).KeptLayers.Count - 2}:4";
             Assert.Contains(rows, w => w.GetProperty("configuration").GetString() == $"task path + speculate {plan}" && w.GetProperty("task").GetString() == task);
             Assert.Contains(rows, w => w.GetProperty("configuration").GetString()!.StartsWith("early exit (calibrated: ") && w.GetProperty("task").GetString() == task);
         }

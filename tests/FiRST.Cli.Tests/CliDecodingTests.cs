@@ -39,7 +39,7 @@ public sealed class CliDecodingTests
                 Assert.DoesNotContain("speculate", plain.Stderr);
             }
         // The copy prompt's path: pinned by the prompt's form, and the reason says so.
-        Assert.Contains("| layers: 11110100 | path: CopyPath (pinned) | speculate: 3:4, ", Generate("copy kqz1 =>", "--speculate", "3:4").Stderr);
+        Assert.Contains("| layers: 11111000 | path: CopyPath (pinned) | speculate: 3:4, ", Generate("copy kqz1 =>", "--speculate", "3:4").Stderr);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed class CliDecodingTests
     {
         var r = Generate("copy kqz1 =>", "--early-exit", "0.9", "--task", "copy");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Contains("| layers: 11110100 | path: generic (dynamic) | early exit: ", r.Stderr);
+        Assert.Contains("| layers: 11111000 | path: generic (dynamic) | early exit: ", r.Stderr);
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public sealed class CliDecodingTests
     {
         var dynamic = Generate("copy kqz1 =>", "--policy", "dynamic");
         Assert.True(dynamic.ExitCode == 0, dynamic.Stderr);
-        Assert.Contains("| layers: 11110100 | path: generic (dynamic)\n", dynamic.Stderr);
+        Assert.Contains("| layers: 11111000 | path: generic (dynamic)\n", dynamic.Stderr);
         Assert.Equal(Text(Generate("copy kqz1 =>")), Text(dynamic));
 
         // "hello" is routed: the routers' mask, on its compiled path when there is one.

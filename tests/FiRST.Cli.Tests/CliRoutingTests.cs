@@ -22,20 +22,20 @@ public sealed class CliRoutingTests : IDisposable
         var r = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("copy kqz1 => kqz1\n", System.Text.Encoding.UTF8.GetString(r.StdoutBytes));
-        Assert.Contains("| layers: 11110100 | path: CopyPath", r.Stderr);
+        Assert.Contains("| layers: 11111000 | path: CopyPath", r.Stderr);
         Assert.Contains("task: copy (the prompt's form)", r.Stderr);
         Assert.DoesNotContain("routers:", r.Stderr);
 
-        // Reverse has its own path (add4 shares sort's mask).
+        // Pinned by its form, reverse has its own path though it shares copy's mask (and add4 sort's).
         var reverse = FirstCli.Run("generate", "--prompt", "reverse hello =>", "--temperature", "0");
         Assert.Equal("reverse hello => olleh\n", System.Text.Encoding.UTF8.GetString(reverse.StdoutBytes));
         Assert.Contains("path: ReversePath", reverse.Stderr);
         var add = FirstCli.Run("generate", "--prompt", "1234+5678=", "--temperature", "0");
         Assert.Equal("1234+5678= 6912\n", System.Text.Encoding.UTF8.GetString(add.StdoutBytes));
-        Assert.Contains("| layers: 11110000 | path: Add4Path", add.Stderr);
+        Assert.Contains("| layers: 11101000 | path: Add4Path", add.Stderr);
         // A prompt of another task is refused under --task unless sent raw: then the pinned path runs it.
         var pinned = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--task", "sort", "--raw-prompt");
-        Assert.Contains("| layers: 11110000 | path: SortPath", pinned.Stderr);
+        Assert.Contains("| layers: 11101000 | path: SortPath", pinned.Stderr);
         Assert.Contains("task: sort (--task)", pinned.Stderr);
 
         // Anything else, or --routers, lets the routers choose: the stats say what they skipped.

@@ -224,12 +224,12 @@ public sealed class ChatClientTests : IDisposable
 
         Assert.Equal("olleh", response.Text);
         var properties = response.AdditionalProperties!;
-        Assert.Equal("ReversePath", properties[FiRSTChatProperties.DecodePath]);
-        // The routers keep layers 0-2, 4, 5 and 7 for this prompt: no task has that mask, and reverse's (11111101)
-        // is the smallest compiled superset.
+        Assert.Equal("FullPath", properties[FiRSTChatProperties.DecodePath]);
+        // The routers keep layers 0-4 and 7 for this prompt: no task has that mask, and the full path is the only
+        // compiled one that keeps layer 7.
         Assert.Equal("Superset", properties[FiRSTChatProperties.PathReason]);
-        Assert.Equal("11111101", properties[FiRSTChatProperties.Mask]);
-        Assert.StartsWith("mask 11101101", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
+        Assert.Equal("11111111", properties[FiRSTChatProperties.Mask]);
+        Assert.StartsWith("mask 11111001", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
     }
 
     [Fact]

@@ -22,13 +22,13 @@ public sealed class DispatcherTests
 
     // The expected paths follow from the shipped routers (models/demo/model.routers.bin) and the profile's
     // masks: the routers keep a layer whose probability reaches the threshold (0.5), and the table holds one
-    // generated path per mask (Copy 11110100; Reverse 11111101; Sort 11110000, shared with Add4). Additions route
-    // to sort's mask, so they decode on SortPath, the table's entry for it; that is what the routers decide.
+    // generated path per mask (Copy 11111000, shared with Reverse; Sort 11101000, shared with Add4). Copy, sort
+    // and addition prompts route to 11111000, so they decode on CopyPath, the table's entry for it; reverse
+    // prompts route to 11111001, which no task has (see the superset tests below).
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("reverse hello =>", "olleh", "ReversePath")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
-    [InlineData("12+34=", "46", "SortPath")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "CopyPath")]
+    [InlineData("12+34=", "46", "CopyPath")]
     public void RoutedPrefillDecodesOnTheGeneratedPathForItsMask(string prompt, string expected, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -54,19 +54,16 @@ public sealed class DispatcherTests
     }
 
     [Theory]
-    [InlineData("copy kqz1 =>", "11110100", "CopyPath")]
-    [InlineData("copy hello =>", "11110100", "CopyPath")]
-    [InlineData("copy abc123 =>", "11110100", "CopyPath")]
-    [InlineData("copy dotnet =>", "11110100", "CopyPath")]
-    [InlineData("reverse dotnet =>", "11111101", "ReversePath")]
-    [InlineData("reverse hello world =>", "11111101", "ReversePath")]
-    [InlineData("reverse abc 123 =>", "11111101", "ReversePath")]
-    [InlineData("sort 2 8 1 =>", "11110000", "SortPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "11110000", "SortPath")]
-    [InlineData("50+50=", "11110000", "SortPath")]
-    [InlineData("905+96=", "11110000", "SortPath")]
-    [InlineData("7+458=", "11110000", "SortPath")]
-    [InlineData("1234+5678=", "11110000", "SortPath")]
+    [InlineData("copy kqz1 =>", "11111000", "CopyPath")]
+    [InlineData("copy hello =>", "11111000", "CopyPath")]
+    [InlineData("copy abc123 =>", "11111000", "CopyPath")]
+    [InlineData("copy dotnet =>", "11111000", "CopyPath")]
+    [InlineData("sort 2 8 1 =>", "11111000", "CopyPath")]
+    [InlineData("sort 9 9 1 4 0 =>", "11111000", "CopyPath")]
+    [InlineData("50+50=", "11111000", "CopyPath")]
+    [InlineData("905+96=", "11111000", "CopyPath")]
+    [InlineData("7+458=", "11111000", "CopyPath")]
+    [InlineData("1234+5678=", "11111000", "CopyPath")]
     public void EachRoutedPromptDecodesOnThePathForTheMaskItsRoutersChoose(string prompt, string expectedMask, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -85,32 +82,38 @@ public sealed class DispatcherTests
         Assert.Same(compiled, session.DecodePath);
     }
 
-    [Fact]
-    public void A_routed_mask_no_task_has_decodes_on_the_generic_loop_under_the_exact_policy()
+    [Theory]
+    [InlineData("reverse hello =>", "olleh")]
+    [InlineData("reverse hello world =>", "dlrow olleh")]
+    [InlineData("reverse dotnet =>", "tentod")]
+    [InlineData("reverse abc 123 =>", "321 cba")]
+    public void A_routed_mask_no_task_has_decodes_on_the_generic_loop_under_the_exact_policy(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // At threshold 0.74 the routers keep layers 2, 4 and 7 for this prompt (0.77, 0.81, 0.81; the next highest
-        // is 0.70): no task's mask.
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.74f, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
-        session.Prefill(tokenizer.Encode("copy kqz1 =>"));
-        Assert.Equal("00101001", session.Mask.ToString());
+        // The routers keep layers 0-4 and 7 for reverse prompts (layer 7 at 0.66 to 0.69): no task's mask.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
+        Assert.Equal(expected, Answer(session, tokenizer, prompt));
+        Assert.Equal("11111001", session.Mask.ToString());
         Assert.False(DemoProfileModel.Paths.TryGet(session.Mask, out _));
         Assert.IsType<MaskedPath>(session.DecodePath);
+        Assert.Equal(Decoding.PathReason.Dynamic, session.PathReason);
 
-        // Under the default policy the same mask takes reverse's path (11111101), the smallest that keeps it.
-        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0.74f, Paths = DemoProfileModel.Paths });
-        superset.Prefill(tokenizer.Encode("copy kqz1 =>"));
-        Assert.Equal("00101001", superset.Routing!.Mask.ToString());
-        Assert.Equal("11111101", superset.Mask.ToString());
+        // Under the default policy the same mask takes the full path, the only generated one that keeps layer 7.
+        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths });
+        Assert.Equal(expected, Answer(superset, tokenizer, prompt));
+        Assert.Equal("11111001", superset.Routing!.Mask.ToString());
+        Assert.Equal("11111111", superset.Mask.ToString());
+        Assert.Equal("FullPath", superset.DecodePath.GetType().Name);
         Assert.Equal(Decoding.PathReason.Superset, superset.PathReason);
 
         // At threshold 0 every layer is kept, and the table's entry for that is the generated FullPath.
         using var all = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = 0, Paths = DemoProfileModel.Paths });
-        all.Prefill(tokenizer.Encode("copy kqz1 =>"));
+        all.Prefill(tokenizer.Encode(prompt));
         Assert.Equal(LayerMask.All(model.Config.NLayers), all.Mask);
         Assert.Equal("FullPath", all.DecodePath.GetType().Name);
+        Assert.Equal(Decoding.PathReason.Exact, all.PathReason);
     }
 
     [Theory]
@@ -123,7 +126,8 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var path = DemoProfileModel.PathFor(task);
-        // Add4 shares sort's mask: the table holds SortPath for it, the pin still gives Add4Path.
+        // Add4 shares sort's mask and reverse copy's: the table holds SortPath and CopyPath for them, the pin still
+        // gives Add4Path and ReversePath.
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Path = path, Paths = DemoProfileModel.Paths });
         Assert.Same(path, session.DecodePath);
         Assert.Equal(path.Mask, session.Mask);
@@ -170,23 +174,29 @@ public sealed class DispatcherTests
         Assert.Equal("generic", run.Stats.DecodePath);
     }
 
+    /// <summary>
+    /// A threshold above the default that makes the routers keep fewer layers than any task: at 0.995 they keep
+    /// 11101000 for <c>12+34=</c> (layer 3 at 0.991) and 11000000 for <c>sort 2 8 1 =&gt;</c>.
+    /// </summary>
+    private const float StrictThreshold = 0.995f;
+
     [Theory]
-    [InlineData("12+34=", "46")]            // routes to 11110000
-    [InlineData("sort 2 8 1 =>", "1 2 8")]  // routes to 11110000
+    [InlineData("12+34=", "46")]            // routes to 11101000
+    [InlineData("sort 2 8 1 =>", "1 2 8")]  // routes to 11000000
     public void A_routed_mask_without_its_path_takes_the_smallest_compiled_superset(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // Only copy's path (11110100) and the full path: the routed mask has no exact path, copy's keeps it all.
+        // Only copy's path (11111000) and the full path: the routed mask has no exact path, copy's keeps it all.
         var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]);
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table });
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = table });
         string answer = Answer(session, tokenizer, prompt);
         var routed = session.Routing!.Mask;
         Assert.False(table.TryGet(routed, out _));
         Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
         Assert.Same(DemoProfileModel.PathFor(DemoProfileModel.Task.Copy), session.DecodePath);
-        Assert.Equal("11110100", session.Mask.ToString());
+        Assert.Equal("11111000", session.Mask.ToString());
         Assert.All(routed.KeptLayers.ToArray(), l => Assert.True(session.Mask.IsKept(l)));
         Assert.Equal(expected, answer);
         // The superset's extra layers were prefilled: the session equals a plain session on copy's mask.
@@ -194,7 +204,7 @@ public sealed class DispatcherTests
         Assert.Equal(answer, Answer(plain, tokenizer, prompt));
         Assert.Equal(5L * 2 * model.Config.KvDim * model.Config.MaxSeqLen * sizeof(float), session.KvBytes);
 
-        var run = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Routers = routers, Paths = table })
+        var run = new TextGenerator(model, tokenizer, new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = table })
             .Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
         _ = run.ToList();
         Assert.Equal(Decoding.PathReason.Superset, run.Stats.PathReason);
@@ -208,7 +218,7 @@ public sealed class DispatcherTests
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
         var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]);
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Speculation = new(2, 3) });
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = table, Speculation = new(2, 3) });
         var ids = tokenizer.Encode("12+34=");
         int next = Kernels.Ops.ArgMax(session.Prefill(ids));
         Assert.Equal(Decoding.PathReason.Superset, session.PathReason);
@@ -234,10 +244,11 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]);
+        // Only sort's path (11101000) and the full path: the routed 11111000 has no exact path.
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Sort)]);
         using var exact = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
         Assert.Equal("46", Answer(exact, tokenizer, "12+34="));
-        Assert.Equal("11110000", exact.Mask.ToString());
+        Assert.Equal("11111000", exact.Mask.ToString());
         Assert.IsType<MaskedPath>(exact.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, exact.PathReason);
 
@@ -258,13 +269,13 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // The full path needs layer 6, which the manifest did not load: never a candidate.
-        using var fullOnly = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance]) });
+        // The full path needs layers 5 to 7, which the manifest did not load: never a candidate.
+        using var fullOnly = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance]) });
         Assert.Equal("46", Answer(fullOnly, tokenizer, "12+34="));
         Assert.Equal(Decoding.PathReason.Dynamic, fullOnly.PathReason);
         Assert.IsType<MaskedPath>(fullOnly.DecodePath);
 
-        using var withCopy = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]) });
+        using var withCopy = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy)]) });
         Assert.Equal("46", Answer(withCopy, tokenizer, "12+34="));
         Assert.Equal(Decoding.PathReason.Superset, withCopy.PathReason);
         Assert.Equal("CopyPath", withCopy.DecodePath.GetType().Name);
@@ -311,8 +322,8 @@ public sealed class ManifestRoutingTests
 
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "SortPath")]
-    [InlineData("1234+5678=", "6912", "SortPath")]   // add4 shares sort's mask
+    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "CopyPath")]   // routed to 11111000, copy's mask
+    [InlineData("1234+5678=", "6912", "CopyPath")]
     public void TheReadmeExampleRoutesDecodesOnTheGeneratedPathAndSpeculatesAsCalibrated(string prompt, string expected, string expectedPath)
     {
         // The README's example, line for line (Demo is DemoProfileModel here).
@@ -329,8 +340,19 @@ public sealed class ManifestRoutingTests
         Assert.Equal(expected, string.Concat(run.Text()).Trim());
         Assert.Equal(expectedPath, run.Stats.DecodePath);
         Assert.Equal(Decoding.PathReason.Exact, run.Stats.PathReason);
-        Assert.NotNull(run.Stats.Speculation);
-        Assert.True(run.Stats.DraftedTokens > 0);
+        // Copy's path has no plan (calibration found none that beats plain decoding on it): no drafts.
+        Assert.Null(run.Stats.Speculation);
+        Assert.Equal(0, run.Stats.DraftedTokens);
+
+        // Pinned to a task whose path has a plan, the same options draft as calibrated (sort 2:4, add4 3:8).
+        if (prompt.StartsWith("copy", StringComparison.Ordinal)) return;
+        string task = prompt.StartsWith("sort", StringComparison.Ordinal) ? "sort" : "add4";
+        var pinned = new TextGenerator(model, tokenizer, new SessionOptions { Task = task, Paths = DemoProfileModel.Paths, SpeculateAsCalibrated = true })
+            .Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
+        Assert.Equal(expected, string.Concat(pinned.Text()).Trim());
+        Assert.Equal(task == "sort" ? "SortPath" : "Add4Path", pinned.Stats.DecodePath);
+        Assert.NotNull(pinned.Stats.Speculation);
+        Assert.True(pinned.Stats.DraftedTokens > 0);
     }
 
     [Fact]

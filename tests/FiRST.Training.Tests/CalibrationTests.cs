@@ -33,12 +33,12 @@ public sealed class CalibrationTests : IDisposable
     }
 
     [Fact]
-    public void TheLadderAddsTheLayersTheRoutersKeptMostFirstUpToEveryLayer()
+    public void TheLadderKeepsTheLayersInTheOrderTheRoutersUsedThem()
     {
-        // Layer 3 kept on 5 prompts, layers 0 and 2 on 3 each (the shallower first), layer 5 never.
-        var ladder = TaskCalibration.Ladder(LayerMask.FromFlags([false, true, false, false, true, false]), [3, 9, 3, 5, 9, 0]);
-        Assert.Equal(["010010", "010110", "110110", "111110", "111111"], ladder.Select(m => m.ToString()));
-        Assert.Equal(["1111"], TaskCalibration.Ladder(LayerMask.FromFlags([true, true, true, true]), [1, 1, 1, 1]).Select(m => m.ToString()));
+        // Kept on 9 prompts: layers 1 and 4 (4 has the higher mean probability); on 5: layer 3; on 3: layers 0
+        // and 2 (the same mean probability: the shallower first); never: layer 5.
+        var ladder = TaskCalibration.Ladder([3, 9, 3, 5, 9, 0], [0.4, 0.8, 0.4, 0.6, 0.9, 0.1]);
+        Assert.Equal(["000010", "010010", "010110", "110110", "111110", "111111"], ladder.Select(m => m.ToString()));
     }
 
     [Fact]
@@ -63,16 +63,17 @@ public sealed class CalibrationTests : IDisposable
                 Assert.Equal(task.Mask(8).ToString(), ladder[^1].Mask);
                 Assert.True(ladder[^1].ExactMatch >= full - drop - 1e-9, $"{task.Name}: {ladder[^1]} against {full}");
                 Assert.All(ladder.Skip(1).SkipLast(1), t => Assert.True(t.ExactMatch < full - drop - 1e-9, $"{task.Name}: {t} against {full}"));
-                // The ladder starts at the routers' commonest mask and each step keeps one more layer.
+                // The ladder starts at one layer, the one the routers used most, and each step keeps one more.
                 var masks = ladder.Skip(1).Select(t => t.Mask).ToList();
-                string commonest = detail.MaskCounts.OrderByDescending(kv => kv.Value).ThenByDescending(kv => kv.Key.Count(c => c == '1')).ThenByDescending(kv => kv.Key, StringComparer.Ordinal).First().Key;
-                Assert.Equal(commonest, masks[0]);
+                Assert.Equal(1, masks[0].Count(c => c == '1'));
+                var kept = Enumerable.Range(0, 8).Select(l => detail.MaskCounts.Where(kv => kv.Key[l] == '1').Sum(kv => kv.Value)).ToArray();
+                Assert.Equal(kept.Max(), kept[masks[0].IndexOf('1')]);
                 for (int i = 1; i < masks.Count; i++)
                 {
                     Assert.Equal(masks[i - 1].Count(c => c == '1') + 1, masks[i].Count(c => c == '1'));
                     Assert.All(Enumerable.Range(0, 8).Where(l => masks[i - 1][l] == '1'), l => Assert.Equal('1', masks[i][l]));
                 }
-                // A budget of the whole scale takes the routers' mask as it is.
+                // A budget of the whole scale takes the first rung.
                 if (drop == 1.0) Assert.Single(masks);
             }
         }

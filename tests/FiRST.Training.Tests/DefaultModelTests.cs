@@ -47,25 +47,23 @@ public sealed class DefaultModelTests(ITestOutputHelper output)
         var verdicts = tasks.ToDictionary(t => t.Name, t => TorchVerdicts(model, tokenizer, t, ReportPrompts));
         var measured = verdicts.ToDictionary(v => v.Key, v => Accuracy(v.Value));
 
-        // Over each task's grammar (held-out prompts drawn over all of it): copy, reverse and sort at least 99%
-        // with the full model (measured 99.4 to 99.9%), copy and reverse 99% in each length bucket, sort 97% (its
-        // long bucket measured 97.8%); four-digit addition at least 97% and 95% per bucket (measured 98.0%: 100 /
-        // 97.8 / 95.9% short / medium / long, against issue 17's 99% and 98% in every bucket, which it misses).
-        Assert.All(measured, m => Assert.True(m.Value[^1] >= (m.Key == "add4" ? 0.97 : 0.99), $"{m.Key}: {m.Value[^1]:P1} on {ReportPrompts} prompts with all {layers} layers"));
+        // Over each task's grammar (held-out prompts drawn over all of it): every task at least 99% with the full
+        // model and 98% in every length bucket, issue 17's targets (measured 99.6 to 100%; the lowest bucket, sort's
+        // long lists, 98.6%).
+        Assert.All(measured, m => Assert.True(m.Value[^1] >= 0.99, $"{m.Key}: {m.Value[^1]:P1} on {ReportPrompts} prompts with all {layers} layers"));
         var buckets = tasks.ToDictionary(t => t.Name, t => Buckets(t, verdicts[t.Name], layers));
         foreach (var (task, byBucket) in buckets)
             foreach (var (bucket, (n, right)) in byBucket)
-                Assert.True(right >= (task switch { "add4" => 0.95, "sort" => 0.97, _ => 0.99 }) * n, $"{task} {bucket}: {right} of {n} right with the full model");
+                Assert.True(right >= 0.98 * n, $"{task} {bucket}: {right} of {n} right with the full model");
 
         // The depth structure, on the fresh measurement: exiting at 60% of the depth (the last exit at or before
-        // it), at least two tasks keep 95% and at least one loses more than 2 points (it needs the deeper layers).
+        // it), sort keeps 98% and at least two tasks lose more than 2 points (they need the deeper layers).
         int sixty = layers * 3 / 5;
         var atSixty = measured.ToDictionary(m => m.Key, m => m.Value[sixty - 1]);
-        Assert.True(atSixty["copy"] >= 0.95, $"copy after {sixty} of {layers} layers: {atSixty["copy"]:P1}");
-        Assert.True(atSixty.Count(a => a.Value >= 0.95) >= 2, $"fewer than two tasks keep 95% after {sixty} of {layers} layers: {Show(atSixty)}");
-        // (On 1,000 prompts reverse keeps 28.2% there, against 99.9% with every layer: it needs the deeper ones.)
+        Assert.True(atSixty["sort"] >= 0.98, $"sort after {sixty} of {layers} layers: {atSixty["sort"]:P1}");
+        // (On 1,000 prompts copy keeps 15.8% and reverse 22.6% there, against 100% with every layer.)
         var deep = atSixty.Where(a => a.Value < measured[a.Key][^1] - 0.02).Select(a => a.Key).ToArray();
-        Assert.True(deep.Length >= 1, $"every task keeps within 2 points of its full-model accuracy after {sixty} of {layers} layers: {Show(atSixty)}");
+        Assert.True(deep.Length >= 2, $"fewer than two tasks lose 2 points after {sixty} of {layers} layers: {Show(atSixty)}");
 
         // eval.json reports these numbers (same tasks, same 1,000 held-out prompts, every exit). Slack of one
         // prompt per entry: TorchSharp sums in another order than the runtime, so the logits differ by ~1e-5,

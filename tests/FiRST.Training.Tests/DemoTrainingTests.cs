@@ -93,11 +93,11 @@ public sealed class DemoTrainingTests : IDisposable
     [Fact]
     public void TheLearningRateWarmsUpThenFallsToItsFloor()
     {
-        var o = new DemoTrainingOptions { Steps = 1000, WarmupSteps = 100, LearningRate = 2e-3 };
+        var o = new DemoTrainingOptions { Steps = 1000, WarmupSteps = 100, LearningRate = 2e-3, LearningRateFloor = 0.1 };
         Assert.Equal(2e-5, DemoTraining.LearningRate(o, 0), 12);
         Assert.Equal(2e-3, DemoTraining.LearningRate(o, 99), 12);
         Assert.Equal(2e-3, DemoTraining.LearningRate(o, 100), 12);
-        // The committed recipe ends at a tenth of the peak; --lr-floor 0 at zero.
+        // --lr-floor 0.1 ends at a tenth of the peak; 0 (the committed recipe) at zero.
         Assert.Equal(2e-4, DemoTraining.LearningRate(o, 1000), 12);
         Assert.Equal(0, DemoTraining.LearningRate(o with { LearningRateFloor = 0 }, 1000), 12);
         Assert.Equal(1.1e-3, DemoTraining.LearningRate(o, 550), 12);

@@ -28,7 +28,7 @@ internal static class CalibrateCommand
         var calibrationPrompts = new Option<int>("--calibration-prompts") { Description = "Prompts per task the mask is chosen on", DefaultValueFactory = _ => new CalibrationOptions().CalibrationPrompts };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task the mask is measured on", DefaultValueFactory = _ => new CalibrationOptions().HeldOutPrompts };
         var keepShare = new Option<double>("--keep-share") { Description = "Keep a layer the routers kept on more than this share of prompts", DefaultValueFactory = _ => new CalibrationOptions().KeepShare };
-        var maxDrop = new Option<double?>("--max-drop") { Description = "Per task, the leanest mask whose exact match on the calibration prompts is at most this many points below the full model's (layers added in order of router use)" };
+        var maxDrop = new Option<double?>("--max-drop") { Description = "Per task, the fewest layers, taken in the order the routers used them, whose exact match on the calibration prompts is at most this many points below the full model's (instead of --keep-share)" };
         var threshold = CommonOptions.Threshold();
         var adapter = CommonOptions.Adapter();
         var threads = new Option<int>("--threads") { Description = "Threads per kernel while measuring", DefaultValueFactory = _ => 1 };

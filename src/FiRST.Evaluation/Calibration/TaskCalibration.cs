@@ -24,11 +24,12 @@ public sealed record CalibrationOptions
     public double KeepShare { get; init; } = 1;
     /// <summary>
     /// When set, each task's mask is the leanest of a ladder whose exact match on the task's calibration prompts is
-    /// at most this far below the full model's on the same prompts (0.01: one point). The ladder starts at the
-    /// mask <see cref="KeepShare"/> gives and adds one layer at a time, the one the routers kept most often
-    /// first, up to every layer. One global <see cref="KeepShare"/> cannot do this: on the embedded model the
-    /// margin sort needed to stay within a point made copy keep a layer it does without. The choice is made on
-    /// the calibration prompts, so the held-out prompts still measure it unseen.
+    /// at most this far below the full model's on the same prompts (0.01: one point), and <see cref="KeepShare"/>
+    /// is not used. The ladder ranks the layers by how the routers used them on the task's prompts (kept most
+    /// often first, then by mean probability) and keeps the first 1, 2, ... of them, up to every layer. One
+    /// global <see cref="KeepShare"/> cannot do this: on the embedded model the margin sort needed to stay within
+    /// a point made copy keep a layer it does without. The choice is made on the calibration prompts, so the
+    /// held-out prompts still measure it unseen.
     /// </summary>
     public double? MaxExactMatchDrop { get; init; }
     /// <summary>Router threshold.</summary>
@@ -113,7 +114,7 @@ public static class TaskCalibration
                 var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
                 List<(string, double)>? ladder = null;
                 if (o.MaxExactMatchDrop is { } drop)
-                    (mask, ladder) = LeanestWithin(model, tokenizer, task.Name, calibration, Ladder(mask, keptCounts), drop, o, progress, cancellationToken);
+                    (mask, ladder) = LeanestWithin(model, tokenizer, task.Name, calibration, Ladder(keptCounts, meanP), drop, o, progress, cancellationToken);
                 progress?.Invoke(new PassProgress(stage, done, total) { Line = $"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts", Finding = true });
 
                 // 2. Measure on held-out prompts: full vs masked.
@@ -181,14 +182,14 @@ public static class TaskCalibration
     }
 
     /// <summary>
-    /// <paramref name="start"/>, then masks that each add one more layer to the one before, the layer the routers
-    /// kept on the most prompts first (ties: the shallower), ending with every layer kept.
+    /// The masks that keep the first 1, 2, ..., n layers of the routers' ranking: kept on the most prompts first,
+    /// then the higher mean probability, then the shallower.
     /// </summary>
-    public static IReadOnlyList<LayerMask> Ladder(LayerMask start, IReadOnlyList<int> keptCounts)
+    public static IReadOnlyList<LayerMask> Ladder(IReadOnlyList<int> keptCounts, IReadOnlyList<double> meanP)
     {
-        var flags = Enumerable.Range(0, keptCounts.Count).Select(start.IsKept).ToArray();
-        var ladder = new List<LayerMask> { start };
-        foreach (int l in Enumerable.Range(0, flags.Length).Where(l => !flags[l]).OrderByDescending(l => keptCounts[l]).ThenBy(l => l))
+        var flags = new bool[keptCounts.Count];
+        var ladder = new List<LayerMask>();
+        foreach (int l in Enumerable.Range(0, flags.Length).OrderByDescending(l => keptCounts[l]).ThenByDescending(l => meanP[l]).ThenBy(l => l))
         {
             flags[l] = true;
             ladder.Add(LayerMask.FromFlags(flags));
