@@ -32,6 +32,14 @@ public sealed class CalibrationTests : IDisposable
         Assert.Equal("0100", TaskCalibration.ChooseMask(new Dictionary<string, int> { ["0000"] = 5 }, [0, 1, 0, 0], 6, 0.5).ToString());
     }
 
+    /// <summary>The embedded model, its tokenizer and its routers, as committed in <c>models/demo</c>.</summary>
+    private static (LlamaModel Model, TextTokenizer Tokenizer, RouterSet Routers) EmbeddedModel()
+    {
+        string dir = DefaultModelTests.ModelDirectory;
+        return (LlamaModel.Load(Path.Combine(dir, "model.bin")), TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin")),
+                RouterSet.Load(Path.Combine(dir, "model.routers.bin")));
+    }
+
     [Fact]
     public void TheLadderKeepsTheLayersInTheOrderTheRoutersUsedThem()
     {
@@ -44,10 +52,8 @@ public sealed class CalibrationTests : IDisposable
     [Fact]
     public void WithAnExactMatchBudgetEachTaskGetsTheLeanestMaskOfTheLadderWithinIt()
     {
-        string dir = DefaultModelTests.ModelDirectory;
-        using var model = LlamaModel.Load(Path.Combine(dir, "model.bin"));
-        var tokenizer = TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin"));
-        var routers = RouterSet.Load(Path.Combine(dir, "model.routers.bin"));
+        var (model, tokenizer, routers) = EmbeddedModel();
+        using var _ = model;
         var tasks = new[] { TaskGenerator.Find("copy"), TaskGenerator.Find("add4") };
         var reports = new List<PassProgress>();
         foreach (double drop in new[] { 0.0, 0.01, 1.0 })
@@ -89,10 +95,8 @@ public sealed class CalibrationTests : IDisposable
     [Fact]
     public void CalibratingTheEmbeddedModelWritesAProfileTheRuntimeAndGeneratorRead()
     {
-        string dir = DefaultModelTests.ModelDirectory;
-        using var model = LlamaModel.Load(Path.Combine(dir, "model.bin"));
-        var tokenizer = TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin"));
-        var routers = RouterSet.Load(Path.Combine(dir, "model.routers.bin"));
+        var (model, tokenizer, routers) = EmbeddedModel();
+        using var _ = model;
         var tasks = new[] { TaskGenerator.Find("copy"), TaskGenerator.Find("add") };
         var o = new CalibrationOptions { CalibrationPrompts = 12, HeldOutPrompts = 12, LatencyRepetitions = 3, LatencyTokens = 4 };
         var reports = new List<PassProgress>();
