@@ -50,7 +50,7 @@ public sealed record CalibrationOptions
 /// <param name="Ladder">
 /// With <see cref="CalibrationOptions.MaxExactMatchDrop"/>: the masks tried, leanest first, with their exact match
 /// on the calibration prompts, the last one tried being the one chosen; the full model's comes first under
-/// <see cref="FullModelName"/>. Empty without it.
+/// <see cref="FullModelName"/>. Null without it.
 /// </param>
 public sealed record CalibrationDetail(string Task, IReadOnlyDictionary<string, int> MaskCounts, IReadOnlyList<(string Mask, double ExactMatch)>? Ladder = null)
 {
