@@ -26,7 +26,7 @@ public sealed class CliRoutingTests : IDisposable
         Assert.Contains("task: copy (the prompt's form)", r.Stderr);
         Assert.DoesNotContain("routers:", r.Stderr);
 
-        // Pinned by its form, reverse has its own path though it shares copy's mask (and add4 sort's).
+        // Pinned by its form, reverse has its own path though it shares copy's mask.
         var reverse = FirstCli.Run("generate", "--prompt", "reverse hello =>", "--temperature", "0");
         Assert.Equal("reverse hello => olleh\n", System.Text.Encoding.UTF8.GetString(reverse.StdoutBytes));
         Assert.Contains("path: ReversePath", reverse.Stderr);
@@ -35,7 +35,7 @@ public sealed class CliRoutingTests : IDisposable
         Assert.Contains("| layers: 11101000 | path: Add4Path", add.Stderr);
         // A prompt of another task is refused under --task unless sent raw: then the pinned path runs it.
         var pinned = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--task", "sort", "--raw-prompt");
-        Assert.Contains("| layers: 11101000 | path: SortPath", pinned.Stderr);
+        Assert.Contains("| layers: 11110000 | path: SortPath", pinned.Stderr);
         Assert.Contains("task: sort (--task)", pinned.Stderr);
 
         // Anything else, or --routers, lets the routers choose: the stats say what they skipped.
@@ -91,6 +91,23 @@ public sealed class CliRoutingTests : IDisposable
             Assert.Equal(1, r.ExitCode);
             Assert.Contains("--max-drop must be within [0, 100] points", r.Stderr);
         }
+        r = FirstCli.Run("calibrate", "--routers", DefaultRouters, "--mask-search", "exhaustive", "--out", _dir.File("x.first.json"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("Argument 'exhaustive' not recognized", r.Stderr);
+    }
+
+    [Fact]
+    public void CalibrateCanSearchMasksByElimination()
+    {
+        string profilePath = _dir.File("elim.first.json");
+        var r = FirstCli.Run("calibrate", "--routers", DefaultRouters, "--tasks", "sort", "--calibration-prompts", "6", "--prompts", "2",
+                             "--max-drop", "5", "--mask-search", "elimination", "--mask-only", "--out", profilePath);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string mask = ModelProfile.Load(profilePath).Tasks[0].Mask(8).ToString();
+        // Every mask of seven layers is measured in the first round, so at least eight are tried.
+        var line = r.Stderr.Split('\n').Single(l => l.Contains("the leanest within 5 points is " + mask, StringComparison.Ordinal));
+        int tried = int.Parse(System.Text.RegularExpressions.Regex.Match(line, @"\((\d+) masks tried\)").Groups[1].Value);
+        Assert.True(tried >= 8, line);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class DispatcherTests
 
     // The expected paths follow from the shipped routers (models/demo/model.routers.bin) and the profile's
     // masks: the routers keep a layer whose probability reaches the threshold (0.5), and the table holds one
-    // generated path per mask (Copy 11111000, shared with Reverse; Sort 11101000, shared with Add4). Copy, sort
+    // generated path per mask (Copy 11111000, shared with Reverse; Sort 11110000; Add4 11101000). Copy, sort
     // and addition prompts route to 11111000, so they decode on CopyPath, the table's entry for it; reverse
     // prompts route to 11111001, which no task has (see the superset tests below).
     [Theory]
@@ -175,8 +175,9 @@ public sealed class DispatcherTests
     }
 
     /// <summary>
-    /// A threshold above the default that makes the routers keep fewer layers than any task: at 0.995 they keep
-    /// 11101000 for <c>12+34=</c> (layer 3 at 0.991) and 11000000 for <c>sort 2 8 1 =&gt;</c>.
+    /// A threshold above the default that makes the routers keep fewer layers than copy's path: at 0.995 they keep
+    /// 11101000 for <c>12+34=</c> (layer 3 at 0.991; add4's mask, whose path the tables below leave out) and
+    /// 11000000 for <c>sort 2 8 1 =&gt;</c>.
     /// </summary>
     private const float StrictThreshold = 0.995f;
 
@@ -244,7 +245,7 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // Only sort's path (11101000) and the full path: the routed 11111000 has no exact path.
+        // Only sort's path (11110000) and the full path: the routed 11111000 has no exact path.
         var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Sort)]);
         using var exact = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
         Assert.Equal("46", Answer(exact, tokenizer, "12+34="));
@@ -344,7 +345,7 @@ public sealed class ManifestRoutingTests
         Assert.Null(run.Stats.Speculation);
         Assert.Equal(0, run.Stats.DraftedTokens);
 
-        // Pinned to a task whose path has a plan, the same options draft as calibrated (sort 2:4, add4 3:8).
+        // Pinned to a task whose path has a plan, the same options draft as calibrated (sort 2:8, add4 3:3).
         if (prompt.StartsWith("copy", StringComparison.Ordinal)) return;
         string task = prompt.StartsWith("sort", StringComparison.Ordinal) ? "sort" : "add4";
         var pinned = new TextGenerator(model, tokenizer, new SessionOptions { Task = task, Paths = DemoProfileModel.Paths, SpeculateAsCalibrated = true })

@@ -93,6 +93,61 @@ public sealed class CalibrationTests : IDisposable
     }
 
     [Fact]
+    public void EliminationRemovesTheLeastHarmfulLayerWhileWithinTheBudgetAndReachesMasksTheLadderCannot()
+    {
+        // Six layers, ranked 0..5 by the routers. Layer 0 is essential; 2 and 4 stand in for each other; dropping
+        // layer 1 costs half a point; 3 and 5 cost nothing.
+        var asked = new List<string>();
+        double Score(LayerMask m)
+        {
+            asked.Add(m.ToString());
+            if (!m.IsKept(0)) return 0;
+            if (!m.IsKept(2) && !m.IsKept(4)) return 0.5;
+            return m.IsKept(1) ? 1.0 : 0.995;
+        }
+        int[] ranking = [0, 1, 2, 3, 4, 5];
+        var (mask, exact) = TaskCalibration.Eliminate(Score, 1.0, ranking, maxDrop: 0.01);
+        var measured = asked.ToList();
+        // The ladder keeps 0, then 0-1, then 0-2: three layers, as layer 1 is ranked above 2. Elimination ends with
+        // two. Ties go to the layer the routers used least: 5 before 4 before 3, so of 2 and 4 it is 4 that goes.
+        Assert.Equal("101000", mask.ToString());
+        Assert.Equal(0.995, exact);
+        Assert.Equal("111000", TaskCalibration.Ladder([6, 5, 4, 3, 2, 1], [0, 0, 0, 0, 0, 0]).First(m => Score(m) >= 0.99).ToString());
+        // A layer whose removal fell outside the budget is not tried again: 0 after the first round, 2 after the
+        // third. Rounds: 6, 4, 3 and 1 measurements.
+        Assert.Equal(["111110", "111101", "111011", "110111", "101111", "011111",
+                      "111100", "111010", "110110", "101110",
+                      "111000", "110100", "101100",
+                      "101000"], measured);
+
+        // A budget of zero on a task where every layer matters keeps them all.
+        Assert.Equal("111111", TaskCalibration.Eliminate(m => m.KeptCount / 6.0, 1.0, ranking, 0).Mask.ToString());
+    }
+
+    [Fact]
+    public void WithEliminationTheChosenMaskIsWithinTheBudgetAndEveryMaskTriedIsRecorded()
+    {
+        var (model, tokenizer, routers) = EmbeddedModel();
+        using var _ = model;
+        var reports = new List<PassProgress>();
+        var o = new CalibrationOptions
+        {
+            CalibrationPrompts = 20, HeldOutPrompts = 4, LatencyRepetitions = 1, LatencyTokens = 2, MaxExactMatchDrop = 0.05, Search = MaskSearch.Elimination,
+        };
+        var (profile, details) = TaskCalibration.Run(model, tokenizer, routers, "model.routers.bin", [TaskGenerator.Find("sort")], o, reports.Add);
+        var tried = details[0].Ladder!;
+        Assert.Equal(CalibrationDetail.FullModelName, tried[0].Mask);
+        string chosen = profile.Tasks[0].Mask(8).ToString();
+        Assert.Equal(chosen, tried[^1].Mask);
+        Assert.True(tried[^1].ExactMatch >= tried[0].ExactMatch - 0.05 - 1e-9, $"{tried[^1]} against {tried[0]}");
+        // Sort does without layers: the first round alone measures each of the eight masks of seven layers.
+        Assert.InRange(chosen.Count(c => c == '1'), 1, 7);
+        Assert.Equal(8, tried.Skip(1).Take(8).Count(t => t.Mask.Count(c => c == '1') == 7));
+        Assert.Contains(reports, p => p.Line?.StartsWith("sort: full ", StringComparison.Ordinal) == true && p.Line.Contains("masks tried); the leanest within 5 points is " + chosen, StringComparison.Ordinal));
+        Assert.All(reports.Where(p => p.Stage == "sort: quality"), p => Assert.InRange(p.Done, 1, p.Total));
+    }
+
+    [Fact]
     public void CalibratingTheEmbeddedModelWritesAProfileTheRuntimeAndGeneratorRead()
     {
         var (model, tokenizer, routers) = EmbeddedModel();

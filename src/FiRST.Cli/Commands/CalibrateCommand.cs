@@ -28,14 +28,16 @@ internal static class CalibrateCommand
         var calibrationPrompts = new Option<int>("--calibration-prompts") { Description = "Prompts per task the mask is chosen on", DefaultValueFactory = _ => new CalibrationOptions().CalibrationPrompts };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task the mask is measured on", DefaultValueFactory = _ => new CalibrationOptions().HeldOutPrompts };
         var keepShare = new Option<double>("--keep-share") { Description = "Keep a layer the routers kept on more than this share of prompts", DefaultValueFactory = _ => new CalibrationOptions().KeepShare };
-        var maxDrop = new Option<double?>("--max-drop") { Description = "Per task, the fewest layers, taken in the order the routers used them, whose exact match on the calibration prompts is at most this many points below the full model's (instead of --keep-share)" };
+        var maxDrop = new Option<double?>("--max-drop") { Description = "Per task, the fewest layers whose exact match on the calibration prompts is at most this many points below the full model's (instead of --keep-share)" };
+        var search = new Option<string>("--mask-search") { Description = "How --max-drop searches: ladder (the routers' ranking, one mask per layer count) or elimination (remove the least harmful layer while within the budget)", DefaultValueFactory = _ => "ladder" };
+        search.AcceptOnlyFromAmong("ladder", "elimination");
         var threshold = CommonOptions.Threshold();
         var adapter = CommonOptions.Adapter();
         var threads = new Option<int>("--threads") { Description = "Threads per kernel while measuring", DefaultValueFactory = _ => 1 };
         var maskOnly = new Option<bool>("--mask-only") { Description = "Only the masks: skip the search for early-exit thresholds and speculation plans" };
         var command = new Command("calibrate", "Choose and measure one layer mask per task, then its early-exit thresholds and self-speculation plan; write the FiRST profile")
         {
-            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, maxDrop, threshold, threads, adapter, maskOnly,
+            model, tokenizer, routers, tasks, outPath, plots, calibrationPrompts, prompts, keepShare, maxDrop, search, threshold, threads, adapter, maskOnly,
         };
         command.SetAction((parse, ct) =>
         {
@@ -48,6 +50,7 @@ internal static class CalibrateCommand
                 HeldOutPrompts = parse.GetValue(prompts),
                 KeepShare = parse.GetValue(keepShare),
                 MaxExactMatchDrop = parse.GetValue(maxDrop) / 100,
+                Search = parse.GetValue(search) == "elimination" ? MaskSearch.Elimination : MaskSearch.Ladder,
                 Threshold = parse.GetValue(threshold),
                 Threads = parse.GetValue(threads),
             };

@@ -32,6 +32,12 @@ public sealed record CalibrationOptions
     /// held-out prompts still measure it unseen.
     /// </summary>
     public double? MaxExactMatchDrop { get; init; }
+    /// <summary>
+    /// How the masks tried under <see cref="MaxExactMatchDrop"/> are chosen: the routers' <see cref="MaskSearch.Ladder"/>
+    /// (one mask per layer count) or <see cref="MaskSearch.Elimination"/> (layers removed one at a time, the
+    /// least harmful first).
+    /// </summary>
+    public MaskSearch Search { get; init; } = MaskSearch.Ladder;
     /// <summary>Router threshold.</summary>
     public float Threshold { get; init; } = 0.5f;
     /// <summary>Timed repetitions per task and path (medians are reported).</summary>
@@ -44,12 +50,30 @@ public sealed record CalibrationOptions
     public int Seed { get; init; } = 31_337;
 }
 
+/// <summary>How calibration searches for a task's mask under an exact-match budget (<see cref="CalibrationOptions.MaxExactMatchDrop"/>).</summary>
+public enum MaskSearch
+{
+    /// <summary>
+    /// Keep the first 1, 2, ... layers of the routers' ranking and take the first within the budget: one exact-match
+    /// measurement per layer at most, and the layers kept are the ones the routers use.
+    /// </summary>
+    Ladder,
+    /// <summary>
+    /// Backward elimination: from every layer, remove the one layer whose removal leaves the highest exact match
+    /// (ties: the layer the routers used least), as long as it stays within the budget. A layer whose removal
+    /// falls outside the budget is not tried again. Up to n(n+1)/2 measurements, and it finds masks the ladder
+    /// cannot reach: the ladder's order is fixed by the routers, so when the layer they rank next is one the
+    /// task needs, every leaner rung fails too.
+    /// </summary>
+    Elimination,
+}
+
 /// <summary>What calibration saw on one task besides what goes into the profile.</summary>
 /// <param name="Task">The task.</param>
 /// <param name="MaskCounts">How many calibration prompts the routers gave each mask.</param>
 /// <param name="Ladder">
-/// With <see cref="CalibrationOptions.MaxExactMatchDrop"/>: the masks tried, leanest first, with their exact match
-/// on the calibration prompts, the last one tried being the one chosen; the full model's comes first under
+/// With <see cref="CalibrationOptions.MaxExactMatchDrop"/>: the masks tried, in the order they were tried, with their
+/// exact match on the calibration prompts, the last one being the one chosen; the full model's comes first under
 /// <see cref="FullModelName"/>. Null without it.
 /// </param>
 public sealed record CalibrationDetail(string Task, IReadOnlyDictionary<string, int> MaskCounts, IReadOnlyList<(string Mask, double ExactMatch)>? Ladder = null)
@@ -114,7 +138,18 @@ public static class TaskCalibration
                 var mask = ChooseMask(counts, keptCounts, calibration.Count, o.KeepShare);
                 List<(string, double)>? ladder = null;
                 if (o.MaxExactMatchDrop is { } drop)
-                    (mask, ladder) = LeanestWithin(model, tokenizer, task.Name, calibration, Ladder(keptCounts, meanP), drop, o, progress, cancellationToken);
+                {
+                    var scorer = new MaskScorer(model, tokenizer, task.Name, calibration, o, progress, cancellationToken);
+                    var ranking = Ranking(keptCounts, meanP);
+                    if (o.Search == MaskSearch.Elimination)
+                    {
+                        scorer.Expect(layers * (layers + 1) / 2);
+                        (mask, double exact) = Eliminate(scorer.ExactMatch, scorer.Full, ranking, drop);
+                        ladder = scorer.Tried(mask, exact);
+                    }
+                    else (mask, ladder) = LeanestWithin(scorer, Ladder(ranking), drop);
+                    scorer.Finish(ladder, mask, drop);
+                }
                 progress?.Invoke(new PassProgress(stage, done, total) { Line = $"{task.Name}: mask {mask} from {counts.Count} distinct router masks on {calibration.Count} prompts", Finding = true });
 
                 // 2. Measure on held-out prompts: full vs masked.
@@ -185,11 +220,17 @@ public static class TaskCalibration
     /// The masks that keep the first 1, 2, ..., n layers of the routers' ranking: kept on the most prompts first,
     /// then the higher mean probability, then the shallower.
     /// </summary>
-    public static IReadOnlyList<LayerMask> Ladder(IReadOnlyList<int> keptCounts, IReadOnlyList<double> meanP)
+    public static IReadOnlyList<LayerMask> Ladder(IReadOnlyList<int> keptCounts, IReadOnlyList<double> meanP) => Ladder(Ranking(keptCounts, meanP));
+
+    /// <summary>The layers in the routers' order: kept on the most prompts first, then the higher mean probability, then the shallower.</summary>
+    private static IReadOnlyList<int> Ranking(IReadOnlyList<int> keptCounts, IReadOnlyList<double> meanP) =>
+        [.. Enumerable.Range(0, keptCounts.Count).OrderByDescending(l => keptCounts[l]).ThenByDescending(l => meanP[l]).ThenBy(l => l)];
+
+    private static IReadOnlyList<LayerMask> Ladder(IReadOnlyList<int> ranking)
     {
-        var flags = new bool[keptCounts.Count];
+        var flags = new bool[ranking.Count];
         var ladder = new List<LayerMask>();
-        foreach (int l in Enumerable.Range(0, flags.Length).OrderByDescending(l => keptCounts[l]).ThenByDescending(l => meanP[l]).ThenBy(l => l))
+        foreach (int l in ranking)
         {
             flags[l] = true;
             ladder.Add(LayerMask.FromFlags(flags));
@@ -198,47 +239,130 @@ public static class TaskCalibration
     }
 
     /// <summary>
-    /// The first mask of <paramref name="ladder"/> whose exact match on <paramref name="examples"/> is at most
-    /// <paramref name="maxDrop"/> below the full model's, and every exact match measured on the way (the full
-    /// model's first). The ladder ends with every layer, which always qualifies.
+    /// The first mask of <paramref name="ladder"/> whose exact match is at most <paramref name="maxDrop"/> below the
+    /// full model's, and every exact match measured on the way (the full model's first). The ladder ends with
+    /// every layer, which always qualifies.
     /// </summary>
-    private static (LayerMask Mask, List<(string, double)> Tried) LeanestWithin(
-        LlamaModel model, TextTokenizer tokenizer, string task, IReadOnlyList<TaskExample> examples, IReadOnlyList<LayerMask> ladder, double maxDrop,
-        CalibrationOptions o, Action<PassProgress>? progress, CancellationToken cancellationToken)
+    private static (LayerMask Mask, List<(string, double)> Tried) LeanestWithin(MaskScorer scorer, IReadOnlyList<LayerMask> ladder, double maxDrop)
     {
-        string stage = $"{task}: quality";
-        long total = (long)(ladder.Count + 1) * examples.Count, done = 0;
-        double ExactMatch(SessionOptions options)
-        {
-            using var session = model.CreateSession(options);
-            int right = 0;
-            foreach (var e in examples)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (TaskEvaluation.Answer(session, tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer) right++;
-                progress?.Invoke(new PassProgress(stage, ++done, total));
-            }
-            return (double)right / examples.Count;
-        }
-        double full = ExactMatch(new SessionOptions { Threads = o.Threads });
-        var tried = new List<(string, double)> { (CalibrationDetail.FullModelName, full) };
+        scorer.Expect(ladder.Count - 1);
         foreach (var mask in ladder)
         {
             // Every layer kept is the full model, measured already.
-            double masked = mask.KeptCount == ladder[^1].KeptCount ? full : ExactMatch(new SessionOptions { Threads = o.Threads, Mask = mask });
-            tried.Add((mask.ToString(), masked));
-            // Both are counts over the same prompts: the tolerance keeps 0.99 - 0.01 from missing 0.98.
-            if (masked >= full - maxDrop - 1e-9)
-            {
-                progress?.Invoke(new PassProgress(stage, total, total)
-                {
-                    Line = $"{task}: {string.Join(", ", tried.Select(t => $"{t.Item1} {t.Item2:P1}"))} on {examples.Count} calibration prompts; the leanest within {maxDrop * 100:0.##} point{(Math.Abs(maxDrop - 0.01) < 1e-12 ? "" : "s")} is {mask}",
-                    Finding = true,
-                });
-                return (mask, tried);
-            }
+            double masked = mask.KeptCount == ladder[^1].KeptCount ? scorer.Full : scorer.ExactMatch(mask);
+            if (Within(masked, scorer.Full, maxDrop)) return (mask, scorer.Tried(mask, masked));
         }
         throw new InvalidOperationException("the ladder ends with every layer kept, which matches the full model");
+    }
+
+    /// <summary>
+    /// <see cref="MaskSearch.Elimination"/> over <paramref name="exactMatch"/>, with the full model's at
+    /// <paramref name="full"/>; <paramref name="ranking"/>, the routers' order (most used first), breaks ties.
+    /// Returns the mask chosen and its exact match.
+    /// </summary>
+    internal static (LayerMask Mask, double ExactMatch) Eliminate(Func<LayerMask, double> exactMatch, double full, IReadOnlyList<int> ranking, double maxDrop)
+    {
+        int layers = ranking.Count;
+        // Least used first.
+        var candidates = ranking.Reverse().ToList();
+        var kept = Enumerable.Repeat(true, layers).ToArray();
+        var (chosen, chosenMatch) = (LayerMask.FromFlags(kept), full);
+        while (candidates.Count > 0 && kept.Count(k => k) > 1)
+        {
+            (int Layer, double ExactMatch)? best = null;
+            foreach (int l in candidates.ToList())
+            {
+                kept[l] = false;
+                double masked = exactMatch(LayerMask.FromFlags(kept));
+                kept[l] = true;
+                // A layer the task cannot do without now it will not do without once more are gone: not tried again.
+                if (!Within(masked, full, maxDrop)) candidates.Remove(l);
+                // Strictly higher: on a tie the layer the routers used less, tried first, goes.
+                else if (best is null || masked > best.Value.ExactMatch) best = (l, masked);
+            }
+            if (best is not { } b) break;
+            kept[b.Layer] = false;
+            candidates.Remove(b.Layer);
+            (chosen, chosenMatch) = (LayerMask.FromFlags(kept), b.ExactMatch);
+        }
+        return (chosen, chosenMatch);
+    }
+
+    // Both are counts over the same prompts: the tolerance keeps 0.99 - 0.01 from missing 0.98.
+    private static bool Within(double masked, double full, double maxDrop) => masked >= full - maxDrop - 1e-9;
+
+    /// <summary>
+    /// Exact match of masks on one task's calibration prompts, each measurement recorded and counted on the task's
+    /// "quality" bar; the full model's is measured first.
+    /// </summary>
+    private sealed class MaskScorer
+    {
+        private readonly LlamaModel _model;
+        private readonly TextTokenizer _tokenizer;
+        private readonly string _task;
+        private readonly IReadOnlyList<TaskExample> _examples;
+        private readonly CalibrationOptions _o;
+        private readonly Action<PassProgress>? _progress;
+        private readonly CancellationToken _cancellationToken;
+        private readonly List<(string, double)> _tried = [];
+        private long _done, _total;
+
+        public MaskScorer(LlamaModel model, TextTokenizer tokenizer, string task, IReadOnlyList<TaskExample> examples, CalibrationOptions o,
+                          Action<PassProgress>? progress, CancellationToken cancellationToken)
+        {
+            (_model, _tokenizer, _task, _examples, _o, _progress, _cancellationToken) = (model, tokenizer, task, examples, o, progress, cancellationToken);
+            _total = examples.Count;
+            Full = Measure(null);
+            _tried.Add((CalibrationDetail.FullModelName, Full));
+        }
+
+        private string Stage => $"{_task}: quality";
+
+        /// <summary>The full model's exact match.</summary>
+        public double Full { get; }
+
+        /// <summary>Sizes the bar for at most <paramref name="masks"/> more measurements.</summary>
+        public void Expect(int masks) => _total = _done + (long)masks * _examples.Count;
+
+        public double ExactMatch(LayerMask mask)
+        {
+            double value = Measure(mask);
+            _tried.Add((mask.ToString(), value));
+            return value;
+        }
+
+        /// <summary>Every measurement so far, ending with the chosen mask (recorded again if it was measured earlier).</summary>
+        public List<(string, double)> Tried(LayerMask chosen, double exactMatch)
+        {
+            if (_tried[^1].Item1 != chosen.ToString() || _tried.Count == 1) _tried.Add((chosen.ToString(), exactMatch));
+            return _tried;
+        }
+
+        /// <summary>Fills the bar and prints what was tried (up to 12 masks) and chosen.</summary>
+        public void Finish(IReadOnlyList<(string Mask, double ExactMatch)> tried, LayerMask chosen, double maxDrop)
+        {
+            var shown = tried.Count <= 13 ? tried : [.. tried.Take(12), ("...", double.NaN)];
+            string list = string.Join(", ", shown.Select(t => double.IsNaN(t.ExactMatch) ? t.Mask : $"{t.Mask} {t.ExactMatch:P1}"));
+            _progress?.Invoke(new PassProgress(Stage, _total, _total)
+            {
+                Line = $"{_task}: {list} on {_examples.Count} calibration prompts ({tried.Count - 1} masks tried); the leanest within {maxDrop * 100:0.##} point{(Math.Abs(maxDrop - 0.01) < 1e-12 ? "" : "s")} is {chosen}",
+                Finding = true,
+            });
+        }
+
+        private double Measure(LayerMask? mask)
+        {
+            using var session = _model.CreateSession(new SessionOptions { Threads = _o.Threads, Mask = mask });
+            int right = 0;
+            foreach (var e in _examples)
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+                if (TaskEvaluation.Answer(session, _tokenizer, e.Prompt, e.Answer.Length + 4) == e.Answer) right++;
+                _done++;
+                _progress?.Invoke(new PassProgress(Stage, _done, Math.Max(_done, _total)));
+            }
+            return (double)right / _examples.Count;
+        }
     }
 
     /// <summary>Median decode ms/token of both sessions, repetitions interleaved so drift hits both alike.</summary>
