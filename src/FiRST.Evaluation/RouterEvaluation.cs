@@ -13,7 +13,9 @@ namespace FiRST.Evaluation;
 /// <param name="AccuracyRouted">Exact match with the routers choosing the layers per prompt.</param>
 /// <param name="SkippedShare">Mean share of layers skipped.</param>
 /// <param name="MostCommonMask">The mask chosen most often.</param>
-public sealed record RoutedTaskResult(string Task, int Prompts, double AccuracyFull, double AccuracyRouted, double SkippedShare, string MostCommonMask);
+/// <param name="MaskCounts">How many prompts the routers gave each mask.</param>
+public sealed record RoutedTaskResult(string Task, int Prompts, double AccuracyFull, double AccuracyRouted, double SkippedShare, string MostCommonMask,
+                                      IReadOnlyDictionary<string, int> MaskCounts);
 
 /// <summary>Quality and layer use of routers on held-out self-generated text.</summary>
 /// <param name="Sequences">Sequences evaluated.</param>
@@ -53,7 +55,7 @@ public static class RouterEvaluation
             }
             int n = examples.Count;
             results.Add(new RoutedTaskResult(task.Name, n, (double)correctFull / n, (double)correctRouted / n, skipped / n,
-                Commonest(masks)));
+                Commonest(masks), masks));
         }
         return results;
     }

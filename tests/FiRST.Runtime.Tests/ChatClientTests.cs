@@ -220,16 +220,15 @@ public sealed class ChatClientTests : IDisposable
             Paths = DemoProfileModel.Paths,
         });
         var client = new FiRSTChatClient(generator);
-        var response = await client.GetResponseAsync("reverse hello =>", Greedy);
+        var response = await client.GetResponseAsync("sort 5 3 9 1 =>", Greedy);
 
-        Assert.Equal("olleh", response.Text);
+        Assert.Equal("1 3 5 9", response.Text);
         var properties = response.AdditionalProperties!;
-        Assert.Equal("FullPath", properties[FiRSTChatProperties.DecodePath]);
-        // The routers keep layers 0-4 and 7 for this prompt: no task has that mask, and the full path is the only
-        // compiled one that keeps layer 7.
-        Assert.Equal("Superset", properties[FiRSTChatProperties.PathReason]);
-        Assert.Equal("11111111", properties[FiRSTChatProperties.Mask]);
-        Assert.StartsWith("mask 11111001", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
+        // The routers keep layers 0-3 for this prompt, sort's mask, whose generated path decodes it.
+        Assert.Equal("SortPath", properties[FiRSTChatProperties.DecodePath]);
+        Assert.Equal("Exact", properties[FiRSTChatProperties.PathReason]);
+        Assert.Equal("11110000", properties[FiRSTChatProperties.Mask]);
+        Assert.StartsWith("mask 11110000", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
     }
 
     [Fact]

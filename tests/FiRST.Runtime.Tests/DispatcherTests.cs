@@ -20,15 +20,15 @@ public sealed class DispatcherTests
 {
     private static string Dir => Path.Combine(AppContext.BaseDirectory, "demo");
 
-    // The expected paths follow from the shipped routers (models/demo/model.routers.bin) and the profile's
-    // masks: the routers keep a layer whose probability reaches the threshold (0.5), and the table holds one
-    // generated path per mask (Copy 11111000, shared with Reverse; Sort 11110000; Add4 11101000). Copy, sort
-    // and addition prompts route to 11111000, so they decode on CopyPath, the table's entry for it; reverse
-    // prompts route to 11111001, which no task has (see the superset tests below).
+    // The expected paths follow from the shipped routers (models/demo/model.routers.bin, trained to the
+    // profile's masks) and the profile's masks: the routers keep a layer whose probability reaches the threshold
+    // (0.5), and the table holds one generated path per mask (Copy 11111000, shared with Reverse; Sort 11110000;
+    // Add4 11101000). Each of these prompts routes to its task's mask, so it decodes on the table's entry for it.
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "CopyPath")]
-    [InlineData("12+34=", "46", "CopyPath")]
+    [InlineData("reverse hello =>", "olleh", "CopyPath")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
+    [InlineData("12+34=", "46", "Add4Path")]
     public void RoutedPrefillDecodesOnTheGeneratedPathForItsMask(string prompt, string expected, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -58,12 +58,13 @@ public sealed class DispatcherTests
     [InlineData("copy hello =>", "11111000", "CopyPath")]
     [InlineData("copy abc123 =>", "11111000", "CopyPath")]
     [InlineData("copy dotnet =>", "11111000", "CopyPath")]
-    [InlineData("sort 2 8 1 =>", "11111000", "CopyPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "11111000", "CopyPath")]
-    [InlineData("50+50=", "11111000", "CopyPath")]
-    [InlineData("905+96=", "11111000", "CopyPath")]
-    [InlineData("7+458=", "11111000", "CopyPath")]
-    [InlineData("1234+5678=", "11111000", "CopyPath")]
+    [InlineData("reverse dotnet =>", "11111000", "CopyPath")]
+    [InlineData("sort 2 8 1 =>", "11110000", "SortPath")]
+    [InlineData("sort 9 9 1 4 0 =>", "11110000", "SortPath")]
+    [InlineData("50+50=", "11101000", "Add4Path")]
+    [InlineData("905+96=", "11101000", "Add4Path")]
+    [InlineData("7+458=", "11101000", "Add4Path")]
+    [InlineData("1234+5678=", "11101000", "Add4Path")]
     public void EachRoutedPromptDecodesOnThePathForTheMaskItsRoutersChoose(string prompt, string expectedMask, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -83,29 +84,31 @@ public sealed class DispatcherTests
     }
 
     [Theory]
-    [InlineData("reverse hello =>", "olleh")]
-    [InlineData("reverse hello world =>", "dlrow olleh")]
-    [InlineData("reverse dotnet =>", "tentod")]
-    [InlineData("reverse abc 123 =>", "321 cba")]
+    [InlineData("sort 2 8 1 =>", "1 2 8")]
+    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9")]
     public void A_routed_mask_no_task_has_decodes_on_the_generic_loop_under_the_exact_policy(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // The routers keep layers 0-4 and 7 for reverse prompts (layer 7 at 0.66 to 0.69): no task's mask.
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
+        // At the strict threshold the routers keep layers 0-2 for sort prompts (layer 3 at 0.98, layer 4 at 0.3 to
+        // 0.4): no task's mask.
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
         Assert.Equal(expected, Answer(session, tokenizer, prompt));
-        Assert.Equal("11111001", session.Mask.ToString());
+        Assert.Equal("11100000", session.Mask.ToString());
         Assert.False(DemoProfileModel.Paths.TryGet(session.Mask, out _));
         Assert.IsType<MaskedPath>(session.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, session.PathReason);
 
-        // Under the default policy the same mask takes the full path, the only generated one that keeps layer 7.
-        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = DemoProfileModel.Paths });
+        // Under the default policy the same mask takes one of the smallest generated paths that keep its layers:
+        // sort's or addition's, four layers each.
+        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = DemoProfileModel.Paths });
         Assert.Equal(expected, Answer(superset, tokenizer, prompt));
-        Assert.Equal("11111001", superset.Routing!.Mask.ToString());
-        Assert.Equal("11111111", superset.Mask.ToString());
-        Assert.Equal("FullPath", superset.DecodePath.GetType().Name);
+        Assert.Equal("11100000", superset.Routing!.Mask.ToString());
+        Assert.Equal(4, superset.Mask.KeptCount);
+        Assert.All(new[] { 0, 1, 2 }, l => Assert.True(superset.Mask.IsKept(l)));
+        Assert.Contains(superset.DecodePath.GetType().Name, new[] { "SortPath", "Add4Path" });
         Assert.Equal(Decoding.PathReason.Superset, superset.PathReason);
 
         // At threshold 0 every layer is kept, and the table's entry for that is the generated FullPath.
@@ -176,14 +179,14 @@ public sealed class DispatcherTests
 
     /// <summary>
     /// A threshold above the default that makes the routers keep fewer layers than copy's path: at 0.995 they keep
-    /// 11101000 for <c>12+34=</c> (layer 3 at 0.991; add4's mask, whose path the tables below leave out) and
-    /// 11000000 for <c>sort 2 8 1 =&gt;</c>.
+    /// 11101000 for <c>12+34=</c> (add4's mask, whose path the tables below leave out) and 11100000 for
+    /// <c>sort 2 8 1 =&gt;</c> (layer 3 at 0.98).
     /// </summary>
     private const float StrictThreshold = 0.995f;
 
     [Theory]
     [InlineData("12+34=", "46")]            // routes to 11101000
-    [InlineData("sort 2 8 1 =>", "1 2 8")]  // routes to 11000000
+    [InlineData("sort 2 8 1 =>", "1 2 8")]  // routes to 11100000
     public void A_routed_mask_without_its_path_takes_the_smallest_compiled_superset(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -245,11 +248,11 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // Only sort's path (11110000) and the full path: the routed 11111000 has no exact path.
+        // Only sort's path (11110000) and the full path: the routed 11101000 has no exact path.
         var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Sort)]);
         using var exact = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
         Assert.Equal("46", Answer(exact, tokenizer, "12+34="));
-        Assert.Equal("11111000", exact.Mask.ToString());
+        Assert.Equal("11101000", exact.Mask.ToString());
         Assert.IsType<MaskedPath>(exact.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, exact.PathReason);
 
@@ -323,8 +326,8 @@ public sealed class ManifestRoutingTests
 
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "CopyPath")]   // routed to 11111000, copy's mask
-    [InlineData("1234+5678=", "6912", "CopyPath")]
+    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "SortPath")]
+    [InlineData("1234+5678=", "6912", "Add4Path")]
     public void TheReadmeExampleRoutesDecodesOnTheGeneratedPathAndSpeculatesAsCalibrated(string prompt, string expected, string expectedPath)
     {
         // The README's example, line for line (Demo is DemoProfileModel here).
@@ -341,11 +344,20 @@ public sealed class ManifestRoutingTests
         Assert.Equal(expected, string.Concat(run.Text()).Trim());
         Assert.Equal(expectedPath, run.Stats.DecodePath);
         Assert.Equal(Decoding.PathReason.Exact, run.Stats.PathReason);
-        // Copy's path has no plan (calibration found none that beats plain decoding on it): no drafts.
-        Assert.Null(run.Stats.Speculation);
-        Assert.Equal(0, run.Stats.DraftedTokens);
+        // Routed to its task's path, a prompt drafts as that path was calibrated: copy's has no plan (none beat plain
+        // decoding on it), sort's and addition's have one.
+        if (expectedPath == "CopyPath")
+        {
+            Assert.Null(run.Stats.Speculation);
+            Assert.Equal(0, run.Stats.DraftedTokens);
+        }
+        else
+        {
+            Assert.NotNull(run.Stats.Speculation);
+            Assert.True(run.Stats.DraftedTokens > 0);
+        }
 
-        // Pinned to a task whose path has a plan, the same options draft as calibrated (sort 2:8, add4 3:3).
+        // Pinned to its task, the same options draft as calibrated too (sort 2:8, add4 3:8).
         if (prompt.StartsWith("copy", StringComparison.Ordinal)) return;
         string task = prompt.StartsWith("sort", StringComparison.Ordinal) ? "sort" : "add4";
         var pinned = new TextGenerator(model, tokenizer, new SessionOptions { Task = task, Paths = DemoProfileModel.Paths, SpeculateAsCalibrated = true })

@@ -16,15 +16,14 @@ public sealed class DemoSampleTests
 
         Assert.True(code == 0, output);
         var lines = output.Split('\n');
-        // prompt, answer, correct, path (reason), mask: the routers keep layers 0-4 for copy, sort and addition
-        // prompts, copy's mask, so CopyPath serves them; for reverse they add layer 7, which the sample's manifest
-        // did not load (no task's path uses it), so routing keeps 0-4 there too.
+        // prompt, answer, correct, path (reason), mask: the routers (trained to the profile's masks) give each
+        // prompt its task's mask, and the generated path of that mask serves it; copy and reverse share one.
         foreach (var (prompt, answer, path, mask) in new[]
                  {
                      ("copy kqz1 =>", "kqz1", "CopyPath (Exact)", "11111000"),
                      ("reverse hello =>", "olleh", "CopyPath (Exact)", "11111000"),
-                     ("sort 9 9 1 4 0 =>", "0 1 4 9 9", "CopyPath (Exact)", "11111000"),
-                     ("1234+5678=", "6912", "CopyPath (Exact)", "11111000"),
+                     ("sort 9 9 1 4 0 =>", "0 1 4 9 9", "SortPath (Exact)", "11110000"),
+                     ("1234+5678=", "6912", "Add4Path (Exact)", "11101000"),
                  })
         {
             string line = Assert.Single(lines, l => l.StartsWith(prompt + " ", StringComparison.Ordinal));

@@ -60,4 +60,23 @@ public sealed class CliTrainRoutersTests : IDisposable
             Assert.DoesNotContain("   at ", wrong.Stderr);
         }
     }
+
+    [Fact]
+    public void TrainRoutersFromAProfileRoutesTheTasksToItsMasks()
+    {
+        string profile = Path.Combine(DefaultModelTests.ModelDirectory, "model.first.json"), outPath = File("p.routers.bin");
+        var r = FirstTrain("train-routers", "--from-profile", profile, "--steps", "60", "--eval-prompts", "10", "--out", outPath);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(8, RouterSet.Load(outPath).Layers);
+        Assert.Contains("training routers to the masks of ", r.Stderr);
+        Assert.Contains("profile masks step   60/60", r.Stderr);
+        // One row per task of the profile, with the profile's mask and the share of held-out prompts routed to it.
+        var masks = Runtime.Profiles.ModelProfile.Load(profile).Tasks.ToDictionary(t => t.Name, t => t.Mask(8).ToString());
+        foreach (var (task, mask) in masks) Assert.Matches($@"\| {task} \| {mask} \| [\d.]+ % \| [01]{{8}} \|", r.Stdout);
+
+        var bad = FirstTrain("train-routers", "--from-profile", profile, "--lambda", "0.1", "--out", outPath);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--from-profile trains the routers to the profile's masks", bad.Stderr);
+        Assert.Single(bad.Stderr.Trim().Split('\n'));
+    }
 }

@@ -61,6 +61,34 @@ public sealed class RouterTests(ITestOutputHelper output)
         var last = logits[0, prompt.Length - 1].data<float>().ToArray();
         double worst = last.Zip(runtimeLogits, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(worst < 1e-3, $"max abs logit diff {worst}");
+
+        // Forcing the gates the routers chose gives the same pooled outputs: what distillation trains on is what
+        // routed prefill computes when the routers decide as the forced gates do.
+        var (_, hardP, gates) = GatedForward.RunHard(llama, routers, tokens, ones(1, prompt.Length), threshold: 0.5f);
+        var forced = GatedForward.RunForced(llama, routers, tokens, ones(1, prompt.Length), gates).data<float>().ToArray();
+        Assert.Equal(hardP.data<float>().ToArray(), forced);
+    }
+
+    [Fact]
+    public void DistilledRoutersRouteEachTaskToItsProfileMask()
+    {
+        string dir = DefaultModelTests.ModelDirectory;
+        using var model = LlamaModel.Load(Path.Combine(dir, "model.bin"));
+        var tokenizer = TextTokenizer.Load(Path.Combine(dir, "tokenizer.bin"));
+        // Masks no router file of the repository gives these tasks: copy keeps layer 5, addition drops layer 3.
+        var targets = new[] { (TaskGenerator.Find("copy"), LayerMask.FromKept(8, [0, 1, 2, 3, 4, 5])), (TaskGenerator.Find("add4"), LayerMask.FromKept(8, [0, 1, 2, 4])) };
+        var result = RouterDistillation.Run(model, tokenizer, targets, new RouterTrainingOptions { Steps = 150, Batch = 32 });
+        _output.WriteLine($"{result}");
+        // Held-out prompts, routed by the C# runtime as at inference: nearly all get their task's mask (the training
+        // prompts' smoothed share is the result's MeanP).
+        var routed = RouterEvaluation.Tasks(model, tokenizer, result.Routers, 0.5f, targets.Select(t => t.Item1), prompts: 40);
+        foreach (var (r, (task, mask)) in routed.Zip(targets))
+        {
+            _output.WriteLine($"{task.Name}: {string.Join(", ", r.MaskCounts.Select(kv => $"{kv.Key} x{kv.Value}"))}");
+            Assert.True(r.MaskCounts.GetValueOrDefault(mask.ToString()) >= 36, $"{task.Name}: {r.MaskCounts.GetValueOrDefault(mask.ToString())} of 40 routed to {mask}");
+        }
+        Assert.InRange(result.MeanP, 0.9, 1);
+        Assert.Throws<ArgumentException>(() => RouterDistillation.Run(model, tokenizer, [(TaskGenerator.Find("copy"), LayerMask.All(5))], new RouterTrainingOptions()));
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using FiRST.Cli.Reporting;
 using System.Globalization;
 using System.Text;
 using FiRST.Runtime;
+using FiRST.Runtime.Profiles;
 using FiRST.Runtime.Tokenization;
 using FiRST.Training.Demo;
 using FiRST.Training.Routers;
@@ -35,10 +36,11 @@ internal static class TrainRoutersCommand
         var hardFrom = new Option<double>("--hard-from") { Description = "Share of the steps after which gates are hard 0/1 as at inference (0 = from the start, 1 = never)", DefaultValueFactory = _ => new RouterTrainingOptions().HardFrom };
         var learningRate = new Option<double>("--learning-rate") { Description = "Router learning rate (Adam)", DefaultValueFactory = _ => new RouterTrainingOptions().LearningRate };
         var gradient = new Option<string>("--router-gradient") { Description = "Hard-phase router gradient: straight-through, or counterfactual (measures each layer decision's cost; routers only)", DefaultValueFactory = _ => "straight-through" };
+        var fromProfile = new Option<string?>("--from-profile") { Description = "Train the routers to route each task of this profile (NAME.first.json, built-in tasks) to its calibrated mask, instead of a layer-use penalty" };
         var samples = new Option<int>("--samples") { Description = "With --self-generated: sequences sampled for training", DefaultValueFactory = _ => 512 };
         var command = new Command("train-routers", "Train FiRST routers on a frozen model; report quality against layers skipped")
         {
-            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, hardFrom, learningRate, gradient, outPath, report, evalPrompts, samples, loraRank,
+            model, tokenizer, tasks, selfGenerated, lambdas, steps, batch, threshold, hardFrom, learningRate, gradient, outPath, report, evalPrompts, samples, loraRank, fromProfile,
         };
         command.SetAction((parse, ct) =>
         {
@@ -56,6 +58,9 @@ internal static class TrainRoutersCommand
             double hard = parse.GetValue(hardFrom), lr = parse.GetValue(learningRate);
             if (!(hard >= 0 && hard <= 1)) throw new ArgumentException($"--hard-from must be between 0 and 1, got {hard}");
             if (!(lr > 0 && double.IsFinite(lr))) throw new ArgumentException($"--learning-rate must be a positive number, got {lr}");
+            string? profilePath = parse.GetValue(fromProfile);
+            if (profilePath is not null && (parse.GetResult(lambdas) is { Implicit: false } || parse.GetResult(gradient) is { Implicit: false } || rank > 0 || parse.GetValue(selfGenerated)))
+                throw new ArgumentException("--from-profile trains the routers to the profile's masks: --lambda, --router-gradient, --lora-rank and --self-generated do not apply");
             var options = new RouterTrainingOptions
             {
                 Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr, LoraRank = rank, HardFrom = hard, LearningRate = lr,
@@ -90,6 +95,11 @@ internal static class TrainRoutersCommand
             // The data, then one penalty after another: train, save the routers (and adapters), add its row to the table.
             void Train(Action<PassProgress> progress)
             {
+                if (profilePath is not null)
+                {
+                    Distill(progress, profilePath);
+                    return;
+                }
                 RouterData data;
                 SelfGeneratedRouterData? heldOut = null;
                 TextTokenizer? tok = null;
@@ -151,6 +161,28 @@ internal static class TrainRoutersCommand
                     }
                     rows++;
                 }
+            }
+
+            // One run toward the profile's masks, then the same table, with the profile's mask beside each task's routed one.
+            void Distill(Action<PassProgress> progress, string path)
+            {
+                var profile = ModelProfile.Load(path);
+                profile.EnsureFits(llama.Config, modelPath);
+                var targets = profile.Tasks.Select(t => (TaskGenerator.Find(t.Name), t.Mask(llama.Config.NLayers))).ToList();
+                var tok = TextTokenizer.Load(parse.GetValue(tokenizer) ?? CommonOptions.DefaultTokenizer(modelPath));
+                tok.EnsureFits(llama);
+                progress(PassProgress.Note($"training routers to the masks of {path}: {string.Join(", ", targets.Select(t => $"{t.Item1.Name} {t.Item2}"))}"));
+                var result = RouterDistillation.Run(llama, tok, targets, options, progress, ct);
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
+                result.Routers.Save(outFile);
+                saved++;
+                progress(PassProgress.Note($"wrote {outFile} ({result.Seconds:F0} s)"));
+                var rs = RouterEvaluation.Tasks(llama, tok, result.Routers, thr, targets.Select(t => t.Item1), n, cancellationToken: ct);
+                table.AppendLine("| task | profile mask | routed to it | commonest routed mask | exact match full → routed | layers skipped |");
+                table.AppendLine("|---|---|---:|---|---|---:|");
+                foreach (var (r, (_, mask)) in rs.Zip(targets))
+                    table.AppendLine($"| {r.Task} | {mask} | {r.MaskCounts.GetValueOrDefault(mask.ToString()) / (double)r.Prompts:P1} | {r.MostCommonMask} | {r.AccuracyFull:P1} → {r.AccuracyRouted:P1} | {r.SkippedShare:P1} |");
+                rows++;
             }
         });
         return command;

@@ -37,6 +37,14 @@ public static class GatedForward
         });
 
     /// <summary>
+    /// The pooled router outputs <c>[batch, layers]</c> (differentiable in the routers' weights) when each layer runs
+    /// as <paramref name="gates"/> <c>[batch, layers]</c> (0/1) says, whatever the routers decide: what each router
+    /// sees when the routers before it decided as the gates do.
+    /// </summary>
+    public static Tensor RunForced(TorchLlama model, TorchRouters routers, Tensor tokens, Tensor promptMask, Tensor gates) =>
+        Forward(model, routers, tokens, promptMask, lora: null, detachRouterInput: true, (l, _) => gates[.., l]).P;
+
+    /// <summary>
     /// The gated forward pass: before layer l the router's outputs are pooled over each sample's prompt positions
     /// into <c>p_l</c>, and <paramref name="gateOf"/> (layer, <c>p_l</c>) gives the factor on the layer's contribution.
     /// </summary>
