@@ -131,13 +131,9 @@ public static class DemoTraining
             double value = loss.item<float>();
             smoothed = double.IsNaN(smoothed) ? value : 0.98 * smoothed + 0.02 * value;
             // Every step moves the bar; every 50th is also a line of the log.
-            string? line = null;
-            if (step % 50 == 0 || step == o.Steps - 1)
-            {
-                double elapsed = clock.Elapsed.TotalSeconds;
-                double eta = elapsed / (step + 1) * (o.Steps - step - 1);
-                line = $"step {step + 1,5}/{o.Steps}  loss {smoothed:F4}  lr {lr:E2}  {tokensSeen / elapsed,8:F0} tok/s  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}";
-            }
+            string? line = StepLog.Eta(clock, step, o.Steps, every: 50) is { } eta
+                ? $"step {step + 1,5}/{o.Steps}  loss {smoothed:F4}  lr {lr:E2}  {tokensSeen / clock.Elapsed.TotalSeconds,8:F0} tok/s  ETA {eta:mm\\:ss}"
+                : null;
             progress(new PassProgress("training", step + 1, o.Steps) { Loss = smoothed, Line = line });
         }
 

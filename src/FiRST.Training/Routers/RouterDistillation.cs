@@ -65,17 +65,10 @@ public static class RouterDistillation
             double m = p.detach().ge(threshold).to_type(gates.dtype).eq(gates).all(1).to_type(ScalarType.Float32).mean().item<float>();
             loss = double.IsNaN(loss) ? l : 0.95 * loss + 0.05 * l;
             matched = double.IsNaN(matched) ? m : 0.95 * matched + 0.05 * m;
-            if (progress is not null)
-            {
-                string? line = null;
-                if (step % 25 == 0 || step == o.Steps - 1)
-                {
-                    double elapsed = clock.Elapsed.TotalSeconds;
-                    double eta = elapsed / (step + 1) * (o.Steps - step - 1);
-                    line = $"profile masks step {step + 1,4}/{o.Steps}  bce {loss:F4}  routed to their task's mask {matched:P1}  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}";
-                }
-                progress(new PassProgress("profile masks", step + 1, o.Steps) { Loss = loss, Line = line });
-            }
+            string? line = StepLog.Eta(clock, step, o.Steps, every: 25) is { } eta
+                ? $"profile masks step {step + 1,4}/{o.Steps}  bce {loss:F4}  routed to their task's mask {matched:P1}  ETA {eta:mm\\:ss}"
+                : null;
+            progress?.Invoke(new PassProgress("profile masks", step + 1, o.Steps) { Loss = loss, Line = line });
         }
         return new RouterTrainingResult(routers.ToRouterSet(), loss, matched, clock.Elapsed.TotalSeconds);
     }

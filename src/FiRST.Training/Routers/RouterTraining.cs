@@ -133,13 +133,9 @@ public static class RouterTraining
             if (progress is not null)
             {
                 // Every step moves the bar; every 25th is also a line of the log.
-                string? line = null;
-                if (step % 25 == 0 || step == o.Steps - 1)
-                {
-                    double elapsed = clock.Elapsed.TotalSeconds;
-                    double eta = elapsed / (step + 1) * (o.Steps - step - 1);
-                    line = $"lambda {o.Lambda:G3} step {step + 1,4}/{o.Steps}  {(data.TaskLoss ? "ce" : "kl")} {loss:F4}  mean p {meanP:F3}  {(step >= hardFrom ? "hard" : "soft")}  ETA {TimeSpan.FromSeconds(eta):mm\\:ss}";
-                }
+                string? line = StepLog.Eta(clock, step, o.Steps, every: 25) is { } eta
+                    ? $"lambda {o.Lambda:G3} step {step + 1,4}/{o.Steps}  {(data.TaskLoss ? "ce" : "kl")} {loss:F4}  mean p {meanP:F3}  {(step >= hardFrom ? "hard" : "soft")}  ETA {eta:mm\\:ss}"
+                    : null;
                 progress(new PassProgress($"lambda {o.Lambda:G3}", step + 1, o.Steps) { Loss = loss, Line = line });
             }
         }
