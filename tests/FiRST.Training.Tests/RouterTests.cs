@@ -80,14 +80,14 @@ public sealed class RouterTests(ITestOutputHelper output)
         var result = RouterDistillation.Run(model, tokenizer, targets, new RouterTrainingOptions { Steps = 150, Batch = 32 });
         _output.WriteLine($"{result}");
         // Held-out prompts, routed by the C# runtime as at inference: nearly all get their task's mask (the training
-        // prompts' smoothed share is the result's MeanP).
+        // prompts' smoothed share is the result's Matched).
         var routed = RouterEvaluation.Tasks(model, tokenizer, result.Routers, 0.5f, targets.Select(t => t.Item1), prompts: 40);
         foreach (var (r, (task, mask)) in routed.Zip(targets))
         {
             _output.WriteLine($"{task.Name}: {string.Join(", ", r.MaskCounts.Select(kv => $"{kv.Key} x{kv.Value}"))}");
             Assert.True(r.MaskCounts.GetValueOrDefault(mask.ToString()) >= 36, $"{task.Name}: {r.MaskCounts.GetValueOrDefault(mask.ToString())} of 40 routed to {mask}");
         }
-        Assert.InRange(result.MeanP, 0.9, 1);
+        Assert.InRange(result.Matched, 0.9, 1);
         Assert.Throws<ArgumentException>(() => RouterDistillation.Run(model, tokenizer, [(TaskGenerator.Find("copy"), LayerMask.All(5))], new RouterTrainingOptions()));
     }
 

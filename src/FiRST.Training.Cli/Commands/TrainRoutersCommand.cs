@@ -59,8 +59,9 @@ internal static class TrainRoutersCommand
             if (!(hard >= 0 && hard <= 1)) throw new ArgumentException($"--hard-from must be between 0 and 1, got {hard}");
             if (!(lr > 0 && double.IsFinite(lr))) throw new ArgumentException($"--learning-rate must be a positive number, got {lr}");
             string? profilePath = parse.GetValue(fromProfile);
-            if (profilePath is not null && (parse.GetResult(lambdas) is { Implicit: false } || parse.GetResult(gradient) is { Implicit: false } || rank > 0 || parse.GetValue(selfGenerated)))
-                throw new ArgumentException("--from-profile trains the routers to the profile's masks: --lambda, --router-gradient, --lora-rank and --self-generated do not apply");
+            if (profilePath is not null && (parse.GetResult(lambdas) is { Implicit: false } || parse.GetResult(gradient) is { Implicit: false } || rank > 0
+                                            || parse.GetValue(selfGenerated) || parse.GetValue(tasks) is not null))
+                throw new ArgumentException("--from-profile trains the routers to the profile's masks on its tasks' prompts: --lambda, --router-gradient, --lora-rank, --tasks and --self-generated do not apply");
             var options = new RouterTrainingOptions
             {
                 Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), Threshold = thr, LoraRank = rank, HardFrom = hard, LearningRate = lr,

@@ -2,12 +2,20 @@ using System.Diagnostics;
 using FiRST.Evaluation;
 using FiRST.Evaluation.Tasks;
 using FiRST.Runtime;
+using FiRST.Runtime.Routing;
 using FiRST.Runtime.Tokenization;
 using FiRST.Training.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FiRST.Training.Routers;
+
+/// <summary>What a distillation run ended with.</summary>
+/// <param name="Routers">The trained routers.</param>
+/// <param name="FinalLoss">Smoothed binary cross-entropy at the end.</param>
+/// <param name="Matched">Smoothed share of the training prompts whose hard-gated mask equals their task's.</param>
+/// <param name="Seconds">Wall time.</param>
+public sealed record RouterDistillationResult(RouterSet Routers, double FinalLoss, double Matched, double Seconds);
 
 /// <summary>
 /// Routers that reproduce calibrated masks. Calibration can choose a task's mask by measuring masks
@@ -25,10 +33,9 @@ public static class RouterDistillation
     /// <paramref name="targets"/> to its mask; uses <see cref="RouterTrainingOptions.Steps"/>,
     /// <see cref="RouterTrainingOptions.Batch"/> (prompts per step), <see cref="RouterTrainingOptions.LearningRate"/>,
     /// <see cref="RouterTrainingOptions.InitialBias"/>, <see cref="RouterTrainingOptions.Threshold"/> (for the
-    /// reported match) and <see cref="RouterTrainingOptions.Seed"/>. The result's loss is the cross-entropy and its
-    /// mean p the share of prompts whose routed mask equals their task's, both smoothed.
+    /// reported match) and <see cref="RouterTrainingOptions.Seed"/>.
     /// </summary>
-    public static RouterTrainingResult Run(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<(TaskGenerator Task, LayerMask Mask)> targets,
+    public static RouterDistillationResult Run(LlamaModel model, TextTokenizer tokenizer, IReadOnlyList<(TaskGenerator Task, LayerMask Mask)> targets,
                                            RouterTrainingOptions o, Action<PassProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -70,7 +77,7 @@ public static class RouterDistillation
                 : null;
             progress?.Invoke(new PassProgress("profile masks", step + 1, o.Steps) { Loss = loss, Line = line });
         }
-        return new RouterTrainingResult(routers.ToRouterSet(), loss, matched, clock.Elapsed.TotalSeconds);
+        return new RouterDistillationResult(routers.ToRouterSet(), loss, matched, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>
