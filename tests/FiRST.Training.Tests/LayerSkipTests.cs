@@ -77,7 +77,8 @@ public sealed class LayerSkipTests(ITestOutputHelper output)
         using var model = RandomModel(new ModelConfig { Dim = 16, HiddenDim = 24, NLayers = 3, NHeads = 2, NKvHeads = 1, VocabSize = 11, MaxSeqLen = 8 }, seed: 1);
         var tokens = tensor(new long[] { 1, 4, 2, 7, 3, 9 }).reshape(1, 6);
         var targets = tensor(new long[] { 4, 2, 7, 3, 9, 1 }).reshape(1, 6);
-        var mask = ones(1, 6);
+        // Some positions not counted: the exits read only the counted ones, which must give the masked mean.
+        var mask = tensor(new float[] { 0, 1, 1, 0, 1, 1 }).reshape(1, 6);
 
         float combined = EarlyExitLoss.Compute(model, tokens, targets, mask, [0, 2]).item<float>();
         float exit0 = EarlyExitLoss.MaskedCrossEntropy(model.Logits(model.Hidden(tokens, 1)), targets, mask).item<float>();
@@ -107,6 +108,24 @@ public sealed class LayerSkipTests(ITestOutputHelper output)
         // Without the mask the examples of a row would see each other: the loss changes.
         float leaky = EarlyExitLoss.Compute(model, packed.Tokens, packed.Targets, packed.AnswerMask, [1, 2]).item<float>();
         Assert.NotEqual(expected, leaky, 3);
+    }
+
+    [Fact]
+    public void PackingIsBestFitDecreasing()
+    {
+        // Three sequences of 3 positions drawn before three of 7, rows of 10: first-fit in drawing order puts the
+        // 3s together and needs four rows; longest first, each 7 takes a 3 and three rows suffice.
+        static (int[] Ids, int PromptLength) Sequence(int positions, int id) => (Enumerable.Repeat(id, positions + 1).ToArray(), 1);
+        var drawn = new[] { Sequence(3, 1), Sequence(3, 2), Sequence(3, 3), Sequence(7, 4), Sequence(7, 5), Sequence(7, 6) };
+        var rows = PackedBatch.Pack(drawn, rowLength: 10);
+        Assert.Equal(3, rows.Count);
+        Assert.All(rows, row => Assert.Equal([7, 3], row.Select(s => s.Ids.Length - 1)));
+        // Equal lengths keep their drawing order (the 7s in rows 0, 1, 2; the 3s after them in order).
+        Assert.Equal([4, 5, 6], rows.Select(row => row[0].Ids[0]));
+        Assert.Equal([1, 2, 3], rows.Select(row => row[1].Ids[0]));
+        // Best fit, not first fit: rows of 9 holding 6 and 4 + 4; the 1 goes to the fuller second row.
+        var mixed = PackedBatch.Pack([Sequence(1, 1), Sequence(4, 2), Sequence(6, 3), Sequence(4, 4)], rowLength: 9);
+        Assert.Equal([[6], [4, 4, 1]], mixed.Select(row => row.Select(s => s.Ids.Length - 1).ToArray()));
     }
 
     [Fact]

@@ -42,10 +42,33 @@ public sealed class TaskTests
         int natural = Chains(add4.Samples(2000, seed: 5)), training = Chains(Training(add4, 2000));
         Assert.True(training > 4 * Math.Max(natural, 20), $"runs of pairs summing to 9: {natural} of 2000 uniform, {training} of 2000 training examples");
 
-        // A task without a carry share draws its training stream exactly as its evaluation stream (the committed
+        // A task without a share draws its training stream exactly as its evaluation stream (the committed
         // models' data stays reproducible).
-        foreach (string name in new[] { "copy", "reverse", "add" })
-            Assert.Equal(TaskGenerator.Find(name).Samples(300, seed: 9), Training(TaskGenerator.Find(name), 300, seed: 9));
+        Assert.Equal(TaskGenerator.Find("add").Samples(300, seed: 9), Training(TaskGenerator.Find("add"), 300, seed: 9));
+        Assert.Equal(new CopyTask().Samples(300, seed: 9), Training(new CopyTask(), 300, seed: 9));
+
+        // Copy and reverse draw a fifth of their training texts as runs (0123, fedc, aaa): four characters in a row
+        // one step apart in the run order, which a uniform draw almost never shows, and every one inside the grammar.
+        static int Runs(IEnumerable<TaskExample> examples) => examples.Count(e =>
+        {
+            string text = e.Prompt[(e.Prompt.IndexOf(' ') + 1)..^3];
+            for (int i = 0; i + 3 < text.Length; i++)
+            {
+                int step = TaskText.RunOrder.IndexOf(text[i + 1]) - TaskText.RunOrder.IndexOf(text[i]);
+                if (step is 1 or -1 && Enumerable.Range(i + 1, 2).All(j => TaskText.RunOrder.IndexOf(text[j + 1]) - TaskText.RunOrder.IndexOf(text[j]) == step)
+                    && text.Substring(i, 4).All(c => c != ' ')) return true;
+            }
+            return false;
+        });
+        foreach (string name in new[] { "copy", "reverse" })
+        {
+            var task = TaskGenerator.Find(name);
+            var drawn = Training(task, 2000);
+            Assert.All(drawn, e => Assert.Null(task.Problem(e.Prompt)));
+            int uniformRuns = Runs(task.Samples(2000, seed: 5)), trainingRuns = Runs(drawn);
+            Assert.True(uniformRuns < 10 && trainingRuns > 150, $"{name}: texts with a run of four: {uniformRuns} of 2000 uniform, {trainingRuns} of 2000 training");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ReverseTask(runShare: 2));
         // Sort draws half its training lists from the longer half of the counts (6 to 10 numbers), the hard ones.
         static int Long(IEnumerable<TaskExample> examples) => examples.Count(e => e.Prompt.Split(' ').Length - 2 > 5);
         var sort = TaskGenerator.Find("sort");

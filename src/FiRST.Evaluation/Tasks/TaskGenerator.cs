@@ -42,7 +42,7 @@ public abstract class TaskGenerator
     }
 
     /// <summary>The tasks the embedded model was trained on, easiest first.</summary>
-    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(), new ReverseTask(), new SortTask(longShare: 0.5), new AdditionTask(4, "add4", carryRunShare: 0.3, longShare: 0.4)];
+    public static IReadOnlyList<TaskGenerator> Standard { get; } = [new CopyTask(runShare: 0.2), new ReverseTask(runShare: 0.2), new SortTask(longShare: 0.5), new AdditionTask(4, "add4", carryRunShare: 0.3, longShare: 0.4)];
 
     /// <summary>Every built-in task: <see cref="Standard"/>, the free-text-like <see cref="RecallTask"/> and addition of up to three digits.</summary>
     public static IReadOnlyList<TaskGenerator> All { get; } = [.. Standard, new RecallTask(), new AdditionTask()];
@@ -105,7 +105,8 @@ public abstract class TaskGenerator
 
 /// <summary>"copy kqz1 =>" gives "kqz1".</summary>
 /// <param name="text">What TEXT may be (default: <see cref="TaskText.Demo"/>, what the embedded model was trained on).</param>
-public sealed class CopyTask(TaskText? text = null) : TextTask("copy", text)
+/// <param name="runShare">Share of training texts drawn as runs (<see cref="TaskText.DrawRuns"/>); evaluation keeps the uniform draw.</param>
+public sealed class CopyTask(TaskText? text = null, double runShare = 0) : TextTask("copy", text, runShare)
 {
     /// <inheritdoc />
     // Not "copy hello world =>": the embedded model's copy path (5 of 8 layers) writes "helro world" for it, and
@@ -154,7 +155,8 @@ public sealed class RecallTask : TaskGenerator
 
 /// <summary>"reverse kqz1 =>" gives "1zqk".</summary>
 /// <param name="text">What TEXT may be (default: <see cref="TaskText.Demo"/>, what the embedded model was trained on).</param>
-public sealed class ReverseTask(TaskText? text = null) : TextTask("reverse", text)
+/// <param name="runShare">Share of training texts drawn as runs (<see cref="TaskText.DrawRuns"/>); evaluation keeps the uniform draw.</param>
+public sealed class ReverseTask(TaskText? text = null, double runShare = 0) : TextTask("reverse", text, runShare)
 {
     /// <inheritdoc />
     public override TaskExample? Example => Text.Spaces ? new TaskExample("reverse abc 123 =>", "321 cba") : new TaskExample("reverse hello =>", "olleh");
@@ -166,8 +168,13 @@ public sealed class ReverseTask(TaskText? text = null) : TextTask("reverse", tex
 /// <summary>A task of the form "verb TEXT =>" whose answer is worked out from TEXT alone.</summary>
 /// <param name="verb">The prompt's first word, and the task's name.</param>
 /// <param name="text">What TEXT may be (default: <see cref="TaskText.Demo"/>).</param>
-public abstract class TextTask(string verb, TaskText? text) : TaskGenerator
+/// <param name="runShare">Share of training texts drawn as runs (<see cref="TaskText.DrawRuns"/>).</param>
+public abstract class TextTask(string verb, TaskText? text, double runShare = 0) : TaskGenerator
 {
+    private readonly double _runShare = runShare is >= 0 and <= 1
+        ? runShare
+        : throw new ArgumentOutOfRangeException(nameof(runShare), runShare, "a share must be within [0, 1]");
+
     /// <summary>What TEXT may be.</summary>
     public TaskText Text { get; } = text ?? TaskText.Demo;
 
@@ -193,6 +200,15 @@ public abstract class TextTask(string verb, TaskText? text) : TaskGenerator
     public override TaskExample Sample(Random rng)
     {
         string w = Text.Draw(rng);
+        return new TaskExample($"{verb} {w} =>", Answer(w));
+    }
+
+    /// <inheritdoc />
+    public override TaskExample TrainingSample(Random rng)
+    {
+        // Without a share no extra number is drawn, so the training stream is the evaluation's.
+        if (_runShare == 0 || rng.NextDouble() >= _runShare) return Sample(rng);
+        string w = Text.DrawRuns(rng);
         return new TaskExample($"{verb} {w} =>", Answer(w));
     }
 

@@ -34,6 +34,37 @@ public sealed record TaskText(int MinLength, int MaxLength, bool Spaces)
         return new string(chars);
     }
 
+    /// <summary>Digits, then lower-case letters: the order runs such as <c>0123456789abcdef</c> follow.</summary>
+    public const string RunOrder = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+    /// <summary>
+    /// Draws a text of runs, uniformly over the lengths: each run 2 to 8 characters going up or down
+    /// <see cref="RunOrder"/> (<c>3456</c>, <c>fedc</c>) or one character repeated (<c>aaa</c>), a space
+    /// (when allowed) between runs one time in four. A uniform draw almost never shows such texts, and in them
+    /// the character after the one just written is a poor guess of the next: a model that learned to copy from
+    /// uniform texts alone wrote <c>0223456789abcdef</c> for <c>0123456789abcdef</c>.
+    /// </summary>
+    public string DrawRuns(Random rng)
+    {
+        int length = rng.Next(MinLength, MaxLength + 1);
+        var text = new System.Text.StringBuilder(length + 8);
+        while (text.Length < length)
+        {
+            if (text.Length > 0 && Spaces && text[^1] != ' ' && rng.Next(4) == 0) { text.Append(' '); continue; }
+            int run = rng.Next(2, 9), start = rng.Next(RunOrder.Length), kind = rng.Next(3);
+            for (int i = 0; i < run; i++)
+            {
+                int at = kind switch { 0 => start + i, 1 => start - i, _ => start };
+                if (at < 0 || at >= RunOrder.Length) break;
+                text.Append(RunOrder[at]);
+            }
+        }
+        text.Length = length;
+        // A space may have landed last.
+        if (text[^1] == ' ') text[^1] = RunOrder[rng.Next(RunOrder.Length)];
+        return text.ToString();
+    }
+
     /// <summary>Why <paramref name="text"/> is outside these limits, or null.</summary>
     public string? Problem(string text)
     {

@@ -42,6 +42,10 @@ public static class EarlyExitLoss
         var weights = Weights(exits, earlyScale);
         long batch = tokens.shape[0], time = tokens.shape[1];
         var x = model.Embed(tokens);
+        // The exits read only the positions the loss counts (an answer token or its EOS, about a third of a packed
+        // batch): the norm, the classifier and the cross-entropy of the others would be multiplied by zero.
+        var counted = lossMask.reshape(-1).nonzero().squeeze(1);
+        var countedTargets = targets.reshape(-1).index_select(0, counted);
         var cos = model.Cos(time);
         var sin = model.Sin(time);
         Tensor? loss = null;
@@ -62,13 +66,18 @@ public static class EarlyExitLoss
             if (next < exits.Count && exits[next] == l)
             {
                 using var weight = weights[next].ToScalar();
-                var term = MaskedCrossEntropy(model.Logits(x), targets, lossMask).mul(weight);
+                var term = CountedCrossEntropy(model.Logits(x.reshape(-1, x.shape[^1]).index_select(0, counted)), countedTargets).mul(weight);
                 loss = loss is null ? term : loss + term;
                 next++;
             }
         }
         return loss!;
     }
+
+    /// <summary>Mean cross-entropy of already selected positions; 0 (with a gradient) when there are none, as
+    /// <see cref="MaskedCrossEntropy"/> gives for an all-zero mask.</summary>
+    static Tensor CountedCrossEntropy(Tensor logits, Tensor targets) =>
+        targets.shape[0] == 0 ? logits.sum() : nn.functional.cross_entropy(logits, targets);
 
     /// <summary>Mean cross-entropy over the positions where <paramref name="mask"/> is 1.</summary>
     public static Tensor MaskedCrossEntropy(Tensor logits, Tensor targets, Tensor mask)
