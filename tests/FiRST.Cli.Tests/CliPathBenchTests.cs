@@ -22,8 +22,8 @@ public sealed class CliPathBenchTests
         var paths = root.GetProperty("paths").EnumerateArray().ToArray();
         // The embedded profile's four tasks, each on the compiled path of its mask.
         Assert.Equal(["copy", "reverse", "sort", "add4"], paths.Select(p => p.GetProperty("task").GetString()!));
-        Assert.Equal(["11111000", "11111000", "11110000", "11101000"], paths.Select(p => p.GetProperty("mask").GetString()!));
-        Assert.Equal(["CopyPath", "CopyPath", "SortPath", "Add4Path"], paths.Select(p => p.GetProperty("path").GetString()!));
+        Assert.Equal(["11111000", "11111010", "11111000", "11110000"], paths.Select(p => p.GetProperty("mask").GetString()!));
+        Assert.Equal(["CopyPath", "ReversePath", "CopyPath", "Add4Path"], paths.Select(p => p.GetProperty("path").GetString()!));
         foreach (var p in paths)
         {
             foreach (string field in new[] { "generic_ms_per_token", "generated_ms_per_token", "full_ms_per_token", "speedup", "ci_low", "ci_high" })

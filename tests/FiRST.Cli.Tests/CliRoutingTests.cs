@@ -26,16 +26,16 @@ public sealed class CliRoutingTests : IDisposable
         Assert.Contains("task: copy (the prompt's form)", r.Stderr);
         Assert.DoesNotContain("routers:", r.Stderr);
 
-        // Pinned by its form, reverse has its own path though it shares copy's mask.
+        // Pinned by its form, reverse runs its own path on its own mask.
         var reverse = FirstCli.Run("generate", "--prompt", "reverse hello =>", "--temperature", "0");
         Assert.Equal("reverse hello => olleh\n", System.Text.Encoding.UTF8.GetString(reverse.StdoutBytes));
         Assert.Contains("path: ReversePath", reverse.Stderr);
         var add = FirstCli.Run("generate", "--prompt", "1234+5678=", "--temperature", "0");
         Assert.Equal("1234+5678= 6912\n", System.Text.Encoding.UTF8.GetString(add.StdoutBytes));
-        Assert.Contains("| layers: 11101000 | path: Add4Path", add.Stderr);
+        Assert.Contains("| layers: 11110000 | path: Add4Path", add.Stderr);
         // A prompt of another task is refused under --task unless sent raw: then the pinned path runs it.
         var pinned = FirstCli.Run("generate", "--prompt", "copy kqz1 =>", "--temperature", "0", "--task", "sort", "--raw-prompt");
-        Assert.Contains("| layers: 11110000 | path: SortPath", pinned.Stderr);
+        Assert.Contains("| layers: 11111000 | path: SortPath", pinned.Stderr); // sort has its own path though it shares copy's mask
         Assert.Contains("task: sort (--task)", pinned.Stderr);
 
         // Anything else, or --routers, lets the routers choose: the stats say what they skipped.

@@ -224,11 +224,11 @@ public sealed class ChatClientTests : IDisposable
 
         Assert.Equal("1 3 5 9", response.Text);
         var properties = response.AdditionalProperties!;
-        // The routers keep layers 0-3 for this prompt, sort's mask, whose generated path decodes it.
-        Assert.Equal("SortPath", properties[FiRSTChatProperties.DecodePath]);
+        // The routers keep layers 0-4 for this prompt, sort's mask (copy's too), whose generated path decodes it.
+        Assert.Equal("CopyPath", properties[FiRSTChatProperties.DecodePath]);
         Assert.Equal("Exact", properties[FiRSTChatProperties.PathReason]);
-        Assert.Equal("11110000", properties[FiRSTChatProperties.Mask]);
-        Assert.StartsWith("mask 11110000", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
+        Assert.Equal("11111000", properties[FiRSTChatProperties.Mask]);
+        Assert.StartsWith("mask 11111000", Assert.IsType<string>(properties[FiRSTChatProperties.Routing]));
     }
 
     [Fact]

@@ -22,12 +22,12 @@ public sealed class DispatcherTests
 
     // The expected paths follow from the shipped routers (models/demo/model.routers.bin, trained to the
     // profile's masks) and the profile's masks: the routers keep a layer whose probability reaches the threshold
-    // (0.5), and the table holds one generated path per mask (Copy 11111000, shared with Reverse; Sort 11110000;
-    // Add4 11101000). Each of these prompts routes to its task's mask, so it decodes on the table's entry for it.
+    // (0.5), and the table holds one generated path per mask (Copy 11111000, shared with Sort; Reverse 11111010;
+    // Add4 11110000). Each of these prompts routes to its task's mask, so it decodes on the table's entry for it.
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("reverse hello =>", "olleh", "CopyPath")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "SortPath")]
+    [InlineData("reverse hello =>", "olleh", "ReversePath")]
+    [InlineData("sort 5 3 9 1 =>", "1 3 5 9", "CopyPath")]
     [InlineData("12+34=", "46", "Add4Path")]
     public void RoutedPrefillDecodesOnTheGeneratedPathForItsMask(string prompt, string expected, string expectedPath)
     {
@@ -58,13 +58,13 @@ public sealed class DispatcherTests
     [InlineData("copy hello =>", "11111000", "CopyPath")]
     [InlineData("copy abc123 =>", "11111000", "CopyPath")]
     [InlineData("copy dotnet =>", "11111000", "CopyPath")]
-    [InlineData("reverse dotnet =>", "11111000", "CopyPath")]
-    [InlineData("sort 2 8 1 =>", "11110000", "SortPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "11110000", "SortPath")]
-    [InlineData("50+50=", "11101000", "Add4Path")]
-    [InlineData("905+96=", "11101000", "Add4Path")]
-    [InlineData("7+458=", "11101000", "Add4Path")]
-    [InlineData("1234+5678=", "11101000", "Add4Path")]
+    [InlineData("reverse dotnet =>", "11111010", "ReversePath")]
+    [InlineData("sort 2 8 1 =>", "11111000", "CopyPath")]
+    [InlineData("sort 9 9 1 4 0 =>", "11111000", "CopyPath")]
+    [InlineData("50+50=", "11110000", "Add4Path")]
+    [InlineData("905+96=", "11110000", "Add4Path")]
+    [InlineData("7+458=", "11110000", "Add4Path")]
+    [InlineData("1234+5678=", "11110000", "Add4Path")]
     public void EachRoutedPromptDecodesOnThePathForTheMaskItsRoutersChoose(string prompt, string expectedMask, string expectedPath)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -84,31 +84,32 @@ public sealed class DispatcherTests
     }
 
     [Theory]
-    [InlineData("sort 2 8 1 =>", "1 2 8")]
-    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9")]
-    [InlineData("sort 5 3 9 1 =>", "1 3 5 9")]
-    public void A_routed_mask_no_task_has_decodes_on_the_generic_loop_under_the_exact_policy(string prompt, string expected)
+    [InlineData("12+34=", "46")]
+    [InlineData("905+96=", "1001")]
+    [InlineData("1234+5678=", "6912")]
+    public void A_routed_mask_the_table_has_no_path_for_decodes_on_the_generic_loop_under_the_exact_policy(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // At the strict threshold the routers keep layers 0-2 for sort prompts (layer 3 at 0.98, layer 4 at 0.3 to
-        // 0.4): no task's mask.
-        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = DemoProfileModel.Paths, Policy = Decoding.PathPolicy.Exact });
+        // A table without addition's path (11110000), which the routers choose for these prompts (layer 4 at 0.17 to
+        // 0.25): copy's (11111000, shared with sort), reverse's (11111010) and the full path.
+        var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Copy), DemoProfileModel.PathFor(DemoProfileModel.Task.Reverse)]);
+        using var session = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
         Assert.Equal(expected, Answer(session, tokenizer, prompt));
-        Assert.Equal("11100000", session.Mask.ToString());
-        Assert.False(DemoProfileModel.Paths.TryGet(session.Mask, out _));
+        Assert.Equal("11110000", session.Mask.ToString());
+        Assert.False(table.TryGet(session.Mask, out _));
         Assert.IsType<MaskedPath>(session.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, session.PathReason);
 
-        // Under the default policy the same mask takes one of the smallest generated paths that keep its layers:
-        // sort's or addition's, four layers each.
-        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = DemoProfileModel.Paths });
+        // Under the default policy the same mask takes the smallest generated path that keeps its layers: copy's
+        // five, not reverse's six.
+        using var superset = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table });
         Assert.Equal(expected, Answer(superset, tokenizer, prompt));
-        Assert.Equal("11100000", superset.Routing!.Mask.ToString());
-        Assert.Equal(4, superset.Mask.KeptCount);
-        Assert.All(new[] { 0, 1, 2 }, l => Assert.True(superset.Mask.IsKept(l)));
-        Assert.Contains(superset.DecodePath.GetType().Name, new[] { "SortPath", "Add4Path" });
+        Assert.Equal("11110000", superset.Routing!.Mask.ToString());
+        Assert.Equal(5, superset.Mask.KeptCount);
+        Assert.All(new[] { 0, 1, 2, 3 }, l => Assert.True(superset.Mask.IsKept(l)));
+        Assert.Equal("CopyPath", superset.DecodePath.GetType().Name);
         Assert.Equal(Decoding.PathReason.Superset, superset.PathReason);
 
         // At threshold 0 every layer is kept, and the table's entry for that is the generated FullPath.
@@ -129,8 +130,7 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var path = DemoProfileModel.PathFor(task);
-        // Add4 shares sort's mask and reverse copy's: the table holds SortPath and CopyPath for them, the pin still
-        // gives Add4Path and ReversePath.
+        // Sort shares copy's mask: the table holds CopyPath for it, the pin still gives SortPath.
         using var session = model.CreateSession(new SessionOptions { Threads = 1, Path = path, Paths = DemoProfileModel.Paths });
         Assert.Same(path, session.DecodePath);
         Assert.Equal(path.Mask, session.Mask);
@@ -178,15 +178,15 @@ public sealed class DispatcherTests
     }
 
     /// <summary>
-    /// A threshold above the default that makes the routers keep fewer layers than copy's path: at 0.995 they keep
-    /// 11101000 for <c>12+34=</c> (add4's mask, whose path the tables below leave out) and 11100000 for
-    /// <c>sort 2 8 1 =&gt;</c> (layer 3 at 0.98).
+    /// A threshold above the default that makes the routers keep fewer layers than copy's path: at 0.999 they keep
+    /// 11110000 (add4's mask, whose path the tables below leave out) for <c>12+34=</c> (layer 4 at 0.25) and for
+    /// <c>sort 2 8 1 =&gt;</c> (layer 4 at 0.998, which the default threshold keeps: sort's mask is copy's).
     /// </summary>
-    private const float StrictThreshold = 0.995f;
+    private const float StrictThreshold = 0.999f;
 
     [Theory]
-    [InlineData("12+34=", "46")]            // routes to 11101000
-    [InlineData("sort 2 8 1 =>", "1 2 8")]  // routes to 11100000
+    [InlineData("12+34=", "46")]            // routes to 11110000
+    [InlineData("sort 2 8 1 =>", "1 2 8")]  // routes to 11110000
     public void A_routed_mask_without_its_path_takes_the_smallest_compiled_superset(string prompt, string expected)
     {
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
@@ -248,11 +248,11 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"));
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // Only sort's path (11110000) and the full path: the routed 11101000 has no exact path.
+        // Only sort's path (11111000, copy's mask) and the full path: the routed 11110000 has no exact path.
         var table = new DecodePathTable([DemoProfileModel.FullPath.Instance, DemoProfileModel.PathFor(DemoProfileModel.Task.Sort)]);
         using var exact = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, Paths = table, Policy = Decoding.PathPolicy.Exact });
         Assert.Equal("46", Answer(exact, tokenizer, "12+34="));
-        Assert.Equal("11101000", exact.Mask.ToString());
+        Assert.Equal("11110000", exact.Mask.ToString());
         Assert.IsType<MaskedPath>(exact.DecodePath);
         Assert.Equal(Decoding.PathReason.Dynamic, exact.PathReason);
 
@@ -273,7 +273,7 @@ public sealed class DispatcherTests
         using var model = LlamaModel.Load(Path.Combine(Dir, "model.bin"), DemoProfileModel.LoadOptions());
         var tokenizer = TextTokenizer.Load(Path.Combine(Dir, "tokenizer.bin"));
         var routers = RouterSet.Load(Path.Combine(Dir, "model.routers.bin"));
-        // The full path needs layers 5 to 7, which the manifest did not load: never a candidate.
+        // The full path needs layers 5 and 7, which the manifest did not load: never a candidate.
         using var fullOnly = model.CreateSession(new SessionOptions { Threads = 1, Routers = routers, RouterThreshold = StrictThreshold, Paths = new DecodePathTable([DemoProfileModel.FullPath.Instance]) });
         Assert.Equal("46", Answer(fullOnly, tokenizer, "12+34="));
         Assert.Equal(Decoding.PathReason.Dynamic, fullOnly.PathReason);
@@ -326,7 +326,7 @@ public sealed class ManifestRoutingTests
 
     [Theory]
     [InlineData("copy kqz1 =>", "kqz1", "CopyPath")]
-    [InlineData("sort 9 9 1 4 0 =>", "0 1 4 9 9", "SortPath")]
+    [InlineData("reverse hello =>", "olleh", "ReversePath")]
     [InlineData("1234+5678=", "6912", "Add4Path")]
     public void TheReadmeExampleRoutesDecodesOnTheGeneratedPathAndSpeculatesAsCalibrated(string prompt, string expected, string expectedPath)
     {
@@ -344,9 +344,9 @@ public sealed class ManifestRoutingTests
         Assert.Equal(expected, string.Concat(run.Text()).Trim());
         Assert.Equal(expectedPath, run.Stats.DecodePath);
         Assert.Equal(Decoding.PathReason.Exact, run.Stats.PathReason);
-        // Routed to its task's path, a prompt drafts as that path was calibrated: copy's has no plan (none beat plain
-        // decoding on it), sort's and addition's have one.
-        if (expectedPath == "CopyPath")
+        // Routed to its task's path, a prompt drafts as that path was calibrated: addition's has no plan (none beat
+        // plain decoding on it), copy's and reverse's have one.
+        if (expectedPath == "Add4Path")
         {
             Assert.Null(run.Stats.Speculation);
             Assert.Equal(0, run.Stats.DraftedTokens);
@@ -357,15 +357,15 @@ public sealed class ManifestRoutingTests
             Assert.True(run.Stats.DraftedTokens > 0);
         }
 
-        // Pinned to its task, the same options draft as calibrated too (sort 2:8, add4 3:8).
+        // Pinned to its task, the same options draft as calibrated too (reverse 5:8; addition none).
         if (prompt.StartsWith("copy", StringComparison.Ordinal)) return;
-        string task = prompt.StartsWith("sort", StringComparison.Ordinal) ? "sort" : "add4";
+        string task = prompt.StartsWith("reverse", StringComparison.Ordinal) ? "reverse" : "add4";
         var pinned = new TextGenerator(model, tokenizer, new SessionOptions { Task = task, Paths = DemoProfileModel.Paths, SpeculateAsCalibrated = true })
             .Generate(prompt, new GenerationOptions { Sampling = new() { Temperature = 0 }, StopTokens = [tokenizer.EosId] });
         Assert.Equal(expected, string.Concat(pinned.Text()).Trim());
-        Assert.Equal(task == "sort" ? "SortPath" : "Add4Path", pinned.Stats.DecodePath);
-        Assert.NotNull(pinned.Stats.Speculation);
-        Assert.True(pinned.Stats.DraftedTokens > 0);
+        Assert.Equal(task == "reverse" ? "ReversePath" : "Add4Path", pinned.Stats.DecodePath);
+        Assert.Equal(task == "reverse", pinned.Stats.Speculation is not null);
+        Assert.Equal(task == "reverse", pinned.Stats.DraftedTokens > 0);
     }
 
     [Fact]

@@ -17,13 +17,13 @@ public sealed class DemoSampleTests
         Assert.True(code == 0, output);
         var lines = output.Split('\n');
         // prompt, answer, correct, path (reason), mask: the routers (trained to the profile's masks) give each
-        // prompt its task's mask, and the generated path of that mask serves it; copy and reverse share one.
+        // prompt its task's mask, and the generated path of that mask serves it; copy and sort share one.
         foreach (var (prompt, answer, path, mask) in new[]
                  {
                      ("copy kqz1 =>", "kqz1", "CopyPath (Exact)", "11111000"),
-                     ("reverse hello =>", "olleh", "CopyPath (Exact)", "11111000"),
-                     ("sort 9 9 1 4 0 =>", "0 1 4 9 9", "SortPath (Exact)", "11110000"),
-                     ("1234+5678=", "6912", "Add4Path (Exact)", "11101000"),
+                     ("reverse hello =>", "olleh", "ReversePath (Exact)", "11111010"),
+                     ("sort 9 9 1 4 0 =>", "0 1 4 9 9", "CopyPath (Exact)", "11111000"),
+                     ("1234+5678=", "6912", "Add4Path (Exact)", "11110000"),
                  })
         {
             string line = Assert.Single(lines, l => l.StartsWith(prompt + " ", StringComparison.Ordinal));
@@ -38,7 +38,7 @@ public sealed class DemoSampleTests
 
         Assert.True(code == 0, output);
         Assert.StartsWith("reverse abc1 => 1cba\n", output);
-        Assert.Contains("path CopyPath (Exact), layers 11111000", output);
+        Assert.Contains("path ReversePath (Exact), layers 11111010", output);
     }
 
     // The answer, correct, path and layers columns of a table row: the prompt's 18 characters and a space, then

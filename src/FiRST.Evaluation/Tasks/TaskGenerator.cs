@@ -109,8 +109,8 @@ public abstract class TaskGenerator
 public sealed class CopyTask(TaskText? text = null, double runShare = 0) : TextTask("copy", text, runShare)
 {
     /// <inheritdoc />
-    // Not "copy hello world =>": the embedded model's copy path (5 of 8 layers) writes "helro world" for it, and
-    // the example is what `first tasks` shows the model answering (its full model gets it right).
+    // Not "copy hello world =>": an earlier embedded model's copy path (5 of 8 layers) wrote "helro world" for it,
+    // and the example is what `first tasks` shows the model answering.
     public override TaskExample? Example => Text.Spaces ? new TaskExample("copy hi there =>", "hi there") : new TaskExample("copy kqz1 =>", "kqz1");
 
     /// <inheritdoc />
