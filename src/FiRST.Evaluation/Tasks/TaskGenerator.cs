@@ -197,20 +197,16 @@ public abstract class TextTask(string verb, TaskText? text, double runShare = 0)
     public override LengthBucket? Bucket(string prompt) => Thirds(Argument(prompt, verb).Length, Text.MinLength, Text.MaxLength);
 
     /// <inheritdoc />
-    public override TaskExample Sample(Random rng)
-    {
-        string w = Text.Draw(rng);
-        return new TaskExample($"{verb} {w} =>", Answer(w));
-    }
+    public override TaskExample Sample(Random rng) => Of(Text.Draw(rng));
 
     /// <inheritdoc />
     public override TaskExample TrainingSample(Random rng)
     {
         // Without a share no extra number is drawn, so the training stream is the evaluation's.
-        if (_runShare == 0 || rng.NextDouble() >= _runShare) return Sample(rng);
-        string w = Text.DrawRuns(rng);
-        return new TaskExample($"{verb} {w} =>", Answer(w));
+        return _runShare == 0 || rng.NextDouble() >= _runShare ? Sample(rng) : Of(Text.DrawRuns(rng));
     }
+
+    private TaskExample Of(string text) => new($"{verb} {text} =>", Answer(text));
 
     /// <summary>The answer to TEXT.</summary>
     protected abstract string Answer(string text);

@@ -15,7 +15,7 @@ namespace FiRST.Training.Demo;
 /// <summary>Settings of the embedded model's training run (written beside the weights).</summary>
 public sealed record DemoTrainingOptions
 {
-    /// <summary>Optimizer steps (9,600 took 25.8 and 27.8 minutes on the project's 2-vCPU machine).</summary>
+    /// <summary>Optimizer steps (the committed model's 9,600 took 27.8 minutes, run alone on the project's 2-vCPU machine).</summary>
     public int Steps { get; init; } = 9600;
     /// <summary>Examples per step, packed several to a row of <see cref="MaxSeqLen"/> positions.</summary>
     public int Batch { get; init; } = 64;
