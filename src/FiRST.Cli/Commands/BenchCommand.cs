@@ -124,7 +124,7 @@ internal static class BenchCommand
                 {
                     ct.ThrowIfCancellationRequested();
                     error.WriteLine("comparing with the float32 weights");
-                    result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t) };
+                    result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t, randomContextSteps: 512) };
                 }
             }
             ct.ThrowIfCancellationRequested();
@@ -258,6 +258,8 @@ internal static class BenchCommand
             o.WriteLine($"weights                {(r.Weights == "q4" ? "4-bit" : "int8")}, groups of {r.GroupSize}");
             o.WriteLine($"logits RMS error       {q.LogitsRmsError,10:F4}   (logits RMS {q.LogitsRms:F3}, {q.Steps} greedy steps vs float32)");
             o.WriteLine($"greedy agreement       {q.TeacherForcedAgreement,10:P1}   (same context; free-running {q.FreeRunningAgreement:P1}, first difference at token {q.FirstDivergence})");
+            o.WriteLine($"  float32's greedy run {q.DistinctTokens,10} distinct tokens, {q.TokenChanges} changes of token: the steps that decide the agreement");
+            o.WriteLine($"random-context agreement {q.RandomContextAgreement,8:P1}   ({q.RandomContextSteps} positions: runs of 64 uniformly drawn tokens)");
         }
     }
 }

@@ -23,6 +23,27 @@ internal sealed record QuantizationReport
 
     /// <summary>Tokens before the free-running outputs first differ.</summary>
     public int FirstDivergence { get; init; }
+
+    /// <summary>
+    /// Distinct tokens in the reference's greedy continuation. A random-weight model's continuation is a loop over
+    /// a few tokens (2 to 7 on the 15M and 110M shapes), so its same-context agreement is decided at the handful of
+    /// steps where the token changes.
+    /// </summary>
+    public int DistinctTokens { get; init; }
+
+    /// <summary>Steps where the reference's greedy token differs from the one before it.</summary>
+    public int TokenChanges { get; init; }
+
+    /// <summary>Positions compared in <see cref="RandomContextAgreement"/>.</summary>
+    public int RandomContextSteps { get; init; }
+
+    /// <summary>
+    /// Share of positions where both models pick the same greedy token after the same context of uniformly drawn
+    /// tokens (seeded; runs of 64 from BOS). Many more positions decide it than a greedy continuation's few changes
+    /// of token, though the positions of one run share their context: on random weights it still moves by 10 points
+    /// with the draw.
+    /// </summary>
+    public double RandomContextAgreement { get; init; }
 }
 
 /// <summary>Compares a quantized model with the float32 model it came from.</summary>
@@ -30,9 +51,10 @@ internal static class QuantizationQuality
 {
     /// <summary>
     /// Runs <paramref name="steps"/> greedy steps from BOS (token 1) on both models and compares logits and
-    /// choices, teacher-forced and free-running.
+    /// choices, teacher-forced and free-running; then <paramref name="randomContextSteps"/> positions of a context
+    /// of uniformly drawn tokens (runs of at most 64 from BOS, each its own context), compared by their greedy choice.
     /// </summary>
-    public static QuantizationReport Compare(LlamaModel reference, LlamaModel quantized, int steps, int threads = 1, int bos = 1)
+    public static QuantizationReport Compare(LlamaModel reference, LlamaModel quantized, int steps, int threads = 1, int bos = 1, int randomContextSteps = 0)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(quantized);
@@ -70,9 +92,26 @@ internal static class QuantizationQuality
             else if (firstDivergence == steps) firstDivergence = i;
         }
 
+        int changes = 0;
+        for (int i = 1; i < steps; i++) if (sequence[i] != sequence[i - 1]) changes++;
+
+        // Random contexts: tokens 0 to 2 are unknown, BOS and EOS in Llama vocabularies.
+        var rng = new Random(20261130);
+        int run = Math.Min(64, reference.Config.MaxSeqLen), randomAgree = 0;
+        for (int i = 0; i < randomContextSteps; i++)
+        {
+            if (i % run == 0) { a.Reset(); b.Reset(); token = bos; }
+            if (Kernels.Ops.ArgMax(a.Forward(token)) == Kernels.Ops.ArgMax(b.Forward(token))) randomAgree++;
+            token = reference.Config.VocabSize > 3 ? rng.Next(3, reference.Config.VocabSize) : rng.Next(reference.Config.VocabSize);
+        }
+
         double n = (double)steps * reference.Config.VocabSize;
         return new QuantizationReport
         {
+            DistinctTokens = sequence.Distinct().Count(),
+            TokenChanges = changes,
+            RandomContextSteps = randomContextSteps,
+            RandomContextAgreement = randomContextSteps > 0 ? (double)randomAgree / randomContextSteps : 0,
             Steps = steps,
             LogitsRmsError = Math.Sqrt(sq / n),
             LogitsRms = Math.Sqrt(refSq / n),
