@@ -240,5 +240,12 @@ public sealed class CliToolsTests(ITestOutputHelper output)
         double randomContext = Number(@"random-context agreement\s+" + num + @"\s?%") / 100;
         Assert.Equal(512, (int)Number(@"\(" + num + " positions: runs of 64"));
         Assert.InRange(randomContext, 0.8, 1);
+
+        // --agreement-positions 0 leaves the random contexts out (big models pay a decode step of both per position).
+        var without = FirstCli.Run("bench", "--model", SharedModels.Stories260K, "--quant", "q8", "--threads", "1", "--steps", "2", "--prompt-tokens", "2", "--runs", "1",
+            "--agreement-positions", "0");
+        Assert.True(without.ExitCode == 0, without.Stderr);
+        Assert.Contains("greedy agreement", without.Stdout);
+        Assert.DoesNotContain("random-context", without.Stdout);
     }
 }

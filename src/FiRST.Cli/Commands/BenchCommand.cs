@@ -33,10 +33,15 @@ internal static class BenchCommand
         var earlyExit = DecodingOptions.EarlyExit("With --dispatch: one early-exit threshold for every task (default: each task's calibrated thresholds from the profile)");
         var export = new Option<string?>("--export") { Description = "A one-task build from 'first export' (published): cold starts of its NativeAOT executable, the same program under the JIT and first generate, and their steady state (interleaved rounds)" };
         var prompt = new Option<string?>("--prompt") { Description = "With --export: the prompt each run answers (default: the task's example)" };
+        var agreementPositions = new Option<int>("--agreement-positions")
+        {
+            Description = "With --quant q8|q4: positions of random contexts whose greedy choice is compared with float32's, besides 200 greedy steps (0 skips them; each costs a decode step of both models)",
+            DefaultValueFactory = _ => 512,
+        };
         var plots = new Option<string?>("--plots") { Description = "Also draw decode tokens/s by path into this folder (tokens-per-second.png and .svg); not with --export" };
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
         {
-            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, export, prompt, plots,
+            model, quant, threads, steps, promptTokens, runs, json, paths, profile, rounds, speculate, dispatch, earlyExit, export, prompt, plots, agreementPositions,
         };
         command.SetAction((parse, ct) =>
         {
@@ -107,6 +112,8 @@ internal static class BenchCommand
                 Draw(parse, "Decode tokens/s by path (first bench --paths)", BenchChart.Values(measured));
                 return 0;
             }
+            int positions = parse.GetValue(agreementPositions);
+            if (positions < 0) throw new ArgumentException($"--agreement-positions must be at least 0, got {positions}");
             int t = Positive(parse.GetValue(threads), "--threads");
             int n = Positive(parse.GetValue(steps), "--steps");
             int p = Positive(parse.GetValue(promptTokens), "--prompt-tokens");
@@ -124,7 +131,7 @@ internal static class BenchCommand
                 {
                     ct.ThrowIfCancellationRequested();
                     error.WriteLine("comparing with the float32 weights");
-                    result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t, randomContextSteps: 512) };
+                    result = result with { Quantization = QuantizationQuality.Compare(reference, llama, Math.Min(200, llama.Config.MaxSeqLen), t, randomContextSteps: positions) };
                 }
             }
             ct.ThrowIfCancellationRequested();
@@ -259,7 +266,8 @@ internal static class BenchCommand
             o.WriteLine($"logits RMS error       {q.LogitsRmsError,10:F4}   (logits RMS {q.LogitsRms:F3}, {q.Steps} greedy steps vs float32)");
             o.WriteLine($"greedy agreement       {q.TeacherForcedAgreement,10:P1}   (same context; free-running {q.FreeRunningAgreement:P1}, first difference at token {q.FirstDivergence})");
             o.WriteLine($"  float32's greedy run {q.DistinctTokens,10} distinct tokens, {q.TokenChanges} changes of token: the steps that decide the agreement");
-            o.WriteLine($"random-context agreement {q.RandomContextAgreement,8:P1}   ({q.RandomContextSteps} positions: runs of 64 uniformly drawn tokens)");
+            if (q.RandomContextSteps > 0)
+                o.WriteLine($"random-context agreement {q.RandomContextAgreement,8:P1}   ({q.RandomContextSteps} positions: runs of 64 uniformly drawn tokens)");
         }
     }
 }
