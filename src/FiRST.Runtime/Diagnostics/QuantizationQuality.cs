@@ -58,6 +58,7 @@ internal static class QuantizationQuality
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(quantized);
+        ArgumentOutOfRangeException.ThrowIfNegative(randomContextSteps);
         steps = Math.Min(steps, reference.Config.MaxSeqLen);
         using var a = reference.CreateSession(new SessionOptions { Threads = threads });
         using var b = quantized.CreateSession(new SessionOptions { Threads = threads });
