@@ -173,6 +173,8 @@ public sealed class CliBadInputTests : IDisposable
     [InlineData("bench --speculate 3:4 --paths", "give one of --paths, --speculate and --dispatch")]
     [InlineData("bench --early-exit 0.9", "--early-exit goes with --dispatch")]
     [InlineData("bench --quant q8 --agreement-positions -1", "--agreement-positions must be at least 0")]
+    [InlineData("bench --agreement-positions 64", "--agreement-positions goes with --quant q8|q4")]
+    [InlineData("bench --paths --quant q4 --agreement-positions 64", "--agreement-positions goes with --quant q8|q4")]
     [InlineData("bench --dispatch --early-exit 0", "--early-exit", "(0, 1]")]
     [InlineData("eval --early-exit 2 --prompts 1", "--early-exit", "(0, 1]")]
     public void Cli_DecodingOptionsOutOfRange(string command, params string[] named)

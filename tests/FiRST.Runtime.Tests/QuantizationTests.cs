@@ -1,6 +1,6 @@
-using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Diagnostics;
 using FiRST.Runtime.Loading;
+using FiRST.Runtime.Sampling;
 using FiRST.Runtime.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -64,7 +64,7 @@ public sealed class QuantizationTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The quality report counts the float32 continuation's tokens as a greedy decode of its own sees them, and its
+    /// The quality report counts the float32 continuation's tokens as a separate greedy decode sees them, and its
     /// random-context agreement is 1 for a model against itself and below 1 for 4-bit weights on stories260K.
     /// </summary>
     [Fact]

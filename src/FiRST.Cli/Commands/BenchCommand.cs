@@ -33,10 +33,9 @@ internal static class BenchCommand
         var earlyExit = DecodingOptions.EarlyExit("With --dispatch: one early-exit threshold for every task (default: each task's calibrated thresholds from the profile)");
         var export = new Option<string?>("--export") { Description = "A one-task build from 'first export' (published): cold starts of its NativeAOT executable, the same program under the JIT and first generate, and their steady state (interleaved rounds)" };
         var prompt = new Option<string?>("--prompt") { Description = "With --export: the prompt each run answers (default: the task's example)" };
-        var agreementPositions = new Option<int>("--agreement-positions")
+        var agreementPositions = new Option<int?>("--agreement-positions")
         {
-            Description = "With --quant q8|q4: positions of random contexts whose greedy choice is compared with float32's, besides 200 greedy steps (0 skips them; each costs a decode step of both models)",
-            DefaultValueFactory = _ => 512,
+            Description = "With --quant q8|q4: positions of random contexts whose greedy choice is compared with float32's, besides 200 greedy steps (default 512; 0 skips them; each costs a decode step of both models)",
         };
         var plots = new Option<string?>("--plots") { Description = "Also draw decode tokens/s by path into this folder (tokens-per-second.png and .svg); not with --export" };
         var command = new Command("bench", "Measure prefill and decode speed, bytes read per token and achieved memory bandwidth; with --paths, compiled task paths against the generic loop; with --speculate or --dispatch, decoding strategies on task prompts")
@@ -66,6 +65,9 @@ internal static class BenchCommand
                 throw new ArgumentException("give one of --paths, --speculate and --dispatch (--speculate with --dispatch sets the plan the table uses)");
             if (parse.GetValue(earlyExit) is not null && !byDispatch) throw new ArgumentException("--early-exit goes with --dispatch");
             if (parse.GetValue(prompt) is not null && parse.GetValue(export) is null) throw new ArgumentException("--prompt goes with --export");
+            if (parse.GetValue(agreementPositions) is not null
+                && (byPaths || byDispatch || plan is not null || parse.GetValue(export) is not null || parse.GetValue(quant) is not ("q8" or "q4")))
+                throw new ArgumentException("--agreement-positions goes with --quant q8|q4 (a plain bench of quantized weights, compared with float32)");
             if (parse.GetValue(plots) is not null && parse.GetValue(export) is not null)
                 throw new ArgumentException("--plots draws decode tokens/s by path; --export measures cold starts and memory, which it does not chart");
             if (parse.GetValue(export) is { } exported)
@@ -112,7 +114,7 @@ internal static class BenchCommand
                 Draw(parse, "Decode tokens/s by path (first bench --paths)", BenchChart.Values(measured));
                 return 0;
             }
-            int positions = parse.GetValue(agreementPositions);
+            int positions = parse.GetValue(agreementPositions) ?? 512;
             if (positions < 0) throw new ArgumentException($"--agreement-positions must be at least 0, got {positions}");
             int t = Positive(parse.GetValue(threads), "--threads");
             int n = Positive(parse.GetValue(steps), "--steps");
@@ -267,7 +269,7 @@ internal static class BenchCommand
             o.WriteLine($"greedy agreement       {q.TeacherForcedAgreement,10:P1}   (same context; free-running {q.FreeRunningAgreement:P1}, first difference at token {q.FirstDivergence})");
             o.WriteLine($"  float32's greedy run {q.DistinctTokens,10} distinct tokens, {q.TokenChanges} changes of token: the steps that decide the agreement");
             if (q.RandomContextSteps > 0)
-                o.WriteLine($"random-context agreement {q.RandomContextAgreement,8:P1}   ({q.RandomContextSteps} positions: runs of 64 uniformly drawn tokens)");
+                o.WriteLine($"random-context agreement {q.RandomContextAgreement,8:P1}   ({q.RandomContextSteps} positions: runs of {QuantizationQuality.RandomContextRun} uniformly drawn tokens)");
         }
     }
 }

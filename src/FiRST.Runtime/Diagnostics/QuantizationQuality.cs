@@ -49,6 +49,9 @@ internal sealed record QuantizationReport
 /// <summary>Compares a quantized model with the float32 model it came from.</summary>
 internal static class QuantizationQuality
 {
+    /// <summary>Positions per random context: each run starts again from BOS with an empty cache.</summary>
+    public const int RandomContextRun = 64;
+
     /// <summary>
     /// Runs <paramref name="steps"/> greedy steps from BOS (token 1) on both models and compares logits and
     /// choices, teacher-forced and free-running; then <paramref name="randomContextSteps"/> positions of a context
@@ -98,7 +101,7 @@ internal static class QuantizationQuality
 
         // Random contexts: tokens 0 to 2 are unknown, BOS and EOS in Llama vocabularies.
         var rng = new Random(20261130);
-        int run = Math.Min(64, reference.Config.MaxSeqLen), randomAgree = 0;
+        int run = Math.Min(RandomContextRun, reference.Config.MaxSeqLen), randomAgree = 0;
         for (int i = 0; i < randomContextSteps; i++)
         {
             if (i % run == 0) { a.Reset(); b.Reset(); token = bos; }
